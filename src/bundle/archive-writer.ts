@@ -1,0 +1,186 @@
+/**
+ * Writes the bundle archive in one pass over its content.
+ *
+ * The manifest must be the first entry, but it holds the digests of content that is only hashed
+ * while it is compressed. So the writer reserves room at the start of the file for the header
+ * entries (whose exact tar size is known up front: digests have a fixed length), writes the body
+ * after that room, then compresses the header into it and fills what is left with a zstd skippable
+ * frame. Standard `zstd -d` skips that frame; the seek table lists it with 0 decompressed bytes.
+ */
+import { createHash } from 'node:crypto';
+import { canonicalJson } from '../lib/json.js';
+import { sourceError } from '../lib/errors.js';
+import { Entry } from './layout.js';
+import type { BundleSink } from './sink.js';
+import { END_OF_ARCHIVE, encodeHeader, entryTarSize, padding } from './tar.js';
+import {
+  FrameCompressor,
+  MAX_FRAME_CONTENT,
+  SKIPPABLE_HEADER_SIZE,
+  compressFrame,
+  encodeSeekTable,
+  frameBound,
+  paddingFrame,
+  type CompressOptions,
+  type SeekEntry,
+} from './zstd.js';
+
+export interface TocEntry {
+  path: string;
+  /** Offset of the entry's header in the tar stream. */
+  header: number;
+  /** Offset of the entry's data in the tar stream. */
+  data: number;
+  size: number;
+}
+
+export interface Toc {
+  schemaVersion: 1;
+  entries: TocEntry[];
+}
+
+export interface HeaderEntry {
+  path: string;
+  data: Buffer;
+}
+
+const frameSizes = (total: number): number[] => {
+  const sizes: number[] = [];
+  for (let left = total; left > 0; left -= MAX_FRAME_CONTENT) sizes.push(Math.min(left, MAX_FRAME_CONTENT));
+  return sizes;
+};
+
+export class ArchiveWriter {
+  readonly #compressor: FrameCompressor;
+  readonly #headerPlan: Array<{ path: string; size: number }>;
+  readonly #reserved: number;
+  readonly #headerTarSize: number;
+  readonly #frames: SeekEntry[] = [];
+  readonly #toc: TocEntry[] = [];
+  #out: number;
+  #tar: number;
+  #entryLeft = 0;
+  #frameStart = 0;
+  #frameTarStart = 0;
+
+  constructor(
+    private readonly sink: BundleSink,
+    private readonly options: CompressOptions,
+    private readonly mtime: Date,
+    headerPlan: Array<{ path: string; size: number }>,
+  ) {
+    this.#headerPlan = headerPlan;
+    let tar = 0;
+    let reserved = SKIPPABLE_HEADER_SIZE;
+    for (const e of headerPlan) {
+      const size = entryTarSize(e.path, e.size);
+      tar += size;
+      reserved += frameSizes(size).reduce((n, s) => n + frameBound(s), 0);
+    }
+    this.#headerTarSize = tar;
+    this.#reserved = reserved;
+    this.#out = reserved;
+    this.#tar = tar;
+    this.#compressor = new FrameCompressor(options, async (chunk) => {
+      await this.sink.write(chunk, this.#out);
+      this.#out += chunk.length;
+    });
+  }
+
+  /** Tar offset where the body starts (the header region's exact size). */
+  get headerTarSize(): number {
+    return this.#headerTarSize;
+  }
+
+  /**
+   * Appends a body entry, streaming `source` (which must yield exactly `size` bytes) through the
+   * compressor. Returns the sha256 hex of the data.
+   */
+  async addEntry(path: string, size: number, source: AsyncIterable<Buffer>, onBytes?: (n: number) => void) {
+    const header = encodeHeader(path, size, this.mtime);
+    this.#toc.push({ path, header: this.#tar, data: this.#tar + header.length, size });
+    this.#entryLeft = header.length + size + padding(size);
+    await this.#feed(header);
+    const hash = createHash('sha256');
+    let seen = 0;
+    for await (const chunk of source) {
+      seen += chunk.length;
+      if (seen > size) break;
+      hash.update(chunk);
+      await this.#feed(chunk);
+      onBytes?.(chunk.length);
+    }
+    if (seen !== size) {
+      throw sourceError(
+        `${path}: source changed while it was being written (expected ${size} bytes, read ${seen})`,
+        'do not modify the inputs while a bundle is created, then run again',
+      );
+    }
+    await this.#feed(Buffer.alloc(padding(size)));
+    return hash.digest('hex');
+  }
+
+  async #feed(data: Buffer): Promise<void> {
+    let rest = data;
+    while (rest.length > 0) {
+      if (this.#compressor.remaining === 0) {
+        this.#frameStart = this.#out;
+        this.#frameTarStart = this.#tar;
+        this.#compressor.beginFrame(Math.min(this.#entryLeft, MAX_FRAME_CONTENT));
+      }
+      const n = Math.min(rest.length, this.#compressor.remaining);
+      await this.#compressor.write(rest.subarray(0, n));
+      this.#entryLeft -= n;
+      this.#tar += n;
+      rest = rest.subarray(n);
+      if (this.#compressor.remaining === 0) await this.#endFrame();
+    }
+  }
+
+  async #endFrame(): Promise<void> {
+    await this.#compressor.endFrame();
+    this.#frames.push({ compressedSize: this.#out - this.#frameStart, decompressedSize: this.#tar - this.#frameTarStart });
+  }
+
+  /**
+   * Writes the table of contents and end-of-archive marker, then the header entries into the
+   * reserved room, then the seek table. `header` must match the sizes promised to the constructor.
+   */
+  async finish(header: HeaderEntry[]): Promise<{ size: number; toc: Toc }> {
+    if (
+      header.length !== this.#headerPlan.length ||
+      header.some((h, i) => h.path !== this.#headerPlan[i]!.path || h.data.length !== this.#headerPlan[i]!.size)
+    ) {
+      throw new Error('internal: bundle header differs from its reservation');
+    }
+    let tar = 0;
+    const headerToc: TocEntry[] = [];
+    const headerFrames: Buffer[] = [];
+    const headerSeek: SeekEntry[] = [];
+    for (const h of header) {
+      const head = encodeHeader(h.path, h.data.length, this.mtime);
+      headerToc.push({ path: h.path, header: tar, data: tar + head.length, size: h.data.length });
+      const block = Buffer.concat([head, h.data, Buffer.alloc(padding(h.data.length))]);
+      tar += block.length;
+      for (let at = 0; at < block.length; at += MAX_FRAME_CONTENT) {
+        const part = block.subarray(at, at + MAX_FRAME_CONTENT);
+        const frame = compressFrame(part, this.options);
+        headerFrames.push(frame);
+        headerSeek.push({ compressedSize: frame.length, decompressedSize: part.length });
+      }
+    }
+    const toc: Toc = { schemaVersion: 1, entries: [...headerToc, ...this.#toc] };
+    const tocData = Buffer.from(canonicalJson(toc));
+    const tocHead = encodeHeader(Entry.toc, tocData.length, this.mtime);
+    const tail = Buffer.concat([tocHead, tocData, Buffer.alloc(padding(tocData.length)), END_OF_ARCHIVE]);
+    this.#entryLeft = tail.length;
+    await this.#feed(tail);
+
+    const headerBytes = Buffer.concat(headerFrames);
+    const pad = this.#reserved - headerBytes.length;
+    await this.sink.write(Buffer.concat([headerBytes, paddingFrame(pad)]), 0);
+    const seek = encodeSeekTable([...headerSeek, { compressedSize: pad, decompressedSize: 0 }, ...this.#frames]);
+    await this.sink.write(seek, this.#out);
+    return { size: this.#out + seek.length, toc };
+  }
+}

@@ -1,0 +1,61 @@
+/** Pull-style reader over an async stream of chunks: exact reads, bounded sub-streams, position. */
+export class ByteReader {
+  readonly #it: AsyncIterator<Buffer>;
+  #buf: Buffer = Buffer.alloc(0);
+  #position: number;
+  #done = false;
+
+  constructor(source: AsyncIterable<Buffer>, startPosition = 0) {
+    this.#it = source[Symbol.asyncIterator]();
+    this.#position = startPosition;
+  }
+
+  get position(): number {
+    return this.#position;
+  }
+
+  async #fill(): Promise<boolean> {
+    if (this.#done) return false;
+    const next = await this.#it.next();
+    if (next.done) {
+      this.#done = true;
+      return false;
+    }
+    this.#buf = this.#buf.length === 0 ? next.value : Buffer.concat([this.#buf, next.value]);
+    return true;
+  }
+
+  /** Reads exactly n bytes (n small), or throws `onEof()` when the stream ends first. */
+  async readExact(n: number, onEof: () => Error): Promise<Buffer> {
+    while (this.#buf.length < n) if (!(await this.#fill())) throw onEof();
+    const out = this.#buf.subarray(0, n);
+    this.#buf = this.#buf.subarray(n);
+    this.#position += n;
+    return out;
+  }
+
+  /** Yields exactly n bytes as chunks, never buffering more than one upstream chunk. */
+  async *chunks(n: number, onEof: () => Error): AsyncGenerator<Buffer> {
+    let left = n;
+    while (left > 0) {
+      if (this.#buf.length === 0 && !(await this.#fill())) throw onEof();
+      const take = Math.min(left, this.#buf.length);
+      const out = this.#buf.subarray(0, take);
+      this.#buf = this.#buf.subarray(take);
+      this.#position += take;
+      left -= take;
+      yield out;
+    }
+  }
+
+  async skip(n: number, onEof: () => Error): Promise<void> {
+    for await (const _ of this.chunks(n, onEof)) {
+      // discard
+    }
+  }
+
+  /** True when no byte is left. */
+  async atEnd(): Promise<boolean> {
+    return this.#buf.length === 0 && !(await this.#fill());
+  }
+}

@@ -1,0 +1,55 @@
+/**
+ * The one place that knows the bundle's entry names and file names (Bundle format v1, DESIGN.md).
+ * Everything else asks this module.
+ */
+import { hexOf } from '../lib/digest.js';
+
+export const BUNDLE_SCHEMA_VERSION = 1;
+export const BUNDLE_SUFFIX = '.kcb.tar.zst';
+export const PARTS_SUFFIX = '.parts.json';
+
+export const Entry = {
+  manifest: 'kubechat-bundle.json',
+  signature: 'kubechat-bundle.sigstore.json',
+  ociLayout: 'oci-layout',
+  index: 'index.json',
+  toc: 'kubechat-toc.json',
+} as const;
+
+/** Entries that are not listed in the manifest's `contents` (they describe or pack the bundle itself). */
+export const UNLISTED_ENTRIES: ReadonlySet<string> = new Set([Entry.manifest, Entry.signature, Entry.toc]);
+
+export const OCI_LAYOUT_CONTENT = '{"imageLayoutVersion":"1.0.0"}';
+
+export const BLOB_PREFIX = 'blobs/sha256/';
+export const FILES_PREFIX = 'files/';
+
+export function blobPath(digest: string): string {
+  return BLOB_PREFIX + hexOf(digest);
+}
+
+/** The digest a blobs/sha256/<hex> entry claims to hold, or undefined for other entries. */
+export function digestOfBlobPath(path: string): string | undefined {
+  if (!path.startsWith(BLOB_PREFIX)) return undefined;
+  const hex = path.slice(BLOB_PREFIX.length);
+  return /^[a-f0-9]{64}$/.test(hex) ? `sha256:${hex}` : undefined;
+}
+
+export function filePath(target: string, relative: string): string {
+  const joined = [target, relative].filter((p) => p !== '' && p !== '.').join('/');
+  return FILES_PREFIX + joined;
+}
+
+export function bundleFileName(name: string, version: string, baseVersion?: string): string {
+  return baseVersion === undefined
+    ? `${name}-${version}${BUNDLE_SUFFIX}`
+    : `${name}-${version}.delta-${baseVersion}${BUNDLE_SUFFIX}`;
+}
+
+export function partName(bundleFile: string, index: number): string {
+  return `${bundleFile}.${String(index + 1).padStart(3, '0')}`;
+}
+
+export function partsFileName(bundleFile: string): string {
+  return bundleFile + PARTS_SUFFIX;
+}

@@ -1,0 +1,90 @@
+/**
+ * The bundle manifest (`kubechat-bundle.json`): what the bundle installs, and every other entry of
+ * the archive with its sha256 and size. It describes content, not packing: a delta bundle and the
+ * full bundle merged from it carry the same manifest bytes (and so the same signature).
+ */
+import { readFileSync } from 'node:fs';
+import { Ajv, type ValidateFunction } from 'ajv';
+import { canonicalJson } from '../lib/json.js';
+import { sha256Digest } from '../lib/digest.js';
+import { formatError } from '../lib/errors.js';
+import type { ChartInfo, ImageInfo, ModelInfo } from './plan.js';
+import { BUNDLE_SCHEMA_VERSION } from './layout.js';
+
+export interface ContentEntry {
+  path: string;
+  /** Hex sha256 of the entry's data. */
+  sha256: string;
+  size: number;
+}
+
+export interface FileSetInfo {
+  source: string;
+  target: string;
+  files: number;
+  size: number;
+}
+
+type Unkinded<T> = Omit<T, 'kind'>;
+
+export interface BundleManifest {
+  schemaVersion: typeof BUNDLE_SCHEMA_VERSION;
+  name: string;
+  version: string;
+  created: string;
+  expires: string | null;
+  platforms: string[];
+  delta: null | { base: { name: string; version: string; manifestDigest: string } };
+  artifacts: {
+    images: Unkinded<ImageInfo>[];
+    charts: Unkinded<ChartInfo>[];
+    models: Unkinded<ModelInfo>[];
+    files: FileSetInfo[];
+  };
+  contents: ContentEntry[];
+}
+
+export function encodeManifest(manifest: BundleManifest): Buffer {
+  return Buffer.from(canonicalJson(manifest));
+}
+
+export const manifestDigest = (bytes: Buffer): string => sha256Digest(bytes);
+
+let validator: ValidateFunction | undefined;
+
+function validate(value: unknown): string | undefined {
+  if (!validator) {
+    const schema = JSON.parse(
+      readFileSync(new URL('../../schemas/bundle-manifest.schema.json', import.meta.url), 'utf8'),
+    ) as object;
+    validator = new Ajv({ allErrors: false, strict: false }).compile(schema);
+  }
+  if (validator(value)) return undefined;
+  const e = validator.errors?.[0];
+  return e ? `${e.instancePath || '/'} ${e.message ?? 'is invalid'}` : 'is invalid';
+}
+
+export function parseManifest(bytes: Buffer, what: string): BundleManifest {
+  let value: unknown;
+  try {
+    value = JSON.parse(bytes.toString('utf8'));
+  } catch {
+    throw formatError(`${what}: kubechat-bundle.json is not valid JSON`, 'the bundle is corrupt: copy it again');
+  }
+  const schemaVersion = (value as { schemaVersion?: unknown } | null)?.schemaVersion;
+  if (typeof schemaVersion === 'number' && schemaVersion > BUNDLE_SCHEMA_VERSION) {
+    throw formatError(
+      `${what}: bundle format v${schemaVersion} is newer than this kubechat understands (v${BUNDLE_SCHEMA_VERSION})`,
+      'upgrade kubechat on this host',
+    );
+  }
+  const problem = validate(value);
+  if (problem) throw formatError(`${what}: kubechat-bundle.json ${problem}`, 'the bundle is corrupt or not a kubechat bundle');
+  const manifest = value as BundleManifest;
+  const seen = new Set<string>();
+  for (const c of manifest.contents) {
+    if (seen.has(c.path)) throw formatError(`${what}: kubechat-bundle.json lists ${c.path} twice`);
+    seen.add(c.path);
+  }
+  return manifest;
+}

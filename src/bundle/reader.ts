@@ -1,0 +1,180 @@
+/**
+ * Reading bundles: the manifest and signature from the front, every entry in one sequential pass,
+ * or any single entry by random access (table of contents + seek table) without decompressing the
+ * rest. A bundle recompressed by standard tools (one zstd frame, no seek table) still reads
+ * sequentially; random access then falls back to a scan.
+ */
+import { formatError } from '../lib/errors.js';
+import { ByteReader } from './byte-reader.js';
+import { Entry } from './layout.js';
+import { manifestDigest, parseManifest, type BundleManifest } from './manifest.js';
+import { openBundleSource, type ByteSource } from './source.js';
+import { parseTar, type TarEntry } from './tar.js';
+import type { Toc } from './archive-writer.js';
+import { decodeSeekTable, decompress, type SeekEntry } from './zstd.js';
+
+export interface Frame {
+  compressedStart: number;
+  compressedSize: number;
+  tarStart: number;
+  tarSize: number;
+}
+
+export interface OpenedBundle {
+  source: ByteSource;
+  manifest: BundleManifest;
+  manifestBytes: Buffer;
+  manifestDigest: string;
+  signature: Buffer | undefined;
+  /** Frames from the seek table, or undefined for a bundle without one. */
+  frames: Frame[] | undefined;
+}
+
+const truncated = (name: string) => () =>
+  formatError(`${name}: ends before its end-of-archive marker: the bundle is truncated`, 'copy the bundle again from the original media');
+
+export async function openBundle(path: string): Promise<OpenedBundle> {
+  const source = await openBundleSource(path);
+  if (source.size === 0) throw formatError(`${path}: file is empty`, 'copy the bundle again');
+  const frames = await readFrames(source);
+  const reader = new ByteReader(decompress(source.stream(), source.name));
+  const entries = parseTar(reader, source.name);
+  const first = await entries.next();
+  if (first.done || first.value.path !== Entry.manifest) {
+    throw formatError(
+      `${source.name}: first entry is ${first.done ? 'missing' : `"${first.value.path}"`}, expected ${Entry.manifest}: not a kubechat bundle`,
+      'pass a bundle made by kubechat bundle create',
+    );
+  }
+  const manifestBytes = await readSmall(reader, first.value, source.name);
+  const manifest = parseManifest(manifestBytes, source.name);
+  let signature: Buffer | undefined;
+  const second = await entries.next();
+  if (!second.done && second.value.path === Entry.signature) signature = await readSmall(reader, second.value, source.name);
+  await entries.return(undefined);
+  return { source, manifest, manifestBytes, manifestDigest: manifestDigest(manifestBytes), signature, frames };
+}
+
+async function readSmall(reader: ByteReader, entry: TarEntry, name: string): Promise<Buffer> {
+  if (entry.size > 64 * 1024 * 1024) throw formatError(`${name}: ${entry.path} is implausibly large (${entry.size} bytes)`);
+  const data = await reader.readExact(entry.size, truncated(name));
+  await reader.skip((512 - (entry.size % 512)) % 512, truncated(name));
+  return Buffer.from(data);
+}
+
+async function readFrames(source: ByteSource): Promise<Frame[] | undefined> {
+  const tailSize = Math.min(source.size, 64);
+  const tail = await source.read(source.size - tailSize, tailSize);
+  const table = await decodeSeekTable(tail, source.size, (s, l) => source.read(s, l));
+  return table ? toFrames(table) : undefined;
+}
+
+function toFrames(table: SeekEntry[]): Frame[] {
+  const frames: Frame[] = [];
+  let c = 0;
+  let t = 0;
+  for (const e of table) {
+    frames.push({ compressedStart: c, compressedSize: e.compressedSize, tarStart: t, tarSize: e.decompressedSize });
+    c += e.compressedSize;
+    t += e.decompressedSize;
+  }
+  return frames;
+}
+
+export interface StreamedEntry extends TarEntry {
+  /** The entry's data; must be consumed (or left to be skipped) before the next entry is requested. */
+  data: AsyncIterable<Buffer>;
+}
+
+/** Every entry of the bundle in archive order, in one pass over the file. */
+export async function* streamEntries(bundle: OpenedBundle): AsyncGenerator<StreamedEntry> {
+  const name = bundle.source.name;
+  const reader = new ByteReader(decompress(bundle.source.stream(), name));
+  for await (const entry of parseTar(reader, name)) {
+    yield { ...entry, data: reader.chunks(entry.size, truncated(name)) };
+    // Whatever the caller left unread of the entry (all, some or none) is skipped here.
+    await reader.skip(entry.dataOffset + entry.size - reader.position, truncated(name));
+    await reader.skip((512 - (entry.size % 512)) % 512, truncated(name));
+  }
+  if (!(await reader.atEnd())) {
+    // Only zero blocks may follow the end-of-archive marker (tar pads to a record size).
+    for await (const chunk of reader.chunks(Number.MAX_SAFE_INTEGER, () => new Error('eof'))) {
+      if (chunk.some((b) => b !== 0)) throw formatError(`${name}: data after the end-of-archive marker`);
+    }
+  }
+}
+
+/** Reads tar bytes [start, end) using the seek table: only the frames that hold them are decompressed. */
+async function* readTarRange(bundle: OpenedBundle, start: number, end: number): AsyncGenerator<Buffer> {
+  const frames = bundle.frames;
+  if (!frames) throw new Error('internal: readTarRange without a seek table');
+  const first = frames.findIndex((f) => f.tarSize > 0 && f.tarStart <= start && start < f.tarStart + f.tarSize);
+  let last = first;
+  while (last >= 0 && last < frames.length - 1 && frames[last]!.tarStart + frames[last]!.tarSize < end) last++;
+  if (first < 0) throw formatError(`${bundle.source.name}: tar offset ${start} is outside every frame`);
+  const cStart = frames[first]!.compressedStart;
+  const cEnd = frames[last]!.compressedStart + frames[last]!.compressedSize;
+  const reader = new ByteReader(decompress(bundle.source.stream(cStart, cEnd), bundle.source.name), frames[first]!.tarStart);
+  await reader.skip(start - frames[first]!.tarStart, truncated(bundle.source.name));
+  yield* reader.chunks(end - start, truncated(bundle.source.name));
+}
+
+export async function readToc(bundle: OpenedBundle): Promise<Toc | undefined> {
+  const frames = bundle.frames;
+  if (!frames) return undefined;
+  const last = [...frames].reverse().find((f) => f.tarSize > 0);
+  if (!last) return undefined;
+  const reader = new ByteReader(
+    decompress(bundle.source.stream(last.compressedStart, last.compressedStart + last.compressedSize), bundle.source.name),
+    last.tarStart,
+  );
+  const it = parseTar(reader, bundle.source.name);
+  const entry = await it.next();
+  if (entry.done || entry.value.path !== Entry.toc) return undefined;
+  const bytes = await readSmall(reader, entry.value, bundle.source.name);
+  try {
+    return JSON.parse(bytes.toString('utf8')) as Toc;
+  } catch {
+    throw formatError(`${bundle.source.name}: ${Entry.toc} is not valid JSON`, 'the bundle is corrupt: copy it again');
+  }
+}
+
+/**
+ * Random access to entries by path. With a table of contents only the frames holding the entry are
+ * decompressed; without one (recompressed bundle) each read scans from the start.
+ */
+export class EntryIndex {
+  private constructor(
+    private readonly bundle: OpenedBundle,
+    private readonly toc: Map<string, { data: number; size: number }> | undefined,
+  ) {}
+
+  static async open(bundle: OpenedBundle): Promise<EntryIndex> {
+    const toc = await readToc(bundle);
+    return new EntryIndex(bundle, toc ? new Map(toc.entries.map((e) => [e.path, e])) : undefined);
+  }
+
+  get seekable(): boolean {
+    return this.toc !== undefined;
+  }
+
+  has(path: string): boolean | undefined {
+    return this.toc ? this.toc.has(path) : undefined;
+  }
+
+  async *read(path: string): AsyncGenerator<Buffer> {
+    if (this.toc) {
+      const e = this.toc.get(path);
+      if (!e) throw formatError(`${this.bundle.source.name}: has no entry ${path}`);
+      yield* readTarRange(this.bundle, e.data, e.data + e.size);
+      return;
+    }
+    for await (const entry of streamEntries(this.bundle)) {
+      if (entry.path === path) {
+        yield* entry.data;
+        return;
+      }
+    }
+    throw formatError(`${this.bundle.source.name}: has no entry ${path}`);
+  }
+}

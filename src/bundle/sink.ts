@@ -1,0 +1,160 @@
+/**
+ * Where a bundle is written: one file or split parts, always under temporary names until `commit`
+ * renames them into place (parts file last), so a failed or interrupted write never leaves a
+ * bundle under its final name. Writes are positional because the header is written last.
+ */
+import { createHash } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { mkdir, open, rename, rm, writeFile, type FileHandle } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
+import { describeFsError, outputError } from '../lib/errors.js';
+import { partName, partsFileName } from './layout.js';
+import type { PartsFile } from './split.js';
+
+export interface BundleSink {
+  write(data: Buffer, position: number): Promise<void>;
+  /** Renames into place; returns the paths a user should copy (bundle, or parts + parts file). */
+  commit(): Promise<{ files: string[]; parts?: PartsFile }>;
+  /** Removes everything written so far. Safe to call more than once. */
+  abort(): Promise<void>;
+}
+
+const tempName = (final: string) => join(dirname(final), `.${basename(final)}.partial-${process.pid}`);
+
+function wrap(err: unknown, path: string): Error {
+  return describeFsError(err, path, 'write') ?? outputError(`${path}: write failed (${(err as Error).message})`, undefined, err);
+}
+
+export async function createSink(finalPath: string, splitSize?: number): Promise<BundleSink> {
+  try {
+    await mkdir(dirname(finalPath), { recursive: true });
+  } catch (err) {
+    throw wrap(err, dirname(finalPath));
+  }
+  return splitSize === undefined ? new FileSink(finalPath) : new PartsSink(finalPath, splitSize);
+}
+
+class FileSink implements BundleSink {
+  readonly #temp: string;
+  #fh: FileHandle | undefined;
+
+  constructor(private readonly finalPath: string) {
+    this.#temp = tempName(finalPath);
+  }
+
+  async write(data: Buffer, position: number): Promise<void> {
+    try {
+      this.#fh ??= await open(this.#temp, 'w');
+      let done = 0;
+      while (done < data.length) {
+        const { bytesWritten } = await this.#fh.write(data, done, data.length - done, position + done);
+        done += bytesWritten;
+      }
+    } catch (err) {
+      throw wrap(err, this.finalPath);
+    }
+  }
+
+  async commit() {
+    try {
+      this.#fh ??= await open(this.#temp, 'w');
+      await this.#fh.sync();
+      await this.#fh.close();
+      this.#fh = undefined;
+      await rename(this.#temp, this.finalPath);
+    } catch (err) {
+      throw wrap(err, this.finalPath);
+    }
+    return { files: [this.finalPath] };
+  }
+
+  async abort() {
+    await this.#fh?.close().catch(() => undefined);
+    this.#fh = undefined;
+    await rm(this.#temp, { force: true });
+  }
+}
+
+class PartsSink implements BundleSink {
+  readonly #handles: FileHandle[] = [];
+  #size = 0;
+
+  constructor(
+    private readonly finalPath: string,
+    private readonly partSize: number,
+  ) {}
+
+  #partPath(i: number, temp: boolean) {
+    const final = partName(this.finalPath, i);
+    return temp ? tempName(final) : final;
+  }
+
+  async #handle(i: number): Promise<FileHandle> {
+    while (this.#handles.length <= i) {
+      this.#handles.push(await open(this.#partPath(this.#handles.length, true), 'w'));
+    }
+    return this.#handles[i]!;
+  }
+
+  async write(data: Buffer, position: number): Promise<void> {
+    try {
+      let done = 0;
+      while (done < data.length) {
+        const pos = position + done;
+        const i = Math.floor(pos / this.partSize);
+        const within = pos - i * this.partSize;
+        const n = Math.min(data.length - done, this.partSize - within);
+        const fh = await this.#handle(i);
+        const { bytesWritten } = await fh.write(data, done, n, within);
+        done += bytesWritten;
+      }
+      this.#size = Math.max(this.#size, position + data.length);
+    } catch (err) {
+      throw wrap(err, this.finalPath);
+    }
+  }
+
+  async commit() {
+    const count = Math.max(1, Math.ceil(this.#size / this.partSize));
+    const whole = createHash('sha256');
+    const parts: PartsFile['parts'] = [];
+    try {
+      for (let i = 0; i < count; i++) {
+        const fh = await this.#handle(i);
+        await fh.sync();
+        await fh.close();
+        // The header was written last at offset 0, so digests need one read of the (page-cached) parts.
+        const h = createHash('sha256');
+        let size = 0;
+        for await (const chunk of createReadStream(this.#partPath(i, true)) as AsyncIterable<Buffer>) {
+          h.update(chunk);
+          whole.update(chunk);
+          size += chunk.length;
+        }
+        parts.push({ name: basename(this.#partPath(i, false)), size, sha256: h.digest('hex') });
+      }
+      this.#handles.length = 0;
+      const file: PartsFile = {
+        schemaVersion: 1,
+        bundle: basename(this.finalPath),
+        size: this.#size,
+        sha256: whole.digest('hex'),
+        parts,
+      };
+      for (let i = 0; i < count; i++) await rename(this.#partPath(i, true), this.#partPath(i, false));
+      const partsPath = partsFileName(this.finalPath);
+      await writeFile(tempName(partsPath), JSON.stringify(file, null, 2) + '\n');
+      await rename(tempName(partsPath), partsPath);
+      return { files: [...parts.map((p) => join(dirname(this.finalPath), p.name)), partsPath], parts: file };
+    } catch (err) {
+      throw wrap(err, this.finalPath);
+    }
+  }
+
+  async abort() {
+    for (const fh of this.#handles) await fh.close().catch(() => undefined);
+    const count = this.#handles.length;
+    this.#handles.length = 0;
+    for (let i = 0; i < count; i++) await rm(this.#partPath(i, true), { force: true });
+  }
+}

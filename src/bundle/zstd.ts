@@ -1,0 +1,227 @@
+/**
+ * zstd framing for bundles: independent frames (so any frame can be decompressed alone), the
+ * zstd seekable format's seek table (contrib/seekable_format in facebook/zstd), skippable frames,
+ * and a streaming decompressor that also reads plain single-frame .zst files.
+ */
+import { availableParallelism } from 'node:os';
+import { createRequire } from 'node:module';
+// zstd-napi's low-level binding is CommonJS without named-export hints; load it through require.
+const zstd = createRequire(import.meta.url)('zstd-napi/binding.js') as typeof import('zstd-napi/binding.js');
+import { formatError } from '../lib/errors.js';
+
+export const SKIPPABLE_MAGIC_BASE = 0x184d2a50;
+export const SEEK_TABLE_MAGIC = 0x184d2a5e;
+export const SEEKABLE_FOOTER_MAGIC = 0x8f92eab1;
+export const SEEK_TABLE_FOOTER_SIZE = 9;
+export const SKIPPABLE_HEADER_SIZE = 8;
+export const ZSTD_MAGIC = 0xfd2fb528;
+
+/** Upper bound on one frame's decompressed size; the seek table stores sizes as u32. */
+export const MAX_FRAME_CONTENT = 32 * 1024 * 1024;
+
+export interface SeekEntry {
+  compressedSize: number;
+  decompressedSize: number;
+}
+
+/** ZSTD_COMPRESSBOUND plus room for the frame header and checksum. */
+export function frameBound(srcSize: number): number {
+  const small = srcSize < 128 * 1024 ? (128 * 1024 - srcSize) >> 11 : 0;
+  return srcSize + (srcSize >> 8) + small + 32;
+}
+
+export function skippableFrame(payload: Buffer, magicOffset = 0): Buffer {
+  const out = Buffer.alloc(SKIPPABLE_HEADER_SIZE + payload.length);
+  out.writeUInt32LE(SKIPPABLE_MAGIC_BASE + magicOffset, 0);
+  out.writeUInt32LE(payload.length, 4);
+  payload.copy(out, SKIPPABLE_HEADER_SIZE);
+  return out;
+}
+
+/** A skippable frame of exactly `size` bytes (size >= 8) used to pad the reserved bundle header. */
+export function paddingFrame(size: number): Buffer {
+  if (size < SKIPPABLE_HEADER_SIZE) throw new Error(`padding frame needs at least 8 bytes, got ${size}`);
+  return skippableFrame(Buffer.alloc(size - SKIPPABLE_HEADER_SIZE));
+}
+
+export function encodeSeekTable(entries: SeekEntry[]): Buffer {
+  const body = Buffer.alloc(entries.length * 8 + SEEK_TABLE_FOOTER_SIZE);
+  entries.forEach((e, i) => {
+    body.writeUInt32LE(e.compressedSize, i * 8);
+    body.writeUInt32LE(e.decompressedSize, i * 8 + 4);
+  });
+  const footer = entries.length * 8;
+  body.writeUInt32LE(entries.length, footer);
+  body.writeUInt8(0, footer + 4); // no per-frame checksums in the table: frames carry their own XXH64
+  body.writeUInt32LE(SEEKABLE_FOOTER_MAGIC, footer + 5);
+  const out = Buffer.alloc(SKIPPABLE_HEADER_SIZE + body.length);
+  out.writeUInt32LE(SEEK_TABLE_MAGIC, 0);
+  out.writeUInt32LE(body.length, 4);
+  body.copy(out, SKIPPABLE_HEADER_SIZE);
+  return out;
+}
+
+/**
+ * Parses the seek table from the end of a file. Returns undefined when the file has none (a plain
+ * .tar.zst recompressed by standard tools); throws when a table is present but inconsistent.
+ */
+export function decodeSeekTable(
+  tail: Buffer,
+  fileSize: number,
+  readMore: (start: number, length: number) => Promise<Buffer>,
+): Promise<SeekEntry[] | undefined> {
+  return (async () => {
+    if (tail.length < SEEK_TABLE_FOOTER_SIZE) return undefined;
+    const f = tail.length - SEEK_TABLE_FOOTER_SIZE;
+    if (tail.readUInt32LE(f + 5) !== SEEKABLE_FOOTER_MAGIC) return undefined;
+    const frames = tail.readUInt32LE(f);
+    const descriptor = tail.readUInt8(f + 4);
+    const entrySize = descriptor & 0x80 ? 12 : 8;
+    const tableSize = SKIPPABLE_HEADER_SIZE + frames * entrySize + SEEK_TABLE_FOOTER_SIZE;
+    if (tableSize > fileSize) throw formatError('seek table is larger than the file: the bundle is truncated or corrupt');
+    const table = await readMore(fileSize - tableSize, tableSize);
+    if (table.readUInt32LE(0) !== SEEK_TABLE_MAGIC || table.readUInt32LE(4) !== tableSize - SKIPPABLE_HEADER_SIZE) {
+      throw formatError('seek table header is corrupt');
+    }
+    const entries: SeekEntry[] = [];
+    let total = 0;
+    for (let i = 0; i < frames; i++) {
+      const at = SKIPPABLE_HEADER_SIZE + i * entrySize;
+      const e = { compressedSize: table.readUInt32LE(at), decompressedSize: table.readUInt32LE(at + 4) };
+      total += e.compressedSize;
+      entries.push(e);
+    }
+    if (total !== fileSize - tableSize) {
+      throw formatError(
+        `seek table describes ${total} bytes of frames but the file holds ${fileSize - tableSize}: the bundle is truncated or corrupt`,
+      );
+    }
+    return entries;
+  })();
+}
+
+export interface CompressOptions {
+  level: number;
+  workers: number;
+}
+
+export const defaultCompressOptions = (): CompressOptions => ({
+  level: 3,
+  workers: Math.max(1, Math.min(availableParallelism(), 8)),
+});
+
+/**
+ * Compresses a sequence of independent frames. Each frame is started with `beginFrame(size)` (the
+ * exact content size, recorded in the frame header), fed with `write`, and ended with `endFrame`,
+ * which returns the frame's compressed size. Output goes to `emit` in order.
+ */
+export class FrameCompressor {
+  readonly #cctx = new zstd.CCtx();
+  readonly #out = Buffer.allocUnsafe(4 * 1024 * 1024);
+  #remaining = 0;
+  #produced = 0;
+
+  constructor(
+    options: CompressOptions,
+    private readonly emit: (chunk: Buffer) => Promise<void>,
+  ) {
+    this.#cctx.setParameter(zstd.CParameter.compressionLevel, options.level);
+    this.#cctx.setParameter(zstd.CParameter.checksumFlag, 1);
+    this.#cctx.setParameter(zstd.CParameter.contentSizeFlag, 1);
+    if (options.workers > 1) this.#cctx.setParameter(zstd.CParameter.nbWorkers, options.workers);
+  }
+
+  beginFrame(size: number): void {
+    if (this.#remaining !== 0) throw new Error('previous frame not ended');
+    this.#cctx.reset(zstd.ResetDirective.sessionOnly);
+    this.#cctx.setPledgedSrcSize(size);
+    this.#remaining = size;
+    this.#produced = 0;
+  }
+
+  get remaining(): number {
+    return this.#remaining;
+  }
+
+  async write(data: Buffer): Promise<void> {
+    if (data.length > this.#remaining) throw new Error('frame overrun');
+    this.#remaining -= data.length;
+    await this.#run(data, zstd.EndDirective.continue);
+  }
+
+  async endFrame(): Promise<number> {
+    if (this.#remaining !== 0) throw new Error(`frame ended ${this.#remaining} bytes early`);
+    await this.#run(Buffer.alloc(0), zstd.EndDirective.end);
+    return this.#produced;
+  }
+
+  async #run(src: Buffer, op: number): Promise<void> {
+    let input = src;
+    for (;;) {
+      const [left, produced, consumed] = this.#cctx.compressStream2(this.#out, input, op);
+      if (produced > 0) {
+        this.#produced += produced;
+        await this.emit(Buffer.from(this.#out.subarray(0, produced)));
+      }
+      input = input.subarray(consumed);
+      const done = op === zstd.EndDirective.end ? left === 0 : input.length === 0;
+      if (done) return;
+    }
+  }
+}
+
+/** Compress `data` as one frame (used for small header entries). */
+export function compressFrame(data: Buffer, options: CompressOptions): Buffer {
+  const cctx = new zstd.CCtx();
+  cctx.setParameter(zstd.CParameter.compressionLevel, options.level);
+  cctx.setParameter(zstd.CParameter.checksumFlag, 1);
+  cctx.setParameter(zstd.CParameter.contentSizeFlag, 1);
+  const out = Buffer.allocUnsafe(frameBound(data.length));
+  const n = cctx.compress2(out, data);
+  return out.subarray(0, n);
+}
+
+/**
+ * Decompresses a stream of zstd frames (and skips skippable frames, which is how the seek table and
+ * header padding are read past). Throws a format error on corrupt data or a stream that ends
+ * inside a frame.
+ */
+export async function* decompress(source: AsyncIterable<Buffer>, what: string): AsyncGenerator<Buffer> {
+  const dctx = new zstd.DCtx();
+  const outSize = 1024 * 1024;
+  let inFrame = false;
+  let sawInput = false;
+  for await (const chunk of source) {
+    if (!sawInput && chunk.length >= 4) {
+      const magic = chunk.readUInt32LE(0);
+      if (magic !== ZSTD_MAGIC && (magic & 0xfffffff0) !== SKIPPABLE_MAGIC_BASE) {
+        throw formatError(`${what}: not a zstd stream (magic 0x${magic.toString(16)})`, 'pass a .kcb.tar.zst bundle');
+      }
+    }
+    sawInput ||= chunk.length > 0;
+    let input = chunk;
+    for (;;) {
+      const out = Buffer.allocUnsafe(outSize);
+      let result: [number, number, number];
+      try {
+        result = dctx.decompressStream(out, input);
+      } catch (err) {
+        throw formatError(
+          `${what}: corrupt zstd data (${(err as Error).message})`,
+          'copy the bundle again from the original media',
+          err,
+        );
+      }
+      const [ret, produced, consumed] = result;
+      input = input.subarray(consumed);
+      if (produced > 0) yield out.subarray(0, produced);
+      if (input.length === 0 && produced < outSize) {
+        inFrame = ret !== 0;
+        break;
+      }
+    }
+  }
+  if (inFrame) {
+    throw formatError(`${what}: ends in the middle of a zstd frame: the bundle is truncated`, 'copy the bundle again');
+  }
+}

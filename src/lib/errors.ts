@@ -1,0 +1,72 @@
+/**
+ * Errors a user can act on. Each carries a documented exit code (README "Exit codes") and a
+ * one-line fix. Commands print `error: <message>` and `fix: <fix>` and exit with `exitCode`.
+ */
+export const ExitCode = {
+  ok: 0,
+  internal: 1,
+  usage: 2,
+  spec: 3,
+  source: 4,
+  bundleFormat: 5,
+  integrity: 6,
+  signature: 7,
+  output: 8,
+} as const;
+
+export type ExitCodeName = keyof typeof ExitCode;
+
+export class KubechatError extends Error {
+  readonly exitCode: number;
+  readonly fix: string | undefined;
+  readonly kind: ExitCodeName;
+
+  constructor(kind: ExitCodeName, message: string, fix?: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'KubechatError';
+    this.kind = kind;
+    this.exitCode = ExitCode[kind];
+    this.fix = fix;
+  }
+}
+
+/** Bad bundle spec (bundles/*.yaml): schema violations, unknown fields, bad refs. */
+export const specError = (message: string, fix?: string, cause?: unknown) =>
+  new KubechatError('spec', message, fix, { cause });
+/** A source named by the spec is missing, unreadable or malformed (OCI layout, GGUF, chart, files). */
+export const sourceError = (message: string, fix?: string, cause?: unknown) =>
+  new KubechatError('source', message, fix, { cause });
+/** The bundle file cannot be read as a kubechat bundle (truncated, not zstd, not tar, bad manifest). */
+export const formatError = (message: string, fix?: string, cause?: unknown) =>
+  new KubechatError('bundleFormat', message, fix, { cause });
+/** Content does not match the manifest: digest or size mismatch, missing, extra or duplicate entries. */
+export const integrityError = (message: string, fix?: string, cause?: unknown) =>
+  new KubechatError('integrity', message, fix, { cause });
+/** The output cannot be written (disk full, permission, read-only media). */
+export const outputError = (message: string, fix?: string, cause?: unknown) =>
+  new KubechatError('output', message, fix, { cause });
+
+/** Map a Node.js system error on `path` to a KubechatError with a fix, or undefined if it is not one we know. */
+export function describeFsError(err: unknown, path: string, what: 'read' | 'write'): KubechatError | undefined {
+  const code = (err as NodeJS.ErrnoException | undefined)?.code;
+  const make = what === 'read' ? sourceError : outputError;
+  switch (code) {
+    case 'ENOENT':
+      return make(`${path}: no such file or directory`, 'check the path (relative paths resolve against the spec file)', err);
+    case 'EACCES':
+    case 'EPERM':
+      return make(`${path}: permission denied`, `give the current user ${what} access to ${path}`, err);
+    case 'ENOSPC':
+      return outputError(`${path}: no space left on device`, 'free space or write to another disk with -o DIR', err);
+    case 'EDQUOT':
+      return outputError(`${path}: disk quota exceeded`, 'free space or write to another disk with -o DIR', err);
+    case 'EROFS':
+      return outputError(`${path}: read-only file system`, 'choose a writable output directory with -o DIR', err);
+    case 'EISDIR':
+      return make(`${path}: is a directory, expected a file`, 'point at the file itself', err);
+    case 'ENOTDIR':
+      return make(`${path}: a path component is not a directory`, 'check the path', err);
+    default:
+      return undefined;
+  }
+}
