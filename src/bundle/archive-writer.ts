@@ -19,6 +19,7 @@ import {
   SKIPPABLE_HEADER_SIZE,
   compressFrame,
   encodeSeekTable,
+  rawFrame,
   frameBound,
   paddingFrame,
   type CompressOptions,
@@ -57,6 +58,8 @@ export class ArchiveWriter {
   readonly #headerTarSize: number;
   readonly #frames: SeekEntry[] = [];
   readonly #toc: TocEntry[] = [];
+  /** Entries written under a provisional name: where their raw header frame sits in the file. */
+  readonly #provisional = new Map<string, { out: number; toc: TocEntry }>();
   #out: number;
   #tar: number;
   #entryLeft = 0;
@@ -96,11 +99,29 @@ export class ArchiveWriter {
    * Appends a body entry, streaming `source` (which must yield exactly `size` bytes) through the
    * compressor. Returns the sha256 hex of the data.
    */
-  async addEntry(path: string, size: number, source: AsyncIterable<Buffer>, onBytes?: (n: number) => void) {
+  async addEntry(
+    path: string,
+    size: number,
+    source: AsyncIterable<Buffer>,
+    onBytes?: (n: number) => void,
+    provisional = false,
+  ) {
     const header = encodeHeader(path, size, this.mtime);
-    this.#toc.push({ path, header: this.#tar, data: this.#tar + header.length, size });
+    const toc = { path, header: this.#tar, data: this.#tar + header.length, size };
+    this.#toc.push(toc);
     this.#entryLeft = header.length + size + padding(size);
-    await this.#feed(header);
+    if (provisional) {
+      // The header goes in a frame of its own, stored raw, so `rename` can overwrite it in place.
+      const frame = rawFrame(header);
+      this.#provisional.set(path, { out: this.#out, toc });
+      await this.sink.write(frame, this.#out);
+      this.#frames.push({ compressedSize: frame.length, decompressedSize: header.length });
+      this.#out += frame.length;
+      this.#tar += header.length;
+      this.#entryLeft -= header.length;
+    } else {
+      await this.#feed(header);
+    }
     const hash = createHash('sha256');
     let seen = 0;
     for await (const chunk of source) {
@@ -118,6 +139,17 @@ export class ArchiveWriter {
     }
     await this.#feed(Buffer.alloc(padding(size)));
     return hash.digest('hex');
+  }
+
+  /** Gives an entry added with `provisional` its real path (same length: a digest for a digest). */
+  async rename(path: string, newPath: string): Promise<void> {
+    const p = this.#provisional.get(path);
+    if (!p) throw new Error(`internal: ${path} was not written provisionally`);
+    const header = encodeHeader(newPath, p.toc.size, this.mtime);
+    if (header.length !== p.toc.data - p.toc.header) throw new Error('internal: renamed header changed size');
+    await this.sink.write(rawFrame(header), p.out);
+    p.toc.path = newPath;
+    this.#provisional.delete(path);
   }
 
   async #feed(data: Buffer): Promise<void> {
@@ -147,10 +179,8 @@ export class ArchiveWriter {
    * reserved room, then the seek table. `header` must match the sizes promised to the constructor.
    */
   async finish(header: HeaderEntry[]): Promise<{ size: number; toc: Toc }> {
-    if (
-      header.length !== this.#headerPlan.length ||
-      header.some((h, i) => h.path !== this.#headerPlan[i]!.path || h.data.length !== this.#headerPlan[i]!.size)
-    ) {
+    // Blob paths may differ from the plan (placeholder digests), but never their sizes.
+    if (header.length !== this.#headerPlan.length || header.some((h, i) => h.data.length !== this.#headerPlan[i]!.size)) {
       throw new Error('internal: bundle header differs from its reservation');
     }
     let tar = 0;

@@ -3,8 +3,7 @@
  * the archive with its sha256 and size. It describes content, not packing: a delta bundle and the
  * full bundle merged from it carry the same manifest bytes (and so the same signature).
  */
-import { readFileSync } from 'node:fs';
-import { Ajv, type ValidateFunction } from 'ajv';
+import { schemaValidator } from '../lib/schema.js';
 import { canonicalJson } from '../lib/json.js';
 import { sha256Digest } from '../lib/digest.js';
 import { formatError } from '../lib/errors.js';
@@ -50,15 +49,8 @@ export function encodeManifest(manifest: BundleManifest): Buffer {
 
 export const manifestDigest = (bytes: Buffer): string => sha256Digest(bytes);
 
-let validator: ValidateFunction | undefined;
-
 function validate(value: unknown): string | undefined {
-  if (!validator) {
-    const schema = JSON.parse(
-      readFileSync(new URL('../../schemas/bundle-manifest.schema.json', import.meta.url), 'utf8'),
-    ) as object;
-    validator = new Ajv({ allErrors: false, strict: false }).compile(schema);
-  }
+  const validator = schemaValidator('bundle-manifest.schema.json');
   if (validator(value)) return undefined;
   const e = validator.errors?.[0];
   return e ? `${e.instancePath || '/'} ${e.message ?? 'is invalid'}` : 'is invalid';

@@ -1,9 +1,8 @@
 /** Loading and validating bundle spec files (bundles/*.yaml) against schemas/bundle-spec.schema.json. */
-import { readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
-import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
-import yaml from 'js-yaml';
+import { schemaValidator, type ErrorObject } from '../lib/schema.js';
+import { load as loadYaml, YAMLException } from 'js-yaml';
 import { describeFsError, specError } from '../lib/errors.js';
 
 export interface BundleSpec {
@@ -26,8 +25,6 @@ export interface LoadedSpec {
   spec: BundleSpec;
 }
 
-let validator: ValidateFunction | undefined;
-
 function describe(e: ErrorObject): string {
   const at = e.instancePath === '' ? 'the top level' : e.instancePath.slice(1).replaceAll('/', '.');
   if (e.keyword === 'additionalProperties') {
@@ -39,12 +36,7 @@ function describe(e: ErrorObject): string {
 }
 
 export function validateSpec(value: unknown, file: string): BundleSpec {
-  if (!validator) {
-    const schema = JSON.parse(
-      readFileSync(new URL('../../schemas/bundle-spec.schema.json', import.meta.url), 'utf8'),
-    ) as object;
-    validator = new Ajv({ allErrors: true, strict: false }).compile(schema);
-  }
+  const validator = schemaValidator('bundle-spec.schema.json', true);
   if (!validator(value)) {
     const errors = validator.errors ?? [];
     // additionalProperties errors name the offending field; prefer them over generic ones.
@@ -67,10 +59,10 @@ export async function loadSpec(path: string): Promise<LoadedSpec> {
   }
   let value: unknown;
   try {
-    value = yaml.load(text, { filename: path });
+    value = loadYaml(text, { filename: path });
   } catch (err) {
-    const reason = err instanceof yaml.YAMLException ? err.reason : String(err);
-    const line = err instanceof yaml.YAMLException && err.mark ? ` (line ${err.mark.line + 1})` : "";
+    const reason = err instanceof YAMLException ? err.reason : String(err);
+    const line = err instanceof YAMLException && err.mark ? ` (line ${err.mark.line + 1})` : "";
     throw specError(`${path}: not valid YAML: ${reason}${line}`, 'fix the YAML syntax', err);
   }
   return { file, dir: dirname(file), spec: validateSpec(value, path) };

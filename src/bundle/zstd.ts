@@ -170,6 +170,35 @@ export class FrameCompressor {
   }
 }
 
+/**
+ * `data` as a zstd frame of one raw (stored) block. Its size depends only on data.length, so it can
+ * be overwritten in place later: the writer uses it for tar headers whose path (a digest) is
+ * learned only after the entry's content has been written.
+ */
+export function rawFrame(data: Buffer): Buffer {
+  if (data.length > 128 * 1024) throw new Error('raw frame holds at most one 128 KiB block');
+  let fcs: Buffer;
+  let descriptor: number;
+  if (data.length < 256) {
+    descriptor = 0x20; // single segment, 1-byte content size
+    fcs = Buffer.from([data.length]);
+  } else if (data.length < 65536 + 256) {
+    descriptor = 0x60; // single segment, 2-byte content size (stored minus 256)
+    fcs = Buffer.alloc(2);
+    fcs.writeUInt16LE(data.length - 256);
+  } else {
+    descriptor = 0xa0; // single segment, 4-byte content size
+    fcs = Buffer.alloc(4);
+    fcs.writeUInt32LE(data.length);
+  }
+  const head = Buffer.alloc(5);
+  head.writeUInt32LE(ZSTD_MAGIC, 0);
+  head.writeUInt8(descriptor, 4);
+  const blockHeader = 1 | (data.length << 3); // last block, type raw
+  const block = Buffer.from([blockHeader & 0xff, (blockHeader >> 8) & 0xff, (blockHeader >> 16) & 0xff]);
+  return Buffer.concat([head, fcs, block, data]);
+}
+
 /** Compress `data` as one frame (used for small header entries). */
 export function compressFrame(data: Buffer, options: CompressOptions): Buffer {
   const cctx = new zstd.CCtx();

@@ -1,0 +1,60 @@
+import { Flags } from '@oclif/core';
+import { KubechatCommand } from '../../lib/command.js';
+import { formatBytes } from '../../lib/progress.js';
+import { parseSplitSize } from '../../bundle/split.js';
+import { defaultCompressOptions } from '../../bundle/zstd.js';
+import { createBundle, type CreateBundleResult } from '../../services/create-bundle.js';
+
+export default class BundleCreate extends KubechatCommand {
+  static override summary = 'Create a bundle from a spec file (bundles/*.yaml).';
+  static override description = `Reads the images, charts, models and files a spec names from local sources and writes
+DIR/<name>-<version>.kcb.tar.zst: a pax tar of the bundle entries, zstd-compressed as independent frames
+with a seek table. With --base, writes a delta (<name>-<version>.delta-<base>.kcb.tar.zst) that lists
+content already in the base instead of storing it. Every input is read once.`;
+
+  static override examples = [
+    '<%= config.bin %> bundle create -f bundles/demo.yaml -o out',
+    '<%= config.bin %> bundle create -f bundles/demo.yaml -o out --base out/demo-1.0.0.kcb.tar.zst',
+    '<%= config.bin %> bundle create -f bundles/demo.yaml -o /media/usb --split fat32 --json',
+  ];
+
+  static override flags = {
+    file: Flags.string({ char: 'f', summary: 'Bundle spec file.', required: true, env: 'KUBECHAT_SPEC' }),
+    output: Flags.string({ char: 'o', summary: 'Output directory.', default: '.', env: 'KUBECHAT_OUTPUT' }),
+    base: Flags.string({ summary: 'Earlier bundle of the same name: write a delta against it.' }),
+    split: Flags.string({ summary: 'Cut the bundle into parts: fat32, dvd, bd or a size (700M, 4GiB).' }),
+    'all-platforms': Flags.boolean({ summary: 'Keep every platform of multi-platform images.' }),
+    level: Flags.integer({ summary: 'zstd compression level (1-19).', default: 3, min: 1, max: 19 }),
+    threads: Flags.integer({ summary: 'zstd worker threads (default: CPU count, at most 8).', min: 1, max: 64 }),
+  };
+
+  async run(): Promise<CreateBundleResult> {
+    const { flags } = await this.parse(BundleCreate);
+    const splitSize = flags.split === undefined ? undefined : parseSplitSize(flags.split);
+    const result = await this.progress(`Creating bundle from ${flags.file}`, (reporter) =>
+      createBundle({
+        specPath: flags.file,
+        outDir: flags.output,
+        basePath: flags.base,
+        splitSize,
+        allPlatforms: flags['all-platforms'],
+        compress: { level: flags.level, workers: flags.threads ?? defaultCompressOptions().workers },
+        reporter,
+      }),
+    );
+    this.say(`${result.delta ? 'Delta bundle' : 'Bundle'} ${result.name} ${result.version}`);
+    for (const f of result.files) this.say(`  ${f}`);
+    const a = result.artifacts;
+    this.say(`  ${a.images} images, ${a.charts} charts, ${a.models} models, ${a.files} files`);
+    this.say(
+      `  content ${formatBytes(result.bytes.content)}, stored ${formatBytes(result.bytes.stored)}, bundle ${formatBytes(result.bytes.bundle)} (${result.seconds.toFixed(1)} s)`,
+    );
+    if (result.delta) {
+      this.say(
+        `  ${result.entries.fromBase} of ${result.entries.total} entries come from base ${result.delta.base.name} ${result.delta.base.version}`,
+      );
+    }
+    this.say(`  manifest ${result.manifestDigest}`);
+    return result;
+  }
+}

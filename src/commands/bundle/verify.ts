@@ -1,0 +1,49 @@
+import { Args, Flags } from '@oclif/core';
+import { KubechatCommand } from '../../lib/command.js';
+import { ExitCode, integrityError } from '../../lib/errors.js';
+import { formatBytes } from '../../lib/progress.js';
+import { verifyBundle, type VerifyResult } from '../../services/verify-bundle.js';
+
+export default class BundleVerify extends KubechatCommand {
+  static override summary = 'Check every entry of a bundle against its manifest.';
+  static override description = `Reads the bundle once, front to back (split parts in place, without rejoining them),
+and checks each entry's sha256 and size against the manifest, that nothing is missing, extra or
+duplicated, the table of contents, and that every blob the OCI index references is present.
+A delta's entries that come from its base are checked against the base's manifest with --base.
+Signatures are reported as absent or present; checking them arrives with bundle signing.
+Exits ${ExitCode.integrity} when any check fails, ${ExitCode.bundleFormat} when the file cannot be read as a bundle.`;
+
+  static override examples = [
+    '<%= config.bin %> bundle verify out/demo-1.0.0.kcb.tar.zst',
+    '<%= config.bin %> bundle verify /media/usb/demo-1.0.0.kcb.tar.zst.parts.json --json',
+    '<%= config.bin %> bundle verify out/demo-1.1.0.delta-1.0.0.kcb.tar.zst --base out/demo-1.0.0.kcb.tar.zst',
+  ];
+
+  static override args = { bundle: Args.string({ description: 'Bundle file, first part or parts file.', required: true }) };
+  static override flags = { base: Flags.string({ summary: 'For a delta: the base bundle it was made against.' }) };
+
+  async run(): Promise<VerifyResult> {
+    const { args, flags } = await this.parse(BundleVerify);
+    const r = await this.progress(`Verifying ${args.bundle}`, (reporter) =>
+      verifyBundle({ bundlePath: args.bundle, basePath: flags.base, reporter }),
+    );
+    this.say(`${r.name} ${r.version}: ${r.ok ? 'OK' : `${r.problems.length} problem(s)`}`);
+    this.say(`  manifest  ${r.manifestDigest}`);
+    this.say(`  entries   ${r.entries.checked} checked, ${formatBytes(r.entries.bytes)} of content`);
+    if (r.delta) {
+      const how = r.delta.baseChecked ? 'found in the base' : 'not checked (pass --base)';
+      this.say(`  delta     ${r.entries.fromBase} entries from ${r.delta.base.name} ${r.delta.base.version}: ${how}`);
+    }
+    this.say(`  signature ${r.signature === 'absent' ? 'absent (unsigned bundle)' : 'present, not checked by this version'}`);
+    for (const p of r.problems.slice(0, 20)) this.say(`  ✗ ${p.message}`);
+    if (r.problems.length > 20) this.say(`  … and ${r.problems.length - 20} more (see --json)`);
+    if (!r.ok) {
+      if (this.jsonEnabled()) {
+        process.stdout.write(JSON.stringify(r, null, 2) + '\n');
+        this.exit(ExitCode.integrity);
+      }
+      throw integrityError(`${args.bundle}: ${r.problems[0]!.message}`, 'copy the bundle again from its source, or recreate it');
+    }
+    return r;
+  }
+}

@@ -1,0 +1,42 @@
+/**
+ * Base for every kubechat command: `--json` (results on stdout, progress on stderr), and errors
+ * rendered as one line plus a fix, with the documented exit code (README "Exit codes").
+ */
+import { Command, Errors } from '@oclif/core';
+import { ExitCode, KubechatError } from './errors.js';
+import { withProgress } from './render.js';
+import type { Reporter } from './progress.js';
+
+export abstract class KubechatCommand extends Command {
+  static override enableJsonFlag = true;
+
+  /** Runs a service with progress rendered for the current output (terminal, pipe, --json). */
+  protected progress<T>(title: string, work: (reporter: Reporter) => Promise<T>): Promise<T> {
+    return withProgress(title, { json: this.jsonEnabled() }, work);
+  }
+
+  /** Human output: stdout, suppressed under --json (oclif prints the returned result instead). */
+  protected say(line = ''): void {
+    this.log(line);
+  }
+
+  protected override async catch(err: Error & { exitCode?: number; oclif?: { exit?: number } }): Promise<unknown> {
+    if (err instanceof Errors.ExitError) throw err;
+    const known = err instanceof KubechatError ? err : undefined;
+    const exitCode = known?.exitCode ?? err.oclif?.exit ?? ExitCode.internal;
+    const fix = known?.fix ?? (exitCode === ExitCode.usage ? `run kubechat ${this.id ?? ''} --help` : undefined);
+    const kind = known?.kind ?? (exitCode === ExitCode.usage ? 'usage' : 'internal');
+    const message = known || exitCode === ExitCode.usage ? err.message.split('\n')[0]! : `unexpected error: ${err.message}`;
+    if (this.jsonEnabled()) {
+      process.stdout.write(JSON.stringify({ error: { kind, exitCode, message, fix: fix ?? null } }, null, 2) + '\n');
+    } else {
+      process.stderr.write(`error: ${message}\n`);
+      if (fix) process.stderr.write(`fix: ${fix}\n`);
+      if (!known && exitCode === ExitCode.internal) {
+        process.stderr.write('this is a bug in kubechat; rerun with DEBUG=kubechat for details and report it\n');
+        if (process.env.DEBUG) process.stderr.write(`${err.stack ?? ''}\n`);
+      }
+    }
+    return this.exit(exitCode);
+  }
+}

@@ -1,0 +1,312 @@
+/**
+ * `kubechat bundle create`: spec → plan → (delta filter) → one pass over the content into the
+ * archive → header (manifest, index, metadata blobs) → commit. See ArchiveWriter for why the
+ * header can be first in the file although it is written last.
+ */
+import { resolve } from 'node:path';
+import { hexOf, PLACEHOLDER_DIGEST, sha256Digest } from '../lib/digest.js';
+import { sourceError, specError } from '../lib/errors.js';
+import { hashFile, readChunks } from '../lib/hash.js';
+import { ByteProgress, silentReporter, type Reporter } from '../lib/progress.js';
+import { ArchiveWriter, type HeaderEntry } from '../bundle/archive-writer.js';
+import { blobPath, bundleFileName, Entry, OCI_LAYOUT_CONTENT } from '../bundle/layout.js';
+import { encodeManifest, manifestDigest, type BundleManifest, type ContentEntry } from '../bundle/manifest.js';
+import { isFileBlob, rootDescriptor, type FileBlob, type MemoryBlob, type PlannedArtifact } from '../bundle/plan.js';
+import { openBundle } from '../bundle/reader.js';
+import { createSink } from '../bundle/sink.js';
+import { loadSpec } from '../bundle/spec.js';
+import { defaultCompressOptions, type CompressOptions } from '../bundle/zstd.js';
+import { MediaType } from '../oci/media-types.js';
+import { planBundle, type BundlePlan } from './plan-bundle.js';
+
+export interface CreateBundleOptions {
+  specPath: string;
+  outDir: string;
+  basePath?: string;
+  splitSize?: number;
+  allPlatforms?: boolean;
+  compress?: CompressOptions;
+  now?: Date;
+  reporter?: Reporter;
+}
+
+export interface CreateBundleResult {
+  bundle: string;
+  files: string[];
+  name: string;
+  version: string;
+  manifestDigest: string;
+  delta: BundleManifest['delta'];
+  artifacts: { images: number; charts: number; models: number; files: number };
+  entries: { total: number; stored: number; fromBase: number };
+  bytes: { content: number; stored: number; bundle: number };
+  parts: number;
+  seconds: number;
+}
+
+interface BaseIndex {
+  name: string;
+  version: string;
+  manifestDigest: string;
+  digests: Set<string>;
+  sizes: Set<number>;
+}
+
+/** A body entry: content read from disk, whose digest may be learned only while it is written. */
+interface BodyItem {
+  path: string | undefined; // undefined for blobs until their digest is known
+  source: string;
+  size: number;
+  expected: string | undefined;
+  blob?: FileBlob;
+}
+
+export async function createBundle(options: CreateBundleOptions): Promise<CreateBundleResult> {
+  const started = Date.now();
+  const reporter = options.reporter ?? silentReporter;
+  reporter.emit({ task: 'plan', title: `Reading ${options.specPath}` });
+  const loaded = await loadSpec(options.specPath);
+  const plan = await planBundle(loaded, { allPlatforms: options.allPlatforms ?? false });
+  reporter.emit({ task: 'plan', title: `Planned ${plan.artifacts.length} artifacts`, done: true });
+  const base = options.basePath ? await loadBase(options.basePath, plan) : undefined;
+
+  // Distinct file blobs: by digest when declared, by path when it will be learned while writing.
+  const fileBlobs = new Map<string, FileBlob>();
+  for (const a of plan.artifacts) {
+    for (const b of a.blobs) if (isFileBlob(b)) fileBlobs.set(b.digest ?? `path:${b.path}`, fileBlobs.get(b.digest ?? `path:${b.path}`) ?? b);
+  }
+  const learned = new Map<string, string>(); // path -> digest, for blobs without a declared digest
+  const files = plan.fileSets.flatMap((s) => s.files);
+  const fileDigests = new Map<string, string>(); // bundle path -> hex
+
+  // Hash up front only what must be known before writing: content that may already be in the base
+  // (same size as a base entry) and blobs whose size collides with another blob (they may be equal,
+  // and equal blobs are stored once). Everything else is hashed while it is compressed.
+  const sizeCount = new Map<number, number>();
+  for (const b of fileBlobs.values()) sizeCount.set(b.size, (sizeCount.get(b.size) ?? 0) + 1);
+  const early = [...fileBlobs.values()].filter(
+    (b) => b.digest === undefined && ((sizeCount.get(b.size) ?? 0) > 1 || (base?.sizes.has(b.size) ?? false)),
+  );
+  const earlyFiles = base ? files.filter((f) => base.sizes.has(f.size)) : [];
+  if (early.length + earlyFiles.length > 0) {
+    const total = [...early, ...earlyFiles].reduce((n, x) => n + x.size, 0);
+    const progress = new ByteProgress(reporter, 'hash', 'Hashing content that may be in the base', total);
+    for (const b of early) learned.set(b.path, `sha256:${await hashFile(b.path, (n) => progress.add(n))}`);
+    for (const f of earlyFiles) fileDigests.set(f.path, await hashFile(f.source, (n) => progress.add(n)));
+    progress.finish();
+  }
+  // Re-key blobs whose digest is now known, so equal content is stored once.
+  const blobs = new Map<string, FileBlob>();
+  for (const b of fileBlobs.values()) {
+    const digest = b.digest ?? learned.get(b.path);
+    const key = digest ?? `path:${b.path}`;
+    if (!blobs.has(key)) blobs.set(key, b);
+  }
+  const digestOfBlob = (b: FileBlob): string | undefined => b.digest ?? learned.get(b.path);
+  const pendingArtifacts = new Set(
+    plan.artifacts.filter((a) => a.blobs.some((b) => isFileBlob(b) && digestOfBlob(b) === undefined)),
+  );
+  const inBase = (digest: string | undefined) => digest !== undefined && (base?.digests.has(hexOf(digest)) ?? false);
+
+  const body: BodyItem[] = [];
+  for (const b of blobs.values()) {
+    const digest = digestOfBlob(b);
+    if (inBase(digest)) continue;
+    body.push({ path: digest ? blobPath(digest) : undefined, source: b.path, size: b.size, expected: digest, blob: b });
+  }
+  for (const f of files) {
+    const known = fileDigests.get(f.path);
+    if (known !== undefined && base?.digests.has(known)) continue;
+    body.push({ path: f.path, source: f.source, size: f.size, expected: undefined });
+  }
+
+  // Placeholder digests have the real length, so the header built with them has the real size.
+  const placeholders = new Map<string, string>();
+  let n = 0;
+  for (const b of blobs.values()) {
+    if (digestOfBlob(b) === undefined) placeholders.set(b.path, sha256Digest(`kubechat-placeholder-${n++}`));
+  }
+  const created = (options.now ?? new Date()).toISOString();
+  const assemble = (digestOf: (b: FileBlob) => string, fileHex: (path: string) => string) =>
+    assembleHeader({ plan, created, base, digestOf, fileHex, pendingArtifacts, inBase });
+  const placeholderHeader = assemble(
+    (b) => digestOfBlob(b) ?? placeholders.get(b.path)!,
+    (p) => fileDigests.get(p) ?? hexOf(PLACEHOLDER_DIGEST),
+  );
+
+  const fileName = bundleFileName(plan.name, plan.version, base?.version);
+  const finalPath = resolve(options.outDir, fileName);
+  const sink = await createSink(finalPath, options.splitSize);
+  const mtime = new Date(Math.floor(Date.parse(created) / 1000) * 1000);
+  const writer = new ArchiveWriter(
+    sink,
+    options.compress ?? defaultCompressOptions(),
+    mtime,
+    placeholderHeader.entries.map((e) => ({ path: e.path, size: e.data.length })),
+  );
+  try {
+    const total = body.reduce((s, b) => s + b.size, 0);
+    const progress = new ByteProgress(reporter, 'write', `Writing ${fileName}`, total);
+    for (const item of body) {
+      // A blob whose digest is learned here gets a temporary path; tar paths of blobs all have one length.
+      const path = item.path ?? blobPath(placeholders.get(item.source)!);
+      const provisional = item.path === undefined;
+      const hex = await writer.addEntry(path, item.size, readChunks(item.source), (k) => progress.add(k), provisional);
+      if (provisional) await writer.rename(path, blobPath(`sha256:${hex}`));
+      if (item.expected !== undefined && `sha256:${hex}` !== item.expected) {
+        throw sourceError(
+          `${item.source}: content does not match its digest ${item.expected} (got sha256:${hex})`,
+          'the source is corrupt: rebuild or re-export it',
+        );
+      }
+      if (item.blob && item.expected === undefined) learned.set(item.source, `sha256:${hex}`);
+      else if (!item.blob) fileDigests.set(item.path!, hex);
+    }
+    progress.finish();
+    if (learned.size < placeholders.size) throw new Error('internal: a blob was not hashed');
+    const real = assemble(
+      (b) => digestOfBlob(b)!,
+      (p) => fileDigests.get(p)!,
+    );
+    reporter.emit({ task: 'finish', title: 'Writing manifest and index' });
+    await writer.finish(real.entries);
+    const committed = await sink.commit();
+    reporter.emit({ task: 'finish', title: 'Bundle written', done: true });
+    const stat = committed.parts?.size;
+    const manifest = real.manifest;
+    const storedPaths = new Set([...real.entries.map((e) => e.path), ...body.map((b) => b.path ?? blobPath(learned.get(b.source)!))]);
+    return {
+      bundle: committed.parts ? committed.files[committed.files.length - 1]! : finalPath,
+      files: committed.files,
+      name: plan.name,
+      version: plan.version,
+      manifestDigest: manifestDigest(real.entries[0]!.data),
+      delta: manifest.delta,
+      artifacts: {
+        images: manifest.artifacts.images.length,
+        charts: manifest.artifacts.charts.length,
+        models: manifest.artifacts.models.length,
+        files: files.length,
+      },
+      entries: {
+        total: manifest.contents.length,
+        stored: manifest.contents.filter((c) => storedPaths.has(c.path)).length,
+        fromBase: manifest.contents.filter((c) => !storedPaths.has(c.path)).length,
+      },
+      bytes: {
+        content: manifest.contents.reduce((s, c) => s + c.size, 0),
+        stored: manifest.contents.filter((c) => storedPaths.has(c.path)).reduce((s, c) => s + c.size, 0),
+        bundle: stat ?? (await sizeOf(finalPath)),
+      },
+      parts: committed.parts?.parts.length ?? 0,
+      seconds: (Date.now() - started) / 1000,
+    };
+  } catch (err) {
+    await sink.abort();
+    throw err;
+  }
+}
+
+async function sizeOf(path: string): Promise<number> {
+  const { stat } = await import('node:fs/promises');
+  return (await stat(path)).size;
+}
+
+async function loadBase(path: string, plan: BundlePlan): Promise<BaseIndex> {
+  const opened = await openBundle(path);
+  const m = opened.manifest;
+  if (m.name !== plan.name) {
+    throw specError(`--base ${path} is bundle "${m.name}", not "${plan.name}"`, 'pass an earlier bundle of the same name');
+  }
+  if (m.version === plan.version) {
+    throw specError(`--base ${path} has the same version ${m.version}`, 'bump metadata.version in the spec');
+  }
+  return {
+    name: m.name,
+    version: m.version,
+    manifestDigest: opened.manifestDigest,
+    digests: new Set(m.contents.map((c) => c.sha256)),
+    sizes: new Set(m.contents.map((c) => c.size)),
+  };
+}
+
+interface AssembleInput {
+  plan: BundlePlan;
+  created: string;
+  base: BaseIndex | undefined;
+  digestOf: (b: FileBlob) => string;
+  fileHex: (path: string) => string;
+  pendingArtifacts: Set<PlannedArtifact>;
+  inBase: (digest: string | undefined) => boolean;
+}
+
+/** Builds the header entries (manifest, oci-layout, index.json, metadata blobs) and the manifest. */
+function assembleHeader(input: AssembleInput): { entries: HeaderEntry[]; manifest: BundleManifest } {
+  const { plan, base, digestOf, pendingArtifacts, inBase } = input;
+  const memory = new Map<string, { blob: MemoryBlob; stored: boolean }>();
+  const addMemory = (blob: MemoryBlob, pending: boolean) => {
+    if (!memory.has(blob.digest)) memory.set(blob.digest, { blob, stored: pending || !inBase(blob.digest) });
+  };
+  const manifests = [];
+  const infos = [];
+  for (const artifact of plan.artifacts) {
+    const finished = artifact.finish(digestOf);
+    const pending = pendingArtifacts.has(artifact);
+    addMemory(finished.root, pending);
+    for (const b of artifact.blobs) if (!isFileBlob(b)) addMemory(b, false);
+    for (const b of finished.extra) addMemory(b, pending);
+    manifests.push(rootDescriptor(artifact, finished));
+    infos.push(finished.info);
+  }
+  const index = Buffer.from(
+    JSON.stringify({ schemaVersion: 2, mediaType: MediaType.ociIndex, manifests }),
+  );
+  const layout = Buffer.from(OCI_LAYOUT_CONTENT);
+  const indexStored = pendingArtifacts.size > 0 || !inBase(sha256Digest(index));
+
+  const seenBlobs = new Set<string>();
+  const fileBlobContents: ContentEntry[] = [];
+  for (const a of plan.artifacts) {
+    for (const b of a.blobs) {
+      if (!isFileBlob(b)) continue;
+      const d = digestOf(b);
+      if (seenBlobs.has(d) || memory.has(d)) continue;
+      seenBlobs.add(d);
+      fileBlobContents.push({ path: blobPath(d), sha256: hexOf(d), size: b.size });
+    }
+  }
+  const contents: ContentEntry[] = [
+    { path: Entry.ociLayout, sha256: hexOf(sha256Digest(layout)), size: layout.length },
+    { path: Entry.index, sha256: hexOf(sha256Digest(index)), size: index.length },
+    ...[...memory.values()].map(({ blob }) => ({ path: blobPath(blob.digest), sha256: hexOf(blob.digest), size: blob.size })),
+    ...fileBlobContents,
+    ...plan.fileSets.flatMap((s) => s.files.map((f) => ({ path: f.path, sha256: input.fileHex(f.path), size: f.size }))),
+  ];
+  const strip = <T extends { kind: string }>({ kind: _kind, ...rest }: T) => rest;
+  const manifest: BundleManifest = {
+    schemaVersion: 1,
+    name: plan.name,
+    version: plan.version,
+    created: input.created,
+    expires: null,
+    platforms: plan.platforms,
+    delta: base ? { base: { name: base.name, version: base.version, manifestDigest: base.manifestDigest } } : null,
+    artifacts: {
+      images: infos.flatMap((i) => (i.kind === 'image' ? [strip(i)] : [])),
+      charts: infos.flatMap((i) => (i.kind === 'chart' ? [strip(i)] : [])),
+      models: infos.flatMap((i) => (i.kind === 'model' ? [strip(i)] : [])),
+      files: plan.fileSets.map((s) => ({
+        source: s.source,
+        target: s.target,
+        files: s.files.length,
+        size: s.files.reduce((k, f) => k + f.size, 0),
+      })),
+    },
+    contents,
+  };
+  const entries: HeaderEntry[] = [{ path: Entry.manifest, data: encodeManifest(manifest) }];
+  if (!inBase(sha256Digest(layout))) entries.push({ path: Entry.ociLayout, data: layout });
+  if (indexStored) entries.push({ path: Entry.index, data: index });
+  for (const { blob, stored } of memory.values()) if (stored) entries.push({ path: blobPath(blob.digest), data: blob.data });
+  return { entries, manifest };
+}

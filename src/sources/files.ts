@@ -1,0 +1,36 @@
+/** `spec.files`: a file or a directory tree copied under files/<target>/ in the bundle. */
+import { readdir, stat } from 'node:fs/promises';
+import { join, relative, resolve, sep } from 'node:path';
+import { describeFsError, sourceError } from '../lib/errors.js';
+import { filePath } from '../bundle/layout.js';
+import type { PlannedFile, PlannedFileSet } from '../bundle/plan.js';
+
+export async function planFiles(entry: { path: string; target: string }, specDir: string): Promise<PlannedFileSet> {
+  const root = resolve(specDir, entry.path);
+  const st = await stat(root).catch((err: unknown) => {
+    throw describeFsError(err, entry.path, 'read') ?? sourceError(`${entry.path}: cannot read`, undefined, err);
+  });
+  const files: PlannedFile[] = [];
+  if (st.isFile()) {
+    const name = root.split(sep).pop()!;
+    files.push({ path: filePath(entry.target, name), source: root, size: st.size });
+  } else if (st.isDirectory()) {
+    await walk(root, root, entry.target, files);
+  } else {
+    throw sourceError(`${entry.path}: neither a file nor a directory`, 'point spec.files[].path at a file or directory');
+  }
+  return { source: entry.path, target: entry.target, files };
+}
+
+async function walk(root: string, dir: string, target: string, out: PlannedFile[]): Promise<void> {
+  const names = (await readdir(dir)).sort();
+  for (const name of names) {
+    const full = join(dir, name);
+    // stat follows symlinks: a link to a file is copied as that file's content.
+    const st = await stat(full).catch((err: unknown) => {
+      throw describeFsError(err, full, 'read') ?? sourceError(`${full}: cannot read`, undefined, err);
+    });
+    if (st.isDirectory()) await walk(root, full, target, out);
+    else if (st.isFile()) out.push({ path: filePath(target, relative(root, full).split(sep).join('/')), source: full, size: st.size });
+  }
+}
