@@ -54,6 +54,16 @@ export class ByteReader {
     }
   }
 
+  /** Everything left, to the end of the stream. */
+  async *rest(): AsyncGenerator<Buffer> {
+    while (this.#buf.length > 0 || (await this.#fill())) {
+      const out = this.#buf;
+      this.#buf = Buffer.alloc(0);
+      this.#position += out.length;
+      yield out;
+    }
+  }
+
   /** True when no byte is left. */
   async atEnd(): Promise<boolean> {
     return this.#buf.length === 0 && !(await this.#fill());

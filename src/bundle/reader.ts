@@ -96,11 +96,9 @@ export async function* streamEntries(bundle: OpenedBundle): AsyncGenerator<Strea
     await reader.skip(entry.dataOffset + entry.size - reader.position, truncated(name));
     await reader.skip((512 - (entry.size % 512)) % 512, truncated(name));
   }
-  if (!(await reader.atEnd())) {
-    // Only zero blocks may follow the end-of-archive marker (tar pads to a record size).
-    for await (const chunk of reader.chunks(Number.MAX_SAFE_INTEGER, () => new Error('eof'))) {
-      if (chunk.some((b) => b !== 0)) throw formatError(`${name}: data after the end-of-archive marker`);
-    }
+  // Only zero blocks may follow the end-of-archive marker (GNU tar pads to its record size).
+  for await (const chunk of reader.rest()) {
+    if (chunk.some((b) => b !== 0)) throw formatError(`${name}: data after the end-of-archive marker`);
   }
 }
 

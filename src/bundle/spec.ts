@@ -55,6 +55,9 @@ export async function loadSpec(path: string): Promise<LoadedSpec> {
   try {
     text = await readFile(file, 'utf8');
   } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') {
+      throw specError(`${path}: spec file not found`, 'pass -f with the path of a bundle spec, e.g. bundles/demo.yaml', err);
+    }
     throw describeFsError(err, path, 'read') ?? specError(`${path}: cannot read the spec file`, undefined, err);
   }
   let value: unknown;

@@ -2,7 +2,7 @@
  * Writes small, valid GGUF v2/v3 files for tests, so no binary model is ever committed. Layout follows
  * the GGUF spec: header, metadata, tensor infos, padding to general.alignment, tensor data.
  */
-import { randomFillSync } from 'node:crypto';
+import { createCipheriv, createHash } from 'node:crypto';
 import { open } from 'node:fs/promises';
 import { GgufType, tensorDataSize } from '../../src/models/gguf.js';
 
@@ -31,8 +31,10 @@ export interface GgufFixtureOptions {
   tensors?: FixtureTensor[];
   /** Extra metadata, written after the standard keys in insertion order. */
   kv?: Record<string, FixtureValue>;
-  /** Total file size: random bytes follow the tensor data, written in 4 MiB chunks. */
+  /** Total file size: pseudo-random bytes follow the tensor data, written in 4 MiB chunks. */
   padTo?: number;
+  /** Seeds the padding bytes (default: the name, else the architecture): same seed, same file. */
+  seed?: string;
   version?: 2 | 3;
 }
 
@@ -72,11 +74,15 @@ export async function writeGguf(path: string, opts: GgufFixtureOptions = {}): Pr
   const fh = await open(path, 'w');
   try {
     await fh.write(Buffer.concat([header, Buffer.alloc(minimum - header.length)]));
-    const chunk = Buffer.alloc(4 << 20);
+    // Incompressible like real quantised weights, yet reproducible: an AES-CTR keystream from the seed.
+    const key = createHash('sha256')
+      .update(`gguf:${opts.seed ?? opts.name ?? arch}`)
+      .digest();
+    const cipher = createCipheriv('aes-256-ctr', key, Buffer.alloc(16));
+    const zeros = Buffer.alloc(4 << 20);
     for (let written = minimum; written < total;) {
-      const n = Math.min(chunk.length, total - written);
-      randomFillSync(chunk, 0, n);
-      await fh.write(chunk, 0, n);
+      const n = Math.min(zeros.length, total - written);
+      await fh.write(cipher.update(zeros.subarray(0, n)));
       written += n;
     }
   } finally {

@@ -1,0 +1,311 @@
+/**
+ * End-to-end: bundles made by the CLI from generated sources, read back by tools nobody here wrote
+ * (zstd, GNU tar, skopeo), tampered with, split, delta'd and merged.
+ */
+import { existsSync } from 'node:fs';
+import { readdir, readFile, stat, writeFile, truncate, copyFile, mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { kubechat, sh } from '../support/cli.js';
+import { makeWorkspace, type Workspace } from '../support/workspace.js';
+
+let ws: Workspace;
+let full1: string; // demo 1.0.0
+let full2: string; // demo 1.1.0, full
+let delta: string; // demo 1.1.0 against 1.0.0
+const LAYER = 1024 * 1024;
+
+const tarList = async (file: string) => {
+  const r = await sh(`zstd -dc '${file}' | tar -t`);
+  expect(r.code, r.stderr).toBe(0);
+  return r.stdout.trim().split('\n');
+};
+
+beforeAll(async () => {
+  ws = await makeWorkspace();
+  const spec1 = await ws.spec('1.0.0');
+  // 1.1.0: a new app layer (random, incompressible), everything else unchanged.
+  const spec2 = await ws.spec('1.1.0', { layerSeed: 'hello-app-1.1' });
+  const r1 = await kubechat(['bundle', 'create', '-f', spec1, '-o', ws.out, '--json']);
+  expect(r1.code, r1.stderr).toBe(0);
+  full1 = (JSON.parse(r1.stdout) as { bundle: string }).bundle;
+  const r2 = await kubechat(['bundle', 'create', '-f', spec2, '-o', join(ws.dir, 'full'), '--json']);
+  expect(r2.code, r2.stderr).toBe(0);
+  full2 = (JSON.parse(r2.stdout) as { bundle: string }).bundle;
+  const r3 = await kubechat(['bundle', 'create', '-f', spec2, '-o', ws.out, '--base', full1, '--json']);
+  expect(r3.code, r3.stderr).toBe(0);
+  delta = (JSON.parse(r3.stdout) as { bundle: string }).bundle;
+});
+
+describe('bundle create', () => {
+  it('Given the demo spec, When created, Then the file is named <name>-<version>.kcb.tar.zst and nothing else is left', async () => {
+    expect(full1).toBe(join(ws.out, 'demo-1.0.0.kcb.tar.zst'));
+    const names = await readdir(ws.out);
+    expect(names.filter((n) => n.startsWith('.'))).toEqual([]);
+  });
+
+  it('Then plain zstd | tar reads it, with entries in the documented order', async () => {
+    const entries = await tarList(full1);
+    expect(entries[0]).toBe('kubechat-bundle.json');
+    expect(entries.slice(1, 3)).toEqual(['oci-layout', 'index.json']);
+    expect(entries.at(-1)).toBe('kubechat-toc.json');
+    const firstFile = entries.findIndex((e) => e.startsWith('files/'));
+    expect(entries.slice(firstFile, -1).every((e) => e.startsWith('files/'))).toBe(true);
+    expect(entries).toContain('files/docs/guide/install.md');
+    expect((await sh(`zstd -t '${full1}'`)).code).toBe(0);
+  });
+
+  it('Then skopeo reads the extracted OCI layout by the normalised reference', async () => {
+    const dir = join(ws.dir, 'extracted');
+    await mkdir(dir, { recursive: true });
+    expect((await sh(`zstd -dc '${full1}' | tar -x -C '${dir}'`)).code).toBe(0);
+    const manifest = JSON.parse(await readFile(join(dir, 'kubechat-bundle.json'), 'utf8')) as {
+      artifacts: { images: Array<{ ref: string; digest: string }>; models: Array<{ ref: string; digest: string }> };
+    };
+    expect(manifest.artifacts.images[0]!.ref).toBe('docker.io/demo/hello:1.0');
+    const r = await sh(`skopeo inspect --raw oci:'${dir}':docker.io/demo/hello:1.0 | sha256sum`);
+    expect(r.code, r.stderr).toBe(0);
+    expect(`sha256:${r.stdout.split(' ')[0]}`).toBe(manifest.artifacts.images[0]!.digest);
+    const copy = await sh(`skopeo copy oci:'${dir}':docker.io/demo/hello:1.0 oci:'${join(ws.dir, 'copied')}':hello`);
+    expect(copy.code, copy.stderr).toBe(0);
+    const index = JSON.parse(await readFile(join(dir, 'index.json'), 'utf8')) as {
+      manifests: Array<{ annotations: Record<string, string> }>;
+    };
+    const kinds = index.manifests.map((m) => m.annotations['io.kubechat.kind']).sort();
+    expect(kinds).toEqual(['chart', 'image', 'model']);
+    expect(manifest.artifacts.models[0]!.ref).toBe('registry.ollama.ai/library/assist:1.0');
+  });
+
+  it('Then the --json result is on stdout and progress on stderr', async () => {
+    const r = await kubechat(['bundle', 'inspect', full1, '--json']);
+    expect(r.code).toBe(0);
+    const result = JSON.parse(r.stdout) as { name: string; version: string; manifest: { contents: unknown[] } };
+    expect(result.name).toBe('demo');
+    expect(result.version).toBe('1.0.0');
+    expect(result.manifest.contents.length).toBeGreaterThan(5);
+  });
+});
+
+describe('bundle verify', () => {
+  it('Given an intact bundle, When verified inside a network namespace with no network, Then it passes', async () => {
+    const r = await kubechat(['bundle', 'verify', full1, '--json'], { wrap: ['unshare', '-n'] });
+    expect(r.code, r.stderr).toBe(0);
+    const v = JSON.parse(r.stdout) as { ok: boolean; signature: string; seekable: boolean; entries: { checked: number } };
+    expect(v.ok).toBe(true);
+    expect(v.signature).toBe('absent');
+    expect(v.seekable).toBe(true);
+    expect(v.entries.checked).toBeGreaterThan(5);
+  });
+
+  it('Given a bundle recompressed by standard tools into one frame, Then verify and inspect still read it', async () => {
+    const plain = join(ws.dir, 'recompressed.kcb.tar.zst');
+    expect((await sh(`zstd -dc '${full1}' | zstd -q -19 --single-thread -o '${plain}'`)).code).toBe(0);
+    const v = await kubechat(['bundle', 'verify', plain, '--json']);
+    expect(v.code, v.stderr).toBe(0);
+    expect((JSON.parse(v.stdout) as { seekable: boolean }).seekable).toBe(false);
+    expect((await kubechat(['bundle', 'inspect', plain])).code).toBe(0);
+  });
+
+  it('Given a blob changed inside the tar, Then verify exits 6 naming the entry', async () => {
+    const tar = join(ws.dir, 'tampered.tar');
+    await sh(`zstd -dc '${full1}' > '${tar}'`);
+    const list = await tarList(full1);
+    const fh = await readFile(tar);
+    // Flip one byte in the last file's content (a docs file): find it by its text.
+    const at = fh.indexOf('Run kubechat install.');
+    expect(at).toBeGreaterThan(0);
+    fh[at] = 'X'.charCodeAt(0);
+    await writeFile(tar, fh);
+    const bad = join(ws.dir, 'tampered.kcb.tar.zst');
+    await sh(`zstd -q -f '${tar}' -o '${bad}'`);
+    const r = await kubechat(['bundle', 'verify', bad]);
+    expect(r.code).toBe(6);
+    expect(r.stderr).toMatch(/^error: .*files\/docs\/guide\/install\.md sha256/m);
+    expect(r.stderr).toMatch(/^fix: /m);
+    expect(list.length).toBeGreaterThan(0);
+  });
+
+  it('Given an entry deleted from the tar and one added, Then verify reports both and exits 6', async () => {
+    const tar = join(ws.dir, 'edited.tar');
+    await sh(`zstd -dc '${full1}' > '${tar}'`);
+    expect((await sh(`tar --delete -f '${tar}' files/docs/index.md`)).code).toBe(0);
+    await writeFile(join(ws.dir, 'extra.txt'), 'not in the manifest');
+    expect((await sh(`tar -rf '${tar}' -C '${ws.dir}' extra.txt`)).code).toBe(0);
+    const bad = join(ws.dir, 'edited.kcb.tar.zst');
+    await sh(`zstd -q -f '${tar}' -o '${bad}'`);
+    const r = await kubechat(['bundle', 'verify', bad, '--json']);
+    expect(r.code).toBe(6);
+    const v = JSON.parse(r.stdout) as { problems: Array<{ kind: string; path: string }> };
+    expect(v.problems).toContainEqual(expect.objectContaining({ kind: 'missing', path: 'files/docs/index.md' }));
+    expect(v.problems).toContainEqual(expect.objectContaining({ kind: 'unlisted', path: 'extra.txt' }));
+  });
+
+  it('Given a truncated bundle, Then verify exits 5 with one line saying it is truncated', async () => {
+    const cut = join(ws.dir, 'cut.kcb.tar.zst');
+    await copyFile(full1, cut);
+    await truncate(cut, Math.floor((await stat(full1)).size * 0.6));
+    const r = await kubechat(['bundle', 'verify', cut]);
+    expect(r.code).toBe(5);
+    expect(r.stderr).toMatch(/^error: .*truncated/m);
+  });
+
+  it('Given a file that is not a bundle, Then inspect exits 5', async () => {
+    const junk = join(ws.dir, 'junk.kcb.tar.zst');
+    await writeFile(junk, 'hello world, not zstd');
+    const r = await kubechat(['bundle', 'inspect', junk]);
+    expect(r.code).toBe(5);
+    expect(r.stderr.split('\n').filter((l) => l.startsWith('error:'))).toHaveLength(1);
+  });
+});
+
+describe('split bundles', () => {
+  let parts: string;
+  beforeAll(async () => {
+    const spec = join(ws.dir, 'demo-1.0.0.yaml');
+    const r = await kubechat(['bundle', 'create', '-f', spec, '-o', join(ws.dir, 'split'), '--split', '1M', '--json']);
+    expect(r.code, r.stderr).toBe(0);
+    parts = (JSON.parse(r.stdout) as { bundle: string }).bundle;
+  });
+
+  it('When split into 1 MiB parts, Then parts and a parts file are written and cat | zstd | tar reads them', async () => {
+    expect(parts).toMatch(/demo-1\.0\.0\.kcb\.tar\.zst\.parts\.json$/);
+    const names = (await readdir(join(ws.dir, 'split'))).sort();
+    expect(names).toContain('demo-1.0.0.kcb.tar.zst.001');
+    expect(names).toContain('demo-1.0.0.kcb.tar.zst.002');
+    expect(names.some((n) => n.startsWith('.'))).toBe(false);
+    const r = await sh(`cat demo-1.0.0.kcb.tar.zst.0* | zstd -dc | tar -t | head -1`, join(ws.dir, 'split'));
+    expect(r.stdout.trim()).toBe('kubechat-bundle.json');
+  });
+
+  it('Then verify and inspect accept the first part or the parts file, reading parts in place', async () => {
+    const first = join(ws.dir, 'split', 'demo-1.0.0.kcb.tar.zst.001');
+    for (const arg of [first, parts]) {
+      const v = await kubechat(['bundle', 'verify', arg, '--json']);
+      expect(v.code, v.stderr).toBe(0);
+      expect((JSON.parse(v.stdout) as { parts: number }).parts).toBeGreaterThan(1);
+    }
+    expect((await kubechat(['bundle', 'inspect', first])).code).toBe(0);
+  });
+
+  it('Given a corrupted part, Then verify fails naming the part', async () => {
+    const dir = join(ws.dir, 'split-bad');
+    await sh(`cp -r '${join(ws.dir, 'split')}' '${dir}'`);
+    const p2 = join(dir, 'demo-1.0.0.kcb.tar.zst.002');
+    const data = await readFile(p2);
+    data[data.length >> 1] ^= 0xff;
+    await writeFile(p2, data);
+    const r = await kubechat(['bundle', 'verify', join(dir, 'demo-1.0.0.kcb.tar.zst.parts.json')]);
+    expect([5, 6]).toContain(r.code);
+    expect(r.stderr).toMatch(/error: .*(\.002|corrupt)/);
+  });
+});
+
+describe('delta and merge', () => {
+  it('Given 1.1.0 with one changed layer, When created against 1.0.0, Then the delta holds little more than the change', async () => {
+    expect(delta).toBe(join(ws.out, 'demo-1.1.0.delta-1.0.0.kcb.tar.zst'));
+    const size = (await stat(delta)).size;
+    expect(size).toBeGreaterThan(LAYER); // the changed layer is random: it cannot compress
+    expect(size).toBeLessThan(LAYER + 64 * 1024);
+    const full = (await stat(full2)).size;
+    expect(size).toBeLessThan(full / 2);
+  });
+
+  it('Then inspect names the base, and verify passes alone and against the base', async () => {
+    const i = JSON.parse((await kubechat(['bundle', 'inspect', delta, '--json'])).stdout) as {
+      delta: { base: { version: string } };
+      totals: { storedEntries: number; entries: number };
+    };
+    expect(i.delta.base.version).toBe('1.0.0');
+    expect(i.totals.storedEntries).toBeLessThan(i.totals.entries);
+    const alone = JSON.parse((await kubechat(['bundle', 'verify', delta, '--json'])).stdout) as {
+      ok: boolean;
+      entries: { fromBase: number };
+    };
+    expect(alone.ok).toBe(true);
+    expect(alone.entries.fromBase).toBeGreaterThan(0);
+    const withBase = await kubechat(['bundle', 'verify', delta, '--base', full1, '--json']);
+    expect(withBase.code, withBase.stdout).toBe(0);
+    const wrong = await kubechat(['bundle', 'verify', delta, '--base', full2, '--json']);
+    expect(wrong.code).toBe(6);
+  });
+
+  it('When merged with its base, Then the result has the same entries as a full create and the delta manifest', async () => {
+    const out = join(ws.dir, 'merged');
+    const r = await kubechat(['bundle', 'merge', '--base', full1, delta, '-o', out, '--json'], { wrap: ['unshare', '-n'] });
+    expect(r.code, r.stderr).toBe(0);
+    const merged = (JSON.parse(r.stdout) as { bundle: string }).bundle;
+    expect(merged).toBe(join(out, 'demo-1.1.0.kcb.tar.zst'));
+    const [a, b] = [await tarList(merged), await tarList(full2)];
+    expect(a).toEqual(b);
+    const hashes = async (file: string) =>
+      (await sh(`d=$(mktemp -d) && zstd -dc '${file}' | tar -x -C $d && cd $d && find . -type f ! -name 'kubechat-*' | sort | xargs sha256sum`)).stdout;
+    expect(await hashes(merged)).toBe(await hashes(full2));
+    const m1 = (await sh(`zstd -dc '${merged}' | tar -xO kubechat-bundle.json`)).stdout;
+    const m2 = (await sh(`zstd -dc '${delta}' | tar -xO kubechat-bundle.json`)).stdout;
+    expect(m1).toBe(m2);
+    expect((await kubechat(['bundle', 'verify', merged])).code).toBe(0);
+  });
+
+  it('Given the wrong base, Then merge refuses with exit 6 and writes nothing', async () => {
+    const out = join(ws.dir, 'merged-wrong');
+    const r = await kubechat(['bundle', 'merge', '--base', full2, delta, '-o', out]);
+    expect(r.code).toBe(6);
+    expect(r.stderr).toMatch(/^fix: /m);
+    expect(existsSync(join(out, 'demo-1.1.0.kcb.tar.zst'))).toBe(false);
+  });
+});
+
+describe('bad input', () => {
+  it('Given a spec with an unknown field, Then create exits 3 naming the field', async () => {
+    const spec = join(ws.dir, 'bad.yaml');
+    await writeFile(spec, 'apiVersion: kubechat.io/v1\nkind: Bundle\nmetadata: {name: x, version: 1.0.0}\nspec:\n  imagez: []\n');
+    const r = await kubechat(['bundle', 'create', '-f', spec, '-o', ws.out]);
+    expect(r.code).toBe(3);
+    expect(r.stderr).toMatch(/^error: .*unknown field "imagez"/m);
+  });
+
+  it('Given a spec naming a missing GGUF, Then create exits 4 naming the file', async () => {
+    const spec = await ws.spec('2.0.0');
+    const text = (await readFile(spec, 'utf8')).replace('models/assist.gguf', 'models/missing.gguf');
+    await writeFile(spec, text);
+    const r = await kubechat(['bundle', 'create', '-f', spec, '-o', ws.out]);
+    expect(r.code).toBe(4);
+    expect(r.stderr).toMatch(/missing\.gguf/);
+  });
+
+  it('Given a corrupt GGUF header, Then create exits 4', async () => {
+    const spec = await ws.spec('2.1.0');
+    const gguf = join(ws.dir, 'sources-2.1.0', 'models', 'assist.gguf');
+    const data = await readFile(gguf);
+    data.write('GGXX', 0);
+    await writeFile(gguf, data);
+    const r = await kubechat(['bundle', 'create', '-f', spec, '-o', ws.out]);
+    expect(r.code).toBe(4);
+    expect(r.stderr).toMatch(/assist\.gguf.*GGUF/);
+  });
+
+  it('Given a layer whose bytes do not match its digest, Then create exits 4 and leaves no bundle or temp file', async () => {
+    const spec = await ws.spec('2.2.0');
+    const blobs = join(ws.dir, 'sources-2.2.0', 'hello', 'blobs', 'sha256');
+    const sizes = await Promise.all((await readdir(blobs)).map(async (n) => ({ n, s: (await stat(join(blobs, n))).size })));
+    const biggest = sizes.sort((x, y) => y.s - x.s)[0]!.n;
+    const data = await readFile(join(blobs, biggest));
+    data[100] ^= 0xff;
+    await writeFile(join(blobs, biggest), data);
+    const out = join(ws.dir, 'out-bad');
+    const r = await kubechat(['bundle', 'create', '-f', spec, '-o', out]);
+    expect(r.code).toBe(4);
+    expect(r.stderr).toMatch(/does not match its digest/);
+    expect(await readdir(out)).toEqual([]);
+  });
+
+  it('Given a bad image reference, Then create exits 3', async () => {
+    const spec = await ws.spec('2.3.0');
+    await writeFile(spec, (await readFile(spec, 'utf8')).replace('demo/hello:1.0', 'Demo/Hello:1.0'));
+    const r = await kubechat(['bundle', 'create', '-f', spec, '-o', ws.out, '--json']);
+    expect(r.code).toBe(3);
+    const e = JSON.parse(r.stdout) as { error: { exitCode: number; message: string; fix: string } };
+    expect(e.error.exitCode).toBe(3);
+    expect(e.error.message).toMatch(/Demo\/Hello/);
+  });
+});
