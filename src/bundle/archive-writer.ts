@@ -171,7 +171,10 @@ export class ArchiveWriter {
 
   async #endFrame(): Promise<void> {
     await this.#compressor.endFrame();
-    this.#frames.push({ compressedSize: this.#out - this.#frameStart, decompressedSize: this.#tar - this.#frameTarStart });
+    this.#frames.push({
+      compressedSize: this.#out - this.#frameStart,
+      decompressedSize: this.#tar - this.#frameTarStart,
+    });
   }
 
   /**
@@ -180,7 +183,10 @@ export class ArchiveWriter {
    */
   async finish(header: HeaderEntry[]): Promise<{ size: number; toc: Toc }> {
     // Blob paths may differ from the plan (placeholder digests), but never their sizes.
-    if (header.length !== this.#headerPlan.length || header.some((h, i) => h.data.length !== this.#headerPlan[i]!.size)) {
+    if (
+      header.length !== this.#headerPlan.length ||
+      header.some((h, i) => h.data.length !== this.#headerPlan[i]!.size)
+    ) {
       throw new Error('internal: bundle header differs from its reservation');
     }
     let tar = 0;
@@ -209,7 +215,11 @@ export class ArchiveWriter {
     const headerBytes = Buffer.concat(headerFrames);
     const pad = this.#reserved - headerBytes.length;
     await this.sink.write(Buffer.concat([headerBytes, paddingFrame(pad)]), 0);
-    const seek = encodeSeekTable([...headerSeek, { compressedSize: pad, decompressedSize: 0 }, ...this.#frames]);
+    const seek = encodeSeekTable([
+      ...headerSeek,
+      { compressedSize: pad, decompressedSize: 0 },
+      ...this.#frames,
+    ]);
     await this.sink.write(seek, this.#out);
     return { size: this.#out + seek.length, toc };
   }

@@ -61,7 +61,10 @@ export function parseManifest(bytes: Buffer, what: string): BundleManifest {
   try {
     value = JSON.parse(bytes.toString('utf8'));
   } catch {
-    throw formatError(`${what}: kubechat-bundle.json is not valid JSON`, 'the bundle is corrupt: copy it again');
+    throw formatError(
+      `${what}: kubechat-bundle.json is not valid JSON`,
+      'the bundle is corrupt: copy it again',
+    );
   }
   const schemaVersion = (value as { schemaVersion?: unknown } | null)?.schemaVersion;
   if (typeof schemaVersion === 'number' && schemaVersion > BUNDLE_SCHEMA_VERSION) {
@@ -71,7 +74,11 @@ export function parseManifest(bytes: Buffer, what: string): BundleManifest {
     );
   }
   const problem = validate(value);
-  if (problem) throw formatError(`${what}: kubechat-bundle.json ${problem}`, 'the bundle is corrupt or not a kubechat bundle');
+  if (problem)
+    throw formatError(
+      `${what}: kubechat-bundle.json ${problem}`,
+      'the bundle is corrupt or not a kubechat bundle',
+    );
   const manifest = value as BundleManifest;
   const seen = new Set<string>();
   for (const c of manifest.contents) {

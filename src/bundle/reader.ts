@@ -31,7 +31,10 @@ export interface OpenedBundle {
 }
 
 const truncated = (name: string) => () =>
-  formatError(`${name}: ends before its end-of-archive marker: the bundle is truncated`, 'copy the bundle again from the original media');
+  formatError(
+    `${name}: ends before its end-of-archive marker: the bundle is truncated`,
+    'copy the bundle again from the original media',
+  );
 
 export async function openBundle(path: string): Promise<OpenedBundle> {
   const source = await openBundleSource(path);
@@ -50,13 +53,22 @@ export async function openBundle(path: string): Promise<OpenedBundle> {
   const manifest = parseManifest(manifestBytes, source.name);
   let signature: Buffer | undefined;
   const second = await entries.next();
-  if (!second.done && second.value.path === Entry.signature) signature = await readSmall(reader, second.value, source.name);
+  if (!second.done && second.value.path === Entry.signature)
+    signature = await readSmall(reader, second.value, source.name);
   await entries.return(undefined);
-  return { source, manifest, manifestBytes, manifestDigest: manifestDigest(manifestBytes), signature, frames };
+  return {
+    source,
+    manifest,
+    manifestBytes,
+    manifestDigest: manifestDigest(manifestBytes),
+    signature,
+    frames,
+  };
 }
 
 async function readSmall(reader: ByteReader, entry: TarEntry, name: string): Promise<Buffer> {
-  if (entry.size > 64 * 1024 * 1024) throw formatError(`${name}: ${entry.path} is implausibly large (${entry.size} bytes)`);
+  if (entry.size > 64 * 1024 * 1024)
+    throw formatError(`${name}: ${entry.path} is implausibly large (${entry.size} bytes)`);
   const data = await reader.readExact(entry.size, truncated(name));
   await reader.skip((512 - (entry.size % 512)) % 512, truncated(name));
   return Buffer.from(data);
@@ -74,7 +86,12 @@ function toFrames(table: SeekEntry[]): Frame[] {
   let c = 0;
   let t = 0;
   for (const e of table) {
-    frames.push({ compressedStart: c, compressedSize: e.compressedSize, tarStart: t, tarSize: e.decompressedSize });
+    frames.push({
+      compressedStart: c,
+      compressedSize: e.compressedSize,
+      tarStart: t,
+      tarSize: e.decompressedSize,
+    });
     c += e.compressedSize;
     t += e.decompressedSize;
   }
@@ -106,13 +123,19 @@ export async function* streamEntries(bundle: OpenedBundle): AsyncGenerator<Strea
 async function* readTarRange(bundle: OpenedBundle, start: number, end: number): AsyncGenerator<Buffer> {
   const frames = bundle.frames;
   if (!frames) throw new Error('internal: readTarRange without a seek table');
-  const first = frames.findIndex((f) => f.tarSize > 0 && f.tarStart <= start && start < f.tarStart + f.tarSize);
+  const first = frames.findIndex(
+    (f) => f.tarSize > 0 && f.tarStart <= start && start < f.tarStart + f.tarSize,
+  );
   let last = first;
-  while (last >= 0 && last < frames.length - 1 && frames[last]!.tarStart + frames[last]!.tarSize < end) last++;
+  while (last >= 0 && last < frames.length - 1 && frames[last]!.tarStart + frames[last]!.tarSize < end)
+    last++;
   if (first < 0) throw formatError(`${bundle.source.name}: tar offset ${start} is outside every frame`);
   const cStart = frames[first]!.compressedStart;
   const cEnd = frames[last]!.compressedStart + frames[last]!.compressedSize;
-  const reader = new ByteReader(decompress(bundle.source.stream(cStart, cEnd), bundle.source.name), frames[first]!.tarStart);
+  const reader = new ByteReader(
+    decompress(bundle.source.stream(cStart, cEnd), bundle.source.name),
+    frames[first]!.tarStart,
+  );
   await reader.skip(start - frames[first]!.tarStart, truncated(bundle.source.name));
   yield* reader.chunks(end - start, truncated(bundle.source.name));
 }
@@ -123,7 +146,10 @@ export async function readToc(bundle: OpenedBundle): Promise<Toc | undefined> {
   const last = [...frames].reverse().find((f) => f.tarSize > 0);
   if (!last) return undefined;
   const reader = new ByteReader(
-    decompress(bundle.source.stream(last.compressedStart, last.compressedStart + last.compressedSize), bundle.source.name),
+    decompress(
+      bundle.source.stream(last.compressedStart, last.compressedStart + last.compressedSize),
+      bundle.source.name,
+    ),
     last.tarStart,
   );
   const it = parseTar(reader, bundle.source.name);
@@ -133,7 +159,10 @@ export async function readToc(bundle: OpenedBundle): Promise<Toc | undefined> {
   try {
     return JSON.parse(bytes.toString('utf8')) as Toc;
   } catch {
-    throw formatError(`${bundle.source.name}: ${Entry.toc} is not valid JSON`, 'the bundle is corrupt: copy it again');
+    throw formatError(
+      `${bundle.source.name}: ${Entry.toc} is not valid JSON`,
+      'the bundle is corrupt: copy it again',
+    );
   }
 }
 

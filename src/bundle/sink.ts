@@ -22,7 +22,10 @@ export interface BundleSink {
 const tempName = (final: string) => join(dirname(final), `.${basename(final)}.partial-${process.pid}`);
 
 function wrap(err: unknown, path: string): Error {
-  return describeFsError(err, path, 'write') ?? outputError(`${path}: write failed (${(err as Error).message})`, undefined, err);
+  return (
+    describeFsError(err, path, 'write') ??
+    outputError(`${path}: write failed (${(err as Error).message})`, undefined, err)
+  );
 }
 
 export async function createSink(finalPath: string, splitSize?: number): Promise<BundleSink> {

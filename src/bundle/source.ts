@@ -35,7 +35,11 @@ export async function openBundleSource(path: string): Promise<ByteSource> {
   else if (/\.001$/.test(path)) partsPath = partsFileName(path.slice(0, -4));
   if (partsPath === undefined) {
     const st = await statOrThrow(path);
-    return new SegmentedSource(basename(path), [{ path, start: 0, size: st.size, label: basename(path) }], undefined);
+    return new SegmentedSource(
+      basename(path),
+      [{ path, start: 0, size: st.size, label: basename(path) }],
+      undefined,
+    );
   }
   let text: string;
   try {
@@ -104,12 +108,17 @@ class SegmentedSource implements ByteSource {
           yield chunk;
         }
       } catch (err) {
-        throw describeFsError(err, seg.path, 'read') ?? formatError(`${seg.path}: read failed`, undefined, err);
+        throw (
+          describeFsError(err, seg.path, 'read') ?? formatError(`${seg.path}: read failed`, undefined, err)
+        );
       } finally {
         rs.destroy();
       }
       if (hash && hash.digest('hex') !== seg.sha256) {
-        throw integrityError(`${seg.path}: part ${seg.label} does not match the parts file (sha256)`, 'copy this part again');
+        throw integrityError(
+          `${seg.path}: part ${seg.label} does not match the parts file (sha256)`,
+          'copy this part again',
+        );
       }
     }
   }
@@ -132,7 +141,8 @@ class SegmentedSource implements ByteSource {
       }
       filled += want;
     }
-    if (filled !== length) throw formatError(`${this.name}: read past the end (${start}+${length} > ${this.size})`);
+    if (filled !== length)
+      throw formatError(`${this.name}: read past the end (${start}+${length} > ${this.size})`);
     return out;
   }
 }

@@ -56,16 +56,22 @@ export async function loadSpec(path: string): Promise<LoadedSpec> {
     text = await readFile(file, 'utf8');
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') {
-      throw specError(`${path}: spec file not found`, 'pass -f with the path of a bundle spec, e.g. bundles/demo.yaml', err);
+      throw specError(
+        `${path}: spec file not found`,
+        'pass -f with the path of a bundle spec, e.g. bundles/demo.yaml',
+        err,
+      );
     }
-    throw describeFsError(err, path, 'read') ?? specError(`${path}: cannot read the spec file`, undefined, err);
+    throw (
+      describeFsError(err, path, 'read') ?? specError(`${path}: cannot read the spec file`, undefined, err)
+    );
   }
   let value: unknown;
   try {
     value = loadYaml(text, { filename: path });
   } catch (err) {
     const reason = err instanceof YAMLException ? err.reason : String(err);
-    const line = err instanceof YAMLException && err.mark ? ` (line ${err.mark.line + 1})` : "";
+    const line = err instanceof YAMLException && err.mark ? ` (line ${err.mark.line + 1})` : '';
     throw specError(`${path}: not valid YAML: ${reason}${line}`, 'fix the YAML syntax', err);
   }
   return { file, dir: dirname(file), spec: validateSpec(value, path) };

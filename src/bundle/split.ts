@@ -37,7 +37,8 @@ export function parseSplitSize(value: string): number {
     throw specError(`--split ${value}: not a size`, 'use fat32, dvd, bd or a size such as 700M, 4G, 2GiB');
   }
   const bytes = Math.floor(Number(m[1]) * unit);
-  if (bytes < MIN_SPLIT_SIZE) throw specError(`--split ${value}: parts must be at least 64 KiB`, 'use a larger size');
+  if (bytes < MIN_SPLIT_SIZE)
+    throw specError(`--split ${value}: parts must be at least 64 KiB`, 'use a larger size');
   return bytes;
 }
 
@@ -79,7 +80,11 @@ export function parsePartsFile(text: string, file: string): PartsFile {
         p.size > 0 &&
         /^[a-f0-9]{64}$/.test(p.sha256),
     );
-  if (!ok) throw formatError(`${file}: not a kubechat parts file`, 'copy the parts file again from the original media');
+  if (!ok)
+    throw formatError(
+      `${file}: not a kubechat parts file`,
+      'copy the parts file again from the original media',
+    );
   const sum = v.parts!.reduce((n, p) => n + p.size, 0);
   if (sum !== v.size) throw formatError(`${file}: parts add up to ${sum} bytes, the file says ${v.size}`);
   return v as PartsFile;

@@ -19,12 +19,23 @@ export function entryTarSize(path: string, size: number): number {
 
 /** Header block(s) for a regular file; a pax header precedes it when the path or size do not fit ustar. */
 export function encodeHeader(path: string, size: number, mtime: Date): Buffer {
-  const data = { path, size, mode: 0o644, uid: 0, gid: 0, uname: '', gname: '', mtime, type: 'File' as const };
+  const data = {
+    path,
+    size,
+    mode: 0o644,
+    uid: 0,
+    gid: 0,
+    uname: '',
+    gname: '',
+    mtime,
+    type: 'File' as const,
+  };
   const header = new Header(data);
   const block = Buffer.alloc(BLOCK);
   const needPax = header.encode(block, 0);
   if (!needPax) return block;
-  const pax = new Pax({ path, size, mtime }).encode();
+  // No mtime record: the ustar header holds it, and the header's size must not depend on it (entryTarSize).
+  const pax = new Pax({ path, size }).encode();
   const fallback = new Header({ ...data, path: path.slice(-99), size: size > 0o77777777777 ? 0 : size });
   const fallbackBlock = Buffer.alloc(BLOCK);
   fallback.encode(fallbackBlock, 0);
@@ -47,10 +58,15 @@ export interface TarEntry {
  */
 export async function* parseTar(reader: ByteReader, what: string): AsyncGenerator<TarEntry> {
   let pax: HeaderData | undefined;
+  // Where the entry's pax header began: TarEntry.headerOffset is the first header block of the entry,
+  // which is also what the writer's table of contents records.
+  let paxOffset: number | undefined;
   for (;;) {
     const headerOffset = reader.position;
     const block = await reader.readExact(BLOCK, () =>
-      formatError(`${what}: tar stream ends at byte ${headerOffset} without an end-of-archive marker: the bundle is truncated`),
+      formatError(
+        `${what}: tar stream ends at byte ${headerOffset} without an end-of-archive marker: the bundle is truncated`,
+      ),
     );
     if (block.every((b) => b === 0)) {
       await reader.readExact(BLOCK, () => formatError(`${what}: incomplete end-of-archive marker`));
@@ -62,19 +78,27 @@ export async function* parseTar(reader: ByteReader, what: string): AsyncGenerato
     const type = header.type;
     if (type === 'ExtendedHeader' || type === 'GlobalExtendedHeader') {
       if (size > 1024 * 1024) throw formatError(`${what}: oversized pax header at byte ${headerOffset}`);
-      const body = await reader.readExact(size + padding(size), () => formatError(`${what}: truncated pax header`));
+      const body = await reader.readExact(size + padding(size), () =>
+        formatError(`${what}: truncated pax header`),
+      );
       const parsed = Pax.parse(body.subarray(0, size).toString('utf8'), pax, type === 'GlobalExtendedHeader');
       pax = type === 'ExtendedHeader' ? { ...(pax ?? {}), ...parsed } : pax;
+      if (type === 'ExtendedHeader') paxOffset ??= headerOffset;
       continue;
     }
+    const entryOffset = paxOffset ?? headerOffset;
     pax = undefined;
+    paxOffset = undefined;
     if (type !== 'File' && type !== 'OldFile' && type !== 'ContiguousFile') {
-      throw formatError(`${what}: unexpected tar entry "${header.path}" of type ${type}`, 'bundles hold regular files only');
+      throw formatError(
+        `${what}: unexpected tar entry "${header.path}" of type ${type}`,
+        'bundles hold regular files only',
+      );
     }
     const path = header.path ?? '';
     if (path === '' || path.startsWith('/') || path.split('/').includes('..')) {
       throw formatError(`${what}: unsafe tar entry path "${path}"`);
     }
-    yield { path, size, headerOffset, dataOffset: reader.position };
+    yield { path, size, headerOffset: entryOffset, dataOffset: reader.position };
   }
 }

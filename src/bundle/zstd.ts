@@ -78,9 +78,13 @@ export function decodeSeekTable(
     const descriptor = tail.readUInt8(f + 4);
     const entrySize = descriptor & 0x80 ? 12 : 8;
     const tableSize = SKIPPABLE_HEADER_SIZE + frames * entrySize + SEEK_TABLE_FOOTER_SIZE;
-    if (tableSize > fileSize) throw formatError('seek table is larger than the file: the bundle is truncated or corrupt');
+    if (tableSize > fileSize)
+      throw formatError('seek table is larger than the file: the bundle is truncated or corrupt');
     const table = await readMore(fileSize - tableSize, tableSize);
-    if (table.readUInt32LE(0) !== SEEK_TABLE_MAGIC || table.readUInt32LE(4) !== tableSize - SKIPPABLE_HEADER_SIZE) {
+    if (
+      table.readUInt32LE(0) !== SEEK_TABLE_MAGIC ||
+      table.readUInt32LE(4) !== tableSize - SKIPPABLE_HEADER_SIZE
+    ) {
       throw formatError('seek table header is corrupt');
     }
     const entries: SeekEntry[] = [];
@@ -224,7 +228,10 @@ export async function* decompress(source: AsyncIterable<Buffer>, what: string): 
     if (!sawInput && chunk.length >= 4) {
       const magic = chunk.readUInt32LE(0);
       if (magic !== ZSTD_MAGIC && (magic & 0xfffffff0) !== SKIPPABLE_MAGIC_BASE) {
-        throw formatError(`${what}: not a zstd stream (magic 0x${magic.toString(16)})`, 'pass a .kcb.tar.zst bundle');
+        throw formatError(
+          `${what}: not a zstd stream (magic 0x${magic.toString(16)})`,
+          'pass a .kcb.tar.zst bundle',
+        );
       }
     }
     sawInput ||= chunk.length > 0;
@@ -243,14 +250,18 @@ export async function* decompress(source: AsyncIterable<Buffer>, what: string): 
       }
       const [ret, produced, consumed] = result;
       input = input.subarray(consumed);
+      // A call that neither consumes nor produces (the extra call made after a frame ended exactly
+      // as the output buffer filled) returns the next frame's header-size hint: it says nothing
+      // about the frame just read, so it must not mark the stream as being inside a frame.
+      if (produced > 0 || consumed > 0) inFrame = ret !== 0;
       if (produced > 0) yield out.subarray(0, produced);
-      if (input.length === 0 && produced < outSize) {
-        inFrame = ret !== 0;
-        break;
-      }
+      if (input.length === 0 && produced < outSize) break;
     }
   }
   if (inFrame) {
-    throw formatError(`${what}: ends in the middle of a zstd frame: the bundle is truncated`, 'copy the bundle again');
+    throw formatError(
+      `${what}: ends in the middle of a zstd frame: the bundle is truncated`,
+      'copy the bundle again',
+    );
   }
 }

@@ -20,20 +20,28 @@ export abstract class KubechatCommand extends Command {
     this.log(line);
   }
 
-  protected override async catch(err: Error & { exitCode?: number; oclif?: { exit?: number } }): Promise<unknown> {
+  protected override async catch(
+    err: Error & { exitCode?: number; oclif?: { exit?: number } },
+  ): Promise<unknown> {
     if (err instanceof Errors.ExitError) throw err;
     const known = err instanceof KubechatError ? err : undefined;
     const exitCode = known?.exitCode ?? err.oclif?.exit ?? ExitCode.internal;
-    const fix = known?.fix ?? (exitCode === ExitCode.usage ? `run kubechat ${this.id ?? ''} --help` : undefined);
+    const fix =
+      known?.fix ?? (exitCode === ExitCode.usage ? `run kubechat ${this.id ?? ''} --help` : undefined);
     const kind = known?.kind ?? (exitCode === ExitCode.usage ? 'usage' : 'internal');
-    const message = known || exitCode === ExitCode.usage ? err.message.split('\n')[0]! : `unexpected error: ${err.message}`;
+    const message =
+      known || exitCode === ExitCode.usage ? err.message.split('\n')[0]! : `unexpected error: ${err.message}`;
     if (this.jsonEnabled()) {
-      process.stdout.write(JSON.stringify({ error: { kind, exitCode, message, fix: fix ?? null } }, null, 2) + '\n');
+      process.stdout.write(
+        JSON.stringify({ error: { kind, exitCode, message, fix: fix ?? null } }, null, 2) + '\n',
+      );
     } else {
       process.stderr.write(`error: ${message}\n`);
       if (fix) process.stderr.write(`fix: ${fix}\n`);
       if (!known && exitCode === ExitCode.internal) {
-        process.stderr.write('this is a bug in kubechat; rerun with DEBUG=kubechat for details and report it\n');
+        process.stderr.write(
+          'this is a bug in kubechat; rerun with DEBUG=kubechat for details and report it\n',
+        );
         if (process.env.DEBUG) process.stderr.write(`${err.stack ?? ''}\n`);
       }
     }

@@ -47,21 +47,41 @@ export const outputError = (message: string, fix?: string, cause?: unknown) =>
   new KubechatError('output', message, fix, { cause });
 
 /** Map a Node.js system error on `path` to a KubechatError with a fix, or undefined if it is not one we know. */
-export function describeFsError(err: unknown, path: string, what: 'read' | 'write'): KubechatError | undefined {
+export function describeFsError(
+  err: unknown,
+  path: string,
+  what: 'read' | 'write',
+): KubechatError | undefined {
   const code = (err as NodeJS.ErrnoException | undefined)?.code;
   const make = what === 'read' ? sourceError : outputError;
   switch (code) {
     case 'ENOENT':
-      return make(`${path}: no such file or directory`, 'check the path (relative paths resolve against the spec file)', err);
+      return make(
+        `${path}: no such file or directory`,
+        'check the path (relative paths resolve against the spec file)',
+        err,
+      );
     case 'EACCES':
     case 'EPERM':
       return make(`${path}: permission denied`, `give the current user ${what} access to ${path}`, err);
     case 'ENOSPC':
-      return outputError(`${path}: no space left on device`, 'free space or write to another disk with -o DIR', err);
+      return outputError(
+        `${path}: no space left on device`,
+        'free space or write to another disk with -o DIR',
+        err,
+      );
     case 'EDQUOT':
-      return outputError(`${path}: disk quota exceeded`, 'free space or write to another disk with -o DIR', err);
+      return outputError(
+        `${path}: disk quota exceeded`,
+        'free space or write to another disk with -o DIR',
+        err,
+      );
     case 'EROFS':
-      return outputError(`${path}: read-only file system`, 'choose a writable output directory with -o DIR', err);
+      return outputError(
+        `${path}: read-only file system`,
+        'choose a writable output directory with -o DIR',
+        err,
+      );
     case 'EISDIR':
       return make(`${path}: is a directory, expected a file`, 'point at the file itself', err);
     case 'ENOTDIR':

@@ -39,12 +39,23 @@ export class ByteProgress {
     const now = Date.now();
     if (now - this.#last >= this.intervalMs) {
       this.#last = now;
-      this.reporter.emit({ task: this.task, title: this.title, bytesDone: this.#done, bytesTotal: this.total });
+      this.reporter.emit({
+        task: this.task,
+        title: this.title,
+        bytesDone: this.#done,
+        bytesTotal: this.total,
+      });
     }
   }
 
   finish(): void {
-    this.reporter.emit({ task: this.task, title: this.title, bytesDone: this.#done, bytesTotal: this.total, done: true });
+    this.reporter.emit({
+      task: this.task,
+      title: this.title,
+      bytesDone: this.#done,
+      bytesTotal: this.total,
+      done: true,
+    });
   }
 }
 

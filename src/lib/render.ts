@@ -35,9 +35,14 @@ export interface RenderOptions {
 }
 
 /** Runs `work` with a reporter appropriate for where output goes. */
-export async function withProgress<T>(title: string, options: RenderOptions, work: (r: Reporter) => Promise<T>): Promise<T> {
+export async function withProgress<T>(
+  title: string,
+  options: RenderOptions,
+  work: (r: Reporter) => Promise<T>,
+): Promise<T> {
   const interactive =
-    options.interactive ?? (!options.json && process.stderr.isTTY === true && !process.env.CI && process.env.TERM !== 'dumb');
+    options.interactive ??
+    (!options.json && process.stderr.isTTY === true && !process.env.CI && process.env.TERM !== 'dumb');
   if (!interactive) return work(lineReporter((line) => process.stderr.write(line + '\n')));
   let result: T | undefined;
   const list = new Listr(

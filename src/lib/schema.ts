@@ -11,7 +11,9 @@ const compiled = new Map<string, ValidateFunction>();
 export function schemaValidator(file: string, allErrors = false): ValidateFunction {
   let v = compiled.get(file);
   if (!v) {
-    const schema = JSON.parse(readFileSync(new URL(`../../schemas/${file}`, import.meta.url), 'utf8')) as object;
+    const schema = JSON.parse(
+      readFileSync(new URL(`../../schemas/${file}`, import.meta.url), 'utf8'),
+    ) as object;
     v = addFormats(new Ajv2020({ allErrors, strict: false })).compile(schema);
     compiled.set(file, v);
   }

@@ -23,8 +23,14 @@ export const MediaType = {
   ollamaLicense: 'application/vnd.ollama.image.license',
 } as const;
 
-export const INDEX_MEDIA_TYPES: ReadonlySet<string> = new Set([MediaType.ociIndex, MediaType.dockerManifestList]);
-export const MANIFEST_MEDIA_TYPES: ReadonlySet<string> = new Set([MediaType.ociManifest, MediaType.dockerManifest]);
+export const INDEX_MEDIA_TYPES: ReadonlySet<string> = new Set([
+  MediaType.ociIndex,
+  MediaType.dockerManifestList,
+]);
+export const MANIFEST_MEDIA_TYPES: ReadonlySet<string> = new Set([
+  MediaType.ociManifest,
+  MediaType.dockerManifest,
+]);
 
 /** Annotation keys used in the bundle's OCI index. */
 export const Annotation = {

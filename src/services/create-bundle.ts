@@ -10,8 +10,19 @@ import { hashFile, readChunks } from '../lib/hash.js';
 import { ByteProgress, silentReporter, type Reporter } from '../lib/progress.js';
 import { ArchiveWriter, type HeaderEntry } from '../bundle/archive-writer.js';
 import { blobPath, bundleFileName, Entry, OCI_LAYOUT_CONTENT } from '../bundle/layout.js';
-import { encodeManifest, manifestDigest, type BundleManifest, type ContentEntry } from '../bundle/manifest.js';
-import { isFileBlob, rootDescriptor, type FileBlob, type MemoryBlob, type PlannedArtifact } from '../bundle/plan.js';
+import {
+  encodeManifest,
+  manifestDigest,
+  type BundleManifest,
+  type ContentEntry,
+} from '../bundle/manifest.js';
+import {
+  isFileBlob,
+  rootDescriptor,
+  type FileBlob,
+  type MemoryBlob,
+  type PlannedArtifact,
+} from '../bundle/plan.js';
 import { openBundle } from '../bundle/reader.js';
 import { createSink } from '../bundle/sink.js';
 import { loadSpec } from '../bundle/spec.js';
@@ -73,7 +84,9 @@ export async function createBundle(options: CreateBundleOptions): Promise<Create
   // Distinct file blobs: by digest when declared, by path when it will be learned while writing.
   const fileBlobs = new Map<string, FileBlob>();
   for (const a of plan.artifacts) {
-    for (const b of a.blobs) if (isFileBlob(b)) fileBlobs.set(b.digest ?? `path:${b.path}`, fileBlobs.get(b.digest ?? `path:${b.path}`) ?? b);
+    for (const b of a.blobs)
+      if (isFileBlob(b))
+        fileBlobs.set(b.digest ?? `path:${b.path}`, fileBlobs.get(b.digest ?? `path:${b.path}`) ?? b);
   }
   const learned = new Map<string, string>(); // path -> digest, for blobs without a declared digest
   const files = plan.fileSets.flatMap((s) => s.files);
@@ -106,13 +119,20 @@ export async function createBundle(options: CreateBundleOptions): Promise<Create
   const pendingArtifacts = new Set(
     plan.artifacts.filter((a) => a.blobs.some((b) => isFileBlob(b) && digestOfBlob(b) === undefined)),
   );
-  const inBase = (digest: string | undefined) => digest !== undefined && (base?.digests.has(hexOf(digest)) ?? false);
+  const inBase = (digest: string | undefined) =>
+    digest !== undefined && (base?.digests.has(hexOf(digest)) ?? false);
 
   const body: BodyItem[] = [];
   for (const b of blobs.values()) {
     const digest = digestOfBlob(b);
     if (inBase(digest)) continue;
-    body.push({ path: digest ? blobPath(digest) : undefined, source: b.path, size: b.size, expected: digest, blob: b });
+    body.push({
+      path: digest ? blobPath(digest) : undefined,
+      source: b.path,
+      size: b.size,
+      expected: digest,
+      blob: b,
+    });
   }
   for (const f of files) {
     const known = fileDigests.get(f.path);
@@ -151,7 +171,13 @@ export async function createBundle(options: CreateBundleOptions): Promise<Create
       // A blob whose digest is learned here gets a temporary path; tar paths of blobs all have one length.
       const path = item.path ?? blobPath(placeholders.get(item.source)!);
       const provisional = item.path === undefined;
-      const hex = await writer.addEntry(path, item.size, readChunks(item.source), (k) => progress.add(k), provisional);
+      const hex = await writer.addEntry(
+        path,
+        item.size,
+        readChunks(item.source),
+        (k) => progress.add(k),
+        provisional,
+      );
       if (provisional) await writer.rename(path, blobPath(`sha256:${hex}`));
       if (item.expected !== undefined && `sha256:${hex}` !== item.expected) {
         throw sourceError(
@@ -174,7 +200,10 @@ export async function createBundle(options: CreateBundleOptions): Promise<Create
     reporter.emit({ task: 'finish', title: 'Bundle written', done: true });
     const stat = committed.parts?.size;
     const manifest = real.manifest;
-    const storedPaths = new Set([...real.entries.map((e) => e.path), ...body.map((b) => b.path ?? blobPath(learned.get(b.source)!))]);
+    const storedPaths = new Set([
+      ...real.entries.map((e) => e.path),
+      ...body.map((b) => b.path ?? blobPath(learned.get(b.source)!)),
+    ]);
     return {
       bundle: committed.parts ? committed.files[committed.files.length - 1]! : finalPath,
       files: committed.files,
@@ -216,7 +245,10 @@ async function loadBase(path: string, plan: BundlePlan): Promise<BaseIndex> {
   const opened = await openBundle(path);
   const m = opened.manifest;
   if (m.name !== plan.name) {
-    throw specError(`--base ${path} is bundle "${m.name}", not "${plan.name}"`, 'pass an earlier bundle of the same name');
+    throw specError(
+      `--base ${path} is bundle "${m.name}", not "${plan.name}"`,
+      'pass an earlier bundle of the same name',
+    );
   }
   if (m.version === plan.version) {
     throw specError(`--base ${path} has the same version ${m.version}`, 'bump metadata.version in the spec');
@@ -258,9 +290,7 @@ function assembleHeader(input: AssembleInput): { entries: HeaderEntry[]; manifes
     manifests.push(rootDescriptor(artifact, finished));
     infos.push(finished.info);
   }
-  const index = Buffer.from(
-    JSON.stringify({ schemaVersion: 2, mediaType: MediaType.ociIndex, manifests }),
-  );
+  const index = Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: MediaType.ociIndex, manifests }));
   const layout = Buffer.from(OCI_LAYOUT_CONTENT);
   const indexStored = pendingArtifacts.size > 0 || !inBase(sha256Digest(index));
 
@@ -278,9 +308,15 @@ function assembleHeader(input: AssembleInput): { entries: HeaderEntry[]; manifes
   const contents: ContentEntry[] = [
     { path: Entry.ociLayout, sha256: hexOf(sha256Digest(layout)), size: layout.length },
     { path: Entry.index, sha256: hexOf(sha256Digest(index)), size: index.length },
-    ...[...memory.values()].map(({ blob }) => ({ path: blobPath(blob.digest), sha256: hexOf(blob.digest), size: blob.size })),
+    ...[...memory.values()].map(({ blob }) => ({
+      path: blobPath(blob.digest),
+      sha256: hexOf(blob.digest),
+      size: blob.size,
+    })),
     ...fileBlobContents,
-    ...plan.fileSets.flatMap((s) => s.files.map((f) => ({ path: f.path, sha256: input.fileHex(f.path), size: f.size }))),
+    ...plan.fileSets.flatMap((s) =>
+      s.files.map((f) => ({ path: f.path, sha256: input.fileHex(f.path), size: f.size })),
+    ),
   ];
   const strip = <T extends { kind: string }>({ kind: _kind, ...rest }: T) => rest;
   const manifest: BundleManifest = {
@@ -290,7 +326,9 @@ function assembleHeader(input: AssembleInput): { entries: HeaderEntry[]; manifes
     created: input.created,
     expires: null,
     platforms: plan.platforms,
-    delta: base ? { base: { name: base.name, version: base.version, manifestDigest: base.manifestDigest } } : null,
+    delta: base
+      ? { base: { name: base.name, version: base.version, manifestDigest: base.manifestDigest } }
+      : null,
     artifacts: {
       images: infos.flatMap((i) => (i.kind === 'image' ? [strip(i)] : [])),
       charts: infos.flatMap((i) => (i.kind === 'chart' ? [strip(i)] : [])),
@@ -307,6 +345,7 @@ function assembleHeader(input: AssembleInput): { entries: HeaderEntry[]; manifes
   const entries: HeaderEntry[] = [{ path: Entry.manifest, data: encodeManifest(manifest) }];
   if (!inBase(sha256Digest(layout))) entries.push({ path: Entry.ociLayout, data: layout });
   if (indexStored) entries.push({ path: Entry.index, data: index });
-  for (const { blob, stored } of memory.values()) if (stored) entries.push({ path: blobPath(blob.digest), data: blob.data });
+  for (const { blob, stored } of memory.values())
+    if (stored) entries.push({ path: blobPath(blob.digest), data: blob.data });
   return { entries, manifest };
 }

@@ -13,7 +13,13 @@ import { readChunks } from '../lib/hash.js';
 import { ByteProgress, silentReporter, type Reporter } from '../lib/progress.js';
 import { ArchiveWriter, type HeaderEntry } from '../bundle/archive-writer.js';
 import { bundleFileName, Entry } from '../bundle/layout.js';
-import { EntryIndex, openBundle, streamEntries, type OpenedBundle, type StreamedEntry } from '../bundle/reader.js';
+import {
+  EntryIndex,
+  openBundle,
+  streamEntries,
+  type OpenedBundle,
+  type StreamedEntry,
+} from '../bundle/reader.js';
 import { createSink } from '../bundle/sink.js';
 import { defaultCompressOptions, type CompressOptions } from '../bundle/zstd.js';
 import type { ContentEntry } from '../bundle/manifest.js';
@@ -42,7 +48,10 @@ export async function mergeBundle(options: MergeOptions): Promise<MergeResult> {
   const delta = await openBundle(options.deltaPath);
   const want = delta.manifest.delta?.base;
   if (!want) {
-    throw formatError(`${options.deltaPath} is a full bundle, not a delta`, 'merge needs a bundle made with --base');
+    throw formatError(
+      `${options.deltaPath} is a full bundle, not a delta`,
+      'merge needs a bundle made with --base',
+    );
   }
   const base = await openBundle(options.basePath);
   if (base.manifestDigest !== want.manifestDigest) {
@@ -52,7 +61,11 @@ export async function mergeBundle(options: MergeOptions): Promise<MergeResult> {
     );
   }
   const baseBySha = new Map(base.manifest.contents.map((c) => [c.sha256, c.path]));
-  const baseReader = await BaseReader.open(base, options.outDir, new Set(delta.manifest.contents.map((c) => c.sha256)));
+  const baseReader = await BaseReader.open(
+    base,
+    options.outDir,
+    new Set(delta.manifest.contents.map((c) => c.sha256)),
+  );
   const m = delta.manifest;
   const header: HeaderEntry[] = [{ path: Entry.manifest, data: delta.manifestBytes }];
   if (delta.signature) header.push({ path: Entry.signature, data: delta.signature });
@@ -75,7 +88,12 @@ export async function mergeBundle(options: MergeOptions): Promise<MergeResult> {
   };
   let fromDelta = 0;
   try {
-    const progress = new ByteProgress(reporter, 'merge', `Merging into ${finalPath}`, m.contents.reduce((n, c) => n + c.size, 0));
+    const progress = new ByteProgress(
+      reporter,
+      'merge',
+      `Merging into ${finalPath}`,
+      m.contents.reduce((n, c) => n + c.size, 0),
+    );
     let current = await next();
     for (const c of m.contents) {
       let source: AsyncIterable<Buffer>;
@@ -85,7 +103,10 @@ export async function mergeBundle(options: MergeOptions): Promise<MergeResult> {
       } else {
         const basePath = baseBySha.get(c.sha256);
         if (basePath === undefined) {
-          throw integrityError(`${c.path} is in neither the delta nor the base`, 'the delta is incomplete: create it again');
+          throw integrityError(
+            `${c.path} is in neither the delta nor the base`,
+            'the delta is incomplete: create it again',
+          );
         }
         source = baseReader.read(basePath, c.sha256);
       }
@@ -94,7 +115,10 @@ export async function mergeBundle(options: MergeOptions): Promise<MergeResult> {
       if (current?.path === c.path) current = await next();
     }
     if (current && current.path !== Entry.toc) {
-      throw integrityError(`${options.deltaPath}: ${current.path} is not in the manifest or out of order`, 'run kubechat bundle verify on the delta');
+      throw integrityError(
+        `${options.deltaPath}: ${current.path} is not in the manifest or out of order`,
+        'run kubechat bundle verify on the delta',
+      );
     }
     progress.finish();
     await writer.finish(header);
@@ -106,7 +130,8 @@ export async function mergeBundle(options: MergeOptions): Promise<MergeResult> {
       version: m.version,
       manifestDigest: delta.manifestDigest,
       entries: { total: m.contents.length, fromDelta, fromBase: m.contents.length - fromDelta },
-      bytes: committed.parts?.size ?? (await import('node:fs/promises').then((fs) => fs.stat(finalPath))).size,
+      bytes:
+        committed.parts?.size ?? (await import('node:fs/promises').then((fs) => fs.stat(finalPath))).size,
     };
   } catch (err) {
     await sink.abort();
@@ -118,7 +143,10 @@ export async function mergeBundle(options: MergeOptions): Promise<MergeResult> {
 }
 
 const mismatch = (c: ContentEntry, hex: string) =>
-  integrityError(`${c.path}: sha256 ${hex} does not match the manifest (${c.sha256})`, 'run kubechat bundle verify on the delta and the base');
+  integrityError(
+    `${c.path}: sha256 ${hex} does not match the manifest (${c.sha256})`,
+    'run kubechat bundle verify on the delta and the base',
+  );
 
 /**
  * Entries of the base by path. A seekable base is read in place; a base recompressed without a

@@ -19,7 +19,10 @@ export interface BundlePlan {
   fileSets: PlannedFileSet[];
 }
 
-export async function planBundle(loaded: LoadedSpec, options: { allPlatforms?: boolean } = {}): Promise<BundlePlan> {
+export async function planBundle(
+  loaded: LoadedSpec,
+  options: { allPlatforms?: boolean } = {},
+): Promise<BundlePlan> {
   const { spec, dir, file } = loaded;
   const platforms = spec.spec.platforms ?? DEFAULT_PLATFORMS;
   const parsedPlatforms = platforms.map((p) => parsePlatform(p));
@@ -59,7 +62,10 @@ export async function planBundle(loaded: LoadedSpec, options: { allPlatforms?: b
     for (const f of set.files) {
       const other = paths.get(f.path);
       if (other !== undefined) {
-        throw specError(`${file}: ${f.source} and ${other} both map to ${f.path}`, 'give the files entries different targets');
+        throw specError(
+          `${file}: ${f.source} and ${other} both map to ${f.path}`,
+          'give the files entries different targets',
+        );
       }
       paths.set(f.path, f.source);
     }

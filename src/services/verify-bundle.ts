@@ -54,7 +54,8 @@ export async function verifyBundle(options: VerifyOptions): Promise<VerifyResult
   const { manifest } = bundle;
   const listed = new Map(manifest.contents.map((c) => [c.path, c]));
   const problems: Problem[] = [];
-  const problem = (kind: ProblemKind, path: string, message: string) => problems.push({ kind, path, message });
+  const problem = (kind: ProblemKind, path: string, message: string) =>
+    problems.push({ kind, path, message });
   const seen = new Map<string, { header: number; data: number; size: number }>();
   const refs = new ReferenceTracker(manifest.artifacts.images.map((i) => [i.digest, i.platforms] as const));
   const total = manifest.contents.reduce((n, c) => n + c.size, 0);
@@ -67,7 +68,8 @@ export async function verifyBundle(options: VerifyOptions): Promise<VerifyResult
     const at = position++;
     if (entry.path === Entry.manifest || entry.path === Entry.signature) {
       const expectedAt = entry.path === Entry.manifest ? 0 : 1;
-      if (at !== expectedAt) problem('misplaced', entry.path, `${entry.path} must be entry ${expectedAt + 1}, found at ${at + 1}`);
+      if (at !== expectedAt)
+        problem('misplaced', entry.path, `${entry.path} must be entry ${expectedAt + 1}, found at ${at + 1}`);
       continue;
     }
     if (entry.path === Entry.toc) {
@@ -95,9 +97,17 @@ export async function verifyBundle(options: VerifyOptions): Promise<VerifyResult
     checked++;
     const hex = hash.digest('hex');
     if (entry.size !== expected.size) {
-      problem('size-mismatch', entry.path, `${entry.path} has ${entry.size} bytes, the manifest says ${expected.size}`);
+      problem(
+        'size-mismatch',
+        entry.path,
+        `${entry.path} has ${entry.size} bytes, the manifest says ${expected.size}`,
+      );
     } else if (hex !== expected.sha256) {
-      problem('digest-mismatch', entry.path, `${entry.path} sha256 is ${hex}, the manifest says ${expected.sha256}`);
+      problem(
+        'digest-mismatch',
+        entry.path,
+        `${entry.path} sha256 is ${hex}, the manifest says ${expected.sha256}`,
+      );
     } else if (keep) {
       refs.add(entry.path, Buffer.concat(keep));
     }
@@ -128,7 +138,8 @@ export async function verifyBundle(options: VerifyOptions): Promise<VerifyResult
       fromBase = missing.length;
     }
   } else {
-    for (const m of missing) problem('missing', m.path, `${m.path} is listed in the manifest but not in the archive`);
+    for (const m of missing)
+      problem('missing', m.path, `${m.path} is listed in the manifest but not in the archive`);
   }
   for (const d of refs.dangling(new Set(manifest.contents.map((c) => c.path)))) {
     problem('dangling-reference', d.path, d.message);
@@ -165,7 +176,11 @@ async function checkToc(
     const s = seen.get(e.path);
     if (!s) continue; // manifest and signature are checked by position
     if (s.header !== e.header || s.data !== e.data || s.size !== e.size) {
-      problem('toc-mismatch', e.path, `${Entry.toc} places ${e.path} at ${e.data}, the archive has it at ${s.data}`);
+      problem(
+        'toc-mismatch',
+        e.path,
+        `${Entry.toc} places ${e.path} at ${e.data}, the archive has it at ${s.data}`,
+      );
     }
   }
 }
@@ -199,7 +214,8 @@ class ReferenceTracker {
     };
     for (const d of doc.manifests ?? []) {
       // An image index keeps all its children's descriptors, but the bundle holds only the chosen platforms.
-      const chosen = path === Entry.index || !platforms || (d.platform && platforms.includes(formatPlatform(d.platform)));
+      const chosen =
+        path === Entry.index || !platforms || (d.platform && platforms.includes(formatPlatform(d.platform)));
       if (d && typeof d.digest === 'string') need(d, !chosen);
     }
     if (doc.config && typeof doc.config.digest === 'string') need(doc.config, false);

@@ -5,10 +5,15 @@ import { describeFsError, sourceError } from '../lib/errors.js';
 import { filePath } from '../bundle/layout.js';
 import type { PlannedFile, PlannedFileSet } from '../bundle/plan.js';
 
-export async function planFiles(entry: { path: string; target: string }, specDir: string): Promise<PlannedFileSet> {
+export async function planFiles(
+  entry: { path: string; target: string },
+  specDir: string,
+): Promise<PlannedFileSet> {
   const root = resolve(specDir, entry.path);
   const st = await stat(root).catch((err: unknown) => {
-    throw describeFsError(err, entry.path, 'read') ?? sourceError(`${entry.path}: cannot read`, undefined, err);
+    throw (
+      describeFsError(err, entry.path, 'read') ?? sourceError(`${entry.path}: cannot read`, undefined, err)
+    );
   });
   const files: PlannedFile[] = [];
   if (st.isFile()) {
@@ -17,7 +22,10 @@ export async function planFiles(entry: { path: string; target: string }, specDir
   } else if (st.isDirectory()) {
     await walk(root, root, entry.target, files);
   } else {
-    throw sourceError(`${entry.path}: neither a file nor a directory`, 'point spec.files[].path at a file or directory');
+    throw sourceError(
+      `${entry.path}: neither a file nor a directory`,
+      'point spec.files[].path at a file or directory',
+    );
   }
   return { source: entry.path, target: entry.target, files };
 }
@@ -31,6 +39,11 @@ async function walk(root: string, dir: string, target: string, out: PlannedFile[
       throw describeFsError(err, full, 'read') ?? sourceError(`${full}: cannot read`, undefined, err);
     });
     if (st.isDirectory()) await walk(root, full, target, out);
-    else if (st.isFile()) out.push({ path: filePath(target, relative(root, full).split(sep).join('/')), source: full, size: st.size });
+    else if (st.isFile())
+      out.push({
+        path: filePath(target, relative(root, full).split(sep).join('/')),
+        source: full,
+        size: st.size,
+      });
   }
 }

@@ -60,13 +60,18 @@ describe('bundle create', () => {
     await mkdir(dir, { recursive: true });
     expect((await sh(`zstd -dc '${full1}' | tar -x -C '${dir}'`)).code).toBe(0);
     const manifest = JSON.parse(await readFile(join(dir, 'kubechat-bundle.json'), 'utf8')) as {
-      artifacts: { images: Array<{ ref: string; digest: string }>; models: Array<{ ref: string; digest: string }> };
+      artifacts: {
+        images: Array<{ ref: string; digest: string }>;
+        models: Array<{ ref: string; digest: string }>;
+      };
     };
     expect(manifest.artifacts.images[0]!.ref).toBe('docker.io/demo/hello:1.0');
     const r = await sh(`skopeo inspect --raw oci:'${dir}':docker.io/demo/hello:1.0 | sha256sum`);
     expect(r.code, r.stderr).toBe(0);
     expect(`sha256:${r.stdout.split(' ')[0]}`).toBe(manifest.artifacts.images[0]!.digest);
-    const copy = await sh(`skopeo copy oci:'${dir}':docker.io/demo/hello:1.0 oci:'${join(ws.dir, 'copied')}':hello`);
+    const copy = await sh(
+      `skopeo copy oci:'${dir}':docker.io/demo/hello:1.0 oci:'${join(ws.dir, 'copied')}':hello`,
+    );
     expect(copy.code, copy.stderr).toBe(0);
     const index = JSON.parse(await readFile(join(dir, 'index.json'), 'utf8')) as {
       manifests: Array<{ annotations: Record<string, string> }>;
@@ -79,7 +84,11 @@ describe('bundle create', () => {
   it('Then the --json result is on stdout and progress on stderr', async () => {
     const r = await kubechat(['bundle', 'inspect', full1, '--json']);
     expect(r.code).toBe(0);
-    const result = JSON.parse(r.stdout) as { name: string; version: string; manifest: { contents: unknown[] } };
+    const result = JSON.parse(r.stdout) as {
+      name: string;
+      version: string;
+      manifest: { contents: unknown[] };
+    };
     expect(result.name).toBe('demo');
     expect(result.version).toBe('1.0.0');
     expect(result.manifest.contents.length).toBeGreaterThan(5);
@@ -90,7 +99,12 @@ describe('bundle verify', () => {
   it('Given an intact bundle, When verified inside a network namespace with no network, Then it passes', async () => {
     const r = await kubechat(['bundle', 'verify', full1, '--json'], { wrap: ['unshare', '-n'] });
     expect(r.code, r.stderr).toBe(0);
-    const v = JSON.parse(r.stdout) as { ok: boolean; signature: string; seekable: boolean; entries: { checked: number } };
+    const v = JSON.parse(r.stdout) as {
+      ok: boolean;
+      signature: string;
+      seekable: boolean;
+      entries: { checked: number };
+    };
     expect(v.ok).toBe(true);
     expect(v.signature).toBe('absent');
     expect(v.seekable).toBe(true);
@@ -136,7 +150,9 @@ describe('bundle verify', () => {
     const r = await kubechat(['bundle', 'verify', bad, '--json']);
     expect(r.code).toBe(6);
     const v = JSON.parse(r.stdout) as { problems: Array<{ kind: string; path: string }> };
-    expect(v.problems).toContainEqual(expect.objectContaining({ kind: 'missing', path: 'files/docs/index.md' }));
+    expect(v.problems).toContainEqual(
+      expect.objectContaining({ kind: 'missing', path: 'files/docs/index.md' }),
+    );
     expect(v.problems).toContainEqual(expect.objectContaining({ kind: 'unlisted', path: 'extra.txt' }));
   });
 
@@ -162,7 +178,17 @@ describe('split bundles', () => {
   let parts: string;
   beforeAll(async () => {
     const spec = join(ws.dir, 'demo-1.0.0.yaml');
-    const r = await kubechat(['bundle', 'create', '-f', spec, '-o', join(ws.dir, 'split'), '--split', '1M', '--json']);
+    const r = await kubechat([
+      'bundle',
+      'create',
+      '-f',
+      spec,
+      '-o',
+      join(ws.dir, 'split'),
+      '--split',
+      '1M',
+      '--json',
+    ]);
     expect(r.code, r.stderr).toBe(0);
     parts = (JSON.parse(r.stdout) as { bundle: string }).bundle;
   });
@@ -231,14 +257,20 @@ describe('delta and merge', () => {
 
   it('When merged with its base, Then the result has the same entries as a full create and the delta manifest', async () => {
     const out = join(ws.dir, 'merged');
-    const r = await kubechat(['bundle', 'merge', '--base', full1, delta, '-o', out, '--json'], { wrap: ['unshare', '-n'] });
+    const r = await kubechat(['bundle', 'merge', '--base', full1, delta, '-o', out, '--json'], {
+      wrap: ['unshare', '-n'],
+    });
     expect(r.code, r.stderr).toBe(0);
     const merged = (JSON.parse(r.stdout) as { bundle: string }).bundle;
     expect(merged).toBe(join(out, 'demo-1.1.0.kcb.tar.zst'));
     const [a, b] = [await tarList(merged), await tarList(full2)];
     expect(a).toEqual(b);
     const hashes = async (file: string) =>
-      (await sh(`d=$(mktemp -d) && zstd -dc '${file}' | tar -x -C $d && cd $d && find . -type f ! -name 'kubechat-*' | sort | xargs sha256sum`)).stdout;
+      (
+        await sh(
+          `d=$(mktemp -d) && zstd -dc '${file}' | tar -x -C $d && cd $d && find . -type f ! -name 'kubechat-*' | sort | xargs sha256sum`,
+        )
+      ).stdout;
     expect(await hashes(merged)).toBe(await hashes(full2));
     const m1 = (await sh(`zstd -dc '${merged}' | tar -xO kubechat-bundle.json`)).stdout;
     const m2 = (await sh(`zstd -dc '${delta}' | tar -xO kubechat-bundle.json`)).stdout;
@@ -258,7 +290,10 @@ describe('delta and merge', () => {
 describe('bad input', () => {
   it('Given a spec with an unknown field, Then create exits 3 naming the field', async () => {
     const spec = join(ws.dir, 'bad.yaml');
-    await writeFile(spec, 'apiVersion: kubechat.io/v1\nkind: Bundle\nmetadata: {name: x, version: 1.0.0}\nspec:\n  imagez: []\n');
+    await writeFile(
+      spec,
+      'apiVersion: kubechat.io/v1\nkind: Bundle\nmetadata: {name: x, version: 1.0.0}\nspec:\n  imagez: []\n',
+    );
     const r = await kubechat(['bundle', 'create', '-f', spec, '-o', ws.out]);
     expect(r.code).toBe(3);
     expect(r.stderr).toMatch(/^error: .*unknown field "imagez"/m);
@@ -287,7 +322,9 @@ describe('bad input', () => {
   it('Given a layer whose bytes do not match its digest, Then create exits 4 and leaves no bundle or temp file', async () => {
     const spec = await ws.spec('2.2.0');
     const blobs = join(ws.dir, 'sources-2.2.0', 'hello', 'blobs', 'sha256');
-    const sizes = await Promise.all((await readdir(blobs)).map(async (n) => ({ n, s: (await stat(join(blobs, n))).size })));
+    const sizes = await Promise.all(
+      (await readdir(blobs)).map(async (n) => ({ n, s: (await stat(join(blobs, n))).size })),
+    );
     const biggest = sizes.sort((x, y) => y.s - x.s)[0]!.n;
     const data = await readFile(join(blobs, biggest));
     data[100] ^= 0xff;

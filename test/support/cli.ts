@@ -1,9 +1,14 @@
 /** Runs the built CLI (bin/run.js → dist/) as a user would, on the Node running the tests. */
 import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-export const ROOT = fileURLToPath(new URL('../..', import.meta.url));
-const BIN = fileURLToPath(new URL('../../bin/run.js', import.meta.url));
+/** The repository root, whether this runs from test/support or compiled under dist-scripts/. */
+export const ROOT = ((dir: string) => (existsSync(join(dir, 'package.json')) ? dir : dirname(dir)))(
+  fileURLToPath(new URL('../..', import.meta.url)).replace(/\/$/, ''),
+);
+const BIN = join(ROOT, 'bin', 'run.js');
 
 export interface CliResult {
   code: number;
@@ -12,7 +17,10 @@ export interface CliResult {
 }
 
 /** `wrap` runs the command under another program, e.g. ['unshare', '-n'] for no network at all. */
-export function kubechat(args: string[], options: { cwd?: string; wrap?: string[]; env?: NodeJS.ProcessEnv } = {}) {
+export function kubechat(
+  args: string[],
+  options: { cwd?: string; wrap?: string[]; env?: NodeJS.ProcessEnv } = {},
+) {
   const argv = [...(options.wrap ?? []), process.execPath, BIN, ...args];
   return new Promise<CliResult>((resolve, reject) => {
     const child = spawn(argv[0]!, argv.slice(1), {

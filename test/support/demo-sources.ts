@@ -20,7 +20,10 @@ export async function writeDemoSources(dir: string, opts: DemoSourcesOptions = {
   await mkdir(join(dir, 'models'), { recursive: true });
   const image = await writeOciLayout(join(dir, 'hello'), {
     tag: '1.0',
-    layers: [{ size: 64 * 1024 }, { size: opts.layerSize ?? 1024 * 1024, seed: opts.layerSeed ?? 'hello-app-1.0' }],
+    layers: [
+      { size: 64 * 1024 },
+      { size: opts.layerSize ?? 1024 * 1024, seed: opts.layerSeed ?? 'hello-app-1.0' },
+    ],
     gzip: true,
   });
   const ggufSize = await writeGguf(join(dir, 'models', 'assist.gguf'), {

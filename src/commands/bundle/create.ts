@@ -25,7 +25,11 @@ content already in the base instead of storing it. Every input is read once.`;
     split: Flags.string({ summary: 'Cut the bundle into parts: fat32, dvd, bd or a size (700M, 4GiB).' }),
     'all-platforms': Flags.boolean({ summary: 'Keep every platform of multi-platform images.' }),
     level: Flags.integer({ summary: 'zstd compression level (1-19).', default: 3, min: 1, max: 19 }),
-    threads: Flags.integer({ summary: 'zstd worker threads (default: CPU count, at most 8).', min: 1, max: 64 }),
+    threads: Flags.integer({
+      summary: 'zstd worker threads (default: CPU count, at most 8).',
+      min: 1,
+      max: 64,
+    }),
   };
 
   async run(): Promise<CreateBundleResult> {

@@ -8,18 +8,27 @@ export default class BundleInspect extends KubechatCommand {
   static override description = `Reads only the manifest (and table of contents), so it is fast on any bundle size.
 BUNDLE may be the .kcb.tar.zst file, its first split part (.001) or its .parts.json file.`;
 
-  static override examples = ['<%= config.bin %> bundle inspect out/demo-1.0.0.kcb.tar.zst', '<%= config.bin %> bundle inspect out/demo-1.0.0.kcb.tar.zst --json'];
+  static override examples = [
+    '<%= config.bin %> bundle inspect out/demo-1.0.0.kcb.tar.zst',
+    '<%= config.bin %> bundle inspect out/demo-1.0.0.kcb.tar.zst --json',
+  ];
 
-  static override args = { bundle: Args.string({ description: 'Bundle file, first part or parts file.', required: true }) };
+  static override args = {
+    bundle: Args.string({ description: 'Bundle file, first part or parts file.', required: true }),
+  };
 
   async run(): Promise<InspectResult> {
     const { args } = await this.parse(BundleInspect);
     const r = await inspectBundle(args.bundle);
-    this.say(`${r.name} ${r.version}${r.delta ? ` (delta against ${r.delta.base.name} ${r.delta.base.version})` : ''}`);
+    this.say(
+      `${r.name} ${r.version}${r.delta ? ` (delta against ${r.delta.base.name} ${r.delta.base.version})` : ''}`,
+    );
     this.say(`  created   ${r.created}`);
     this.say(`  expires   ${r.expires ?? 'never'}`);
     this.say(`  manifest  ${r.manifestDigest}`);
-    this.say(`  signature ${r.signature === 'absent' ? 'none (unsigned)' : 'present (not checked by inspect; run bundle verify)'}`);
+    this.say(
+      `  signature ${r.signature === 'absent' ? 'none (unsigned)' : 'present (not checked by inspect; run bundle verify)'}`,
+    );
     if (r.parts > 0) this.say(`  parts     ${r.parts}`);
     const { images, charts, models, files } = r.artifacts;
     if (images.length) this.say('images:');
@@ -28,14 +37,21 @@ BUNDLE may be the .kcb.tar.zst file, its first split part (.001) or its .parts.j
     for (const c of charts) this.say(`  ${c.name} ${c.version}  ${c.digest}`);
     if (models.length) this.say('models:');
     for (const m of models) {
-      this.say(`  ${m.name}  ${m.digest}  ${formatBytes(m.size)}  ${m.family} ${m.parameterSize} ${m.quantization}`);
+      this.say(
+        `  ${m.name}  ${m.digest}  ${formatBytes(m.size)}  ${m.family} ${m.parameterSize} ${m.quantization}`,
+      );
     }
     if (files.length) this.say('files:');
-    for (const f of files) this.say(`  ${f.target}/  ${f.files} files, ${formatBytes(f.size)}  (from ${f.source})`);
+    for (const f of files)
+      this.say(`  ${f.target}/  ${f.files} files, ${formatBytes(f.size)}  (from ${f.source})`);
     const t = r.totals;
-    this.say(`totals: ${t.entries} entries, ${formatBytes(t.contentBytes)} of content, ${formatBytes(t.fileBytes)} on disk`);
+    this.say(
+      `totals: ${t.entries} entries, ${formatBytes(t.contentBytes)} of content, ${formatBytes(t.fileBytes)} on disk`,
+    );
     if (r.delta && t.storedEntries !== null) {
-      this.say(`  this delta carries ${t.storedEntries} entries (${formatBytes(t.storedBytes ?? 0)}); the rest come from the base`);
+      this.say(
+        `  this delta carries ${t.storedEntries} entries (${formatBytes(t.storedBytes ?? 0)}); the rest come from the base`,
+      );
     }
     return r;
   }

@@ -29,7 +29,9 @@ signature byte for byte. Every entry is checked against the manifest while it is
     );
     this.say(`Bundle ${r.name} ${r.version}`);
     for (const f of r.files) this.say(`  ${f}`);
-    this.say(`  ${r.entries.fromDelta} entries from the delta, ${r.entries.fromBase} from the base, ${formatBytes(r.bytes)}`);
+    this.say(
+      `  ${r.entries.fromDelta} entries from the delta, ${r.entries.fromBase} from the base, ${formatBytes(r.bytes)}`,
+    );
     this.say(`  manifest ${r.manifestDigest}`);
     return r;
   }

@@ -19,8 +19,12 @@ Exits ${ExitCode.integrity} when any check fails, ${ExitCode.bundleFormat} when 
     '<%= config.bin %> bundle verify out/demo-1.1.0.delta-1.0.0.kcb.tar.zst --base out/demo-1.0.0.kcb.tar.zst',
   ];
 
-  static override args = { bundle: Args.string({ description: 'Bundle file, first part or parts file.', required: true }) };
-  static override flags = { base: Flags.string({ summary: 'For a delta: the base bundle it was made against.' }) };
+  static override args = {
+    bundle: Args.string({ description: 'Bundle file, first part or parts file.', required: true }),
+  };
+  static override flags = {
+    base: Flags.string({ summary: 'For a delta: the base bundle it was made against.' }),
+  };
 
   async run(): Promise<VerifyResult> {
     const { args, flags } = await this.parse(BundleVerify);
@@ -32,9 +36,13 @@ Exits ${ExitCode.integrity} when any check fails, ${ExitCode.bundleFormat} when 
     this.say(`  entries   ${r.entries.checked} checked, ${formatBytes(r.entries.bytes)} of content`);
     if (r.delta) {
       const how = r.delta.baseChecked ? 'found in the base' : 'not checked (pass --base)';
-      this.say(`  delta     ${r.entries.fromBase} entries from ${r.delta.base.name} ${r.delta.base.version}: ${how}`);
+      this.say(
+        `  delta     ${r.entries.fromBase} entries from ${r.delta.base.name} ${r.delta.base.version}: ${how}`,
+      );
     }
-    this.say(`  signature ${r.signature === 'absent' ? 'absent (unsigned bundle)' : 'present, not checked by this version'}`);
+    this.say(
+      `  signature ${r.signature === 'absent' ? 'absent (unsigned bundle)' : 'present, not checked by this version'}`,
+    );
     for (const p of r.problems.slice(0, 20)) this.say(`  ✗ ${p.message}`);
     if (r.problems.length > 20) this.say(`  … and ${r.problems.length - 20} more (see --json)`);
     if (!r.ok) {
@@ -42,7 +50,10 @@ Exits ${ExitCode.integrity} when any check fails, ${ExitCode.bundleFormat} when 
         process.stdout.write(JSON.stringify(r, null, 2) + '\n');
         this.exit(ExitCode.integrity);
       }
-      throw integrityError(`${args.bundle}: ${r.problems[0]!.message}`, 'copy the bundle again from its source, or recreate it');
+      throw integrityError(
+        `${args.bundle}: ${r.problems[0]!.message}`,
+        'copy the bundle again from its source, or recreate it',
+      );
     }
     return r;
   }
