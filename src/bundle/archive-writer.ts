@@ -8,6 +8,7 @@
  * frame. Standard `zstd -d` skips that frame; the seek table lists it with 0 decompressed bytes.
  */
 import { createHash } from 'node:crypto';
+import { BufferPool } from '../lib/buffer-pool.js';
 import { canonicalJson } from '../lib/json.js';
 import { sourceError } from '../lib/errors.js';
 import { Entry } from './layout.js';
@@ -44,6 +45,9 @@ export interface HeaderEntry {
   path: string;
   data: Buffer;
 }
+
+const MAX_IN_FLIGHT = 8;
+const POOL_BUFFER = 4 * 1024 * 1024;
 
 const frameSizes = (total: number): number[] => {
   const sizes: number[] = [];
@@ -84,10 +88,61 @@ export class ArchiveWriter {
     this.#reserved = reserved;
     this.#out = reserved;
     this.#tar = tar;
-    this.#compressor = new FrameCompressor(options, async (chunk) => {
-      await this.sink.write(chunk, this.#out);
-      this.#out += chunk.length;
+    this.#compressor = new FrameCompressor(options, (parts) => this.#emit(parts));
+  }
+
+  /**
+   * Positional writes overlap with reading, hashing and compressing the next chunks: up to
+   * MAX_IN_FLIGHT writes are outstanding (bounded memory), and the first failure is rethrown.
+   */
+  readonly #inFlight = new Set<Promise<void>>();
+  readonly #pool = new BufferPool(POOL_BUFFER, MAX_IN_FLIGHT + 1);
+  #failure: unknown;
+
+  /** Copies transient compressor output into pooled buffers and writes them at the end of the file. */
+  async #emit(parts: Buffer[]): Promise<void> {
+    let buf = await this.#pool.acquire();
+    let fill = 0;
+    for (const part of parts) {
+      for (let at = 0; at < part.length;) {
+        if (fill === buf.length) {
+          await this.#write(buf.subarray(0, fill), this.#advance(fill), buf);
+          buf = await this.#pool.acquire();
+          fill = 0;
+        }
+        const n = part.copy(buf, fill, at);
+        fill += n;
+        at += n;
+      }
+    }
+    if (fill > 0) await this.#write(buf.subarray(0, fill), this.#advance(fill), buf);
+    else this.#pool.release(buf);
+  }
+
+  #advance(n: number): number {
+    const at = this.#out;
+    this.#out += n;
+    return at;
+  }
+
+  async #write(data: Buffer, at: number, pooled?: Buffer): Promise<void> {
+    if (this.#failure !== undefined) throw this.#failure;
+    const done = () => {
+      this.#inFlight.delete(p);
+      if (pooled) this.#pool.release(pooled);
+    };
+    const p: Promise<void> = this.sink.write(data, at).then(done, (err: unknown) => {
+      done();
+      this.#failure ??= err;
     });
+    this.#inFlight.add(p);
+    while (this.#inFlight.size >= MAX_IN_FLIGHT) await Promise.race(this.#inFlight);
+    if (this.#failure !== undefined) throw this.#failure;
+  }
+
+  async #drain(): Promise<void> {
+    await Promise.all(this.#inFlight);
+    if (this.#failure !== undefined) throw this.#failure;
   }
 
   /** Tar offset where the body starts (the header region's exact size). */
@@ -102,7 +157,7 @@ export class ArchiveWriter {
   async addEntry(
     path: string,
     size: number,
-    source: AsyncIterable<Buffer>,
+    source: AsyncIterable<Buffer> & { digest?: () => Promise<string> },
     onBytes?: (n: number) => void,
     provisional = false,
   ) {
@@ -114,20 +169,21 @@ export class ArchiveWriter {
       // The header goes in a frame of its own, stored raw, so `rename` can overwrite it in place.
       const frame = rawFrame(header);
       this.#provisional.set(path, { out: this.#out, toc });
-      await this.sink.write(frame, this.#out);
       this.#frames.push({ compressedSize: frame.length, decompressedSize: header.length });
       this.#out += frame.length;
+      await this.#write(frame, this.#out - frame.length);
       this.#tar += header.length;
       this.#entryLeft -= header.length;
     } else {
       await this.#feed(header);
     }
-    const hash = createHash('sha256');
+    // A source that hashes itself (on another thread) saves doing it here.
+    const hash = source.digest ? undefined : createHash('sha256');
     let seen = 0;
     for await (const chunk of source) {
       seen += chunk.length;
       if (seen > size) break;
-      hash.update(chunk);
+      hash?.update(chunk);
       await this.#feed(chunk);
       onBytes?.(chunk.length);
     }
@@ -138,7 +194,7 @@ export class ArchiveWriter {
       );
     }
     await this.#feed(Buffer.alloc(padding(size)));
-    return hash.digest('hex');
+    return hash ? hash.digest('hex') : source.digest!();
   }
 
   /** Gives an entry added with `provisional` its real path (same length: a digest for a digest). */
@@ -147,6 +203,7 @@ export class ArchiveWriter {
     if (!p) throw new Error(`internal: ${path} was not written provisionally`);
     const header = encodeHeader(newPath, p.toc.size, this.mtime);
     if (header.length !== p.toc.data - p.toc.header) throw new Error('internal: renamed header changed size');
+    await this.#drain(); // the provisional header must land before it is overwritten
     await this.sink.write(rawFrame(header), p.out);
     p.toc.path = newPath;
     this.#provisional.delete(path);
@@ -212,6 +269,7 @@ export class ArchiveWriter {
     this.#entryLeft = tail.length;
     await this.#feed(tail);
 
+    await this.#drain();
     const headerBytes = Buffer.concat(headerFrames);
     const pad = this.#reserved - headerBytes.length;
     await this.sink.write(Buffer.concat([headerBytes, paddingFrame(pad)]), 0);

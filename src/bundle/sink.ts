@@ -39,7 +39,7 @@ export async function createSink(finalPath: string, splitSize?: number): Promise
 
 class FileSink implements BundleSink {
   readonly #temp: string;
-  #fh: FileHandle | undefined;
+  #fh: Promise<FileHandle> | undefined;
 
   constructor(private readonly finalPath: string) {
     this.#temp = tempName(finalPath);
@@ -47,10 +47,12 @@ class FileSink implements BundleSink {
 
   async write(data: Buffer, position: number): Promise<void> {
     try {
-      this.#fh ??= await open(this.#temp, 'w');
+      // Writes may overlap: open once, and share the handle.
+      this.#fh ??= open(this.#temp, 'w');
+      const fh = await this.#fh;
       let done = 0;
       while (done < data.length) {
-        const { bytesWritten } = await this.#fh.write(data, done, data.length - done, position + done);
+        const { bytesWritten } = await fh.write(data, done, data.length - done, position + done);
         done += bytesWritten;
       }
     } catch (err) {
@@ -60,9 +62,10 @@ class FileSink implements BundleSink {
 
   async commit() {
     try {
-      this.#fh ??= await open(this.#temp, 'w');
-      await this.#fh.sync();
-      await this.#fh.close();
+      this.#fh ??= open(this.#temp, 'w');
+      const fh = await this.#fh;
+      await fh.sync();
+      await fh.close();
       this.#fh = undefined;
       await rename(this.#temp, this.finalPath);
     } catch (err) {
@@ -72,14 +75,14 @@ class FileSink implements BundleSink {
   }
 
   async abort() {
-    await this.#fh?.close().catch(() => undefined);
+    await this.#fh?.then((fh) => fh.close()).catch(() => undefined);
     this.#fh = undefined;
     await rm(this.#temp, { force: true });
   }
 }
 
 class PartsSink implements BundleSink {
-  readonly #handles: FileHandle[] = [];
+  readonly #handles: Array<Promise<FileHandle>> = [];
   #size = 0;
 
   constructor(
@@ -92,10 +95,10 @@ class PartsSink implements BundleSink {
     return temp ? tempName(final) : final;
   }
 
-  async #handle(i: number): Promise<FileHandle> {
-    while (this.#handles.length <= i) {
-      this.#handles.push(await open(this.#partPath(this.#handles.length, true), 'w'));
-    }
+  #handle(i: number): Promise<FileHandle> {
+    // Synchronous bookkeeping so overlapping writes never open a part twice.
+    while (this.#handles.length <= i)
+      this.#handles.push(open(this.#partPath(this.#handles.length, true), 'w'));
     return this.#handles[i]!;
   }
 
@@ -155,7 +158,7 @@ class PartsSink implements BundleSink {
   }
 
   async abort() {
-    for (const fh of this.#handles) await fh.close().catch(() => undefined);
+    for (const fh of this.#handles) await fh.then((h) => h.close()).catch(() => undefined);
     const count = this.#handles.length;
     this.#handles.length = 0;
     for (let i = 0; i < count; i++) await rm(this.#partPath(i, true), { force: true });

@@ -114,20 +114,37 @@ export const defaultCompressOptions = (): CompressOptions => ({
   workers: Math.max(1, Math.min(availableParallelism(), 8)),
 });
 
+/** Frames at least this large are checked for compressibility before zstd is asked to try. */
+const SAMPLE_FROM = 1024 * 1024;
+const SAMPLE_SIZE = 64 * 1024;
+const MAX_BLOCK = 128 * 1024;
+
 /**
  * Compresses a sequence of independent frames. Each frame is started with `beginFrame(size)` (the
  * exact content size, recorded in the frame header), fed with `write`, and ended with `endFrame`,
  * which returns the frame's compressed size. Output goes to `emit` in order.
+ *
+ * Model weights and gzip'd image layers do not compress. For a large frame whose first bytes do not
+ * compress either (sampled at two places at level 1), the frame is stored as raw blocks, which is
+ * what zstd would emit after spending CPU finding that out; `zstd -d` reads both the same way.
  */
 export class FrameCompressor {
   readonly #cctx = new zstd.CCtx();
+  readonly #probe = new zstd.CCtx();
   readonly #out = Buffer.allocUnsafe(4 * 1024 * 1024);
   #remaining = 0;
   #produced = 0;
+  #size = 0;
+  #mode: 'undecided' | 'zstd' | 'raw' = 'undecided';
+  #held: Buffer[] = [];
+  #heldBytes = 0;
+  /** Frames stored raw since construction (for tests and benchmarks). */
+  rawFrames = 0;
 
   constructor(
     options: CompressOptions,
-    private readonly emit: (chunk: Buffer) => Promise<void>,
+    /** Receives output in order; the buffers are only valid during the call (copy them). */
+    private readonly emit: (parts: Buffer[]) => Promise<void>,
   ) {
     this.#cctx.setParameter(zstd.CParameter.compressionLevel, options.level);
     this.#cctx.setParameter(zstd.CParameter.checksumFlag, 1);
@@ -137,10 +154,10 @@ export class FrameCompressor {
 
   beginFrame(size: number): void {
     if (this.#remaining !== 0) throw new Error('previous frame not ended');
-    this.#cctx.reset(zstd.ResetDirective.sessionOnly);
-    this.#cctx.setPledgedSrcSize(size);
     this.#remaining = size;
+    this.#size = size;
     this.#produced = 0;
+    this.#mode = 'undecided';
   }
 
   get remaining(): number {
@@ -150,13 +167,70 @@ export class FrameCompressor {
   async write(data: Buffer): Promise<void> {
     if (data.length > this.#remaining) throw new Error('frame overrun');
     this.#remaining -= data.length;
-    await this.#run(data, zstd.EndDirective.continue);
+    let chunk = data;
+    if (this.#mode === 'undecided') {
+      // Hold back the first bytes (a tar header, say) until there is enough to sample. A copy:
+      // callers reuse their buffers once write returns.
+      this.#held.push(Buffer.from(data));
+      this.#heldBytes += data.length;
+      if (this.#heldBytes < 2 * SAMPLE_SIZE && this.#remaining > 0) return;
+      chunk = Buffer.concat(this.#held);
+      this.#held = [];
+      this.#heldBytes = 0;
+      await this.#decide(chunk);
+    }
+    if (this.#mode === 'raw') await this.#rawBlocks(chunk);
+    else await this.#run(chunk, zstd.EndDirective.continue);
   }
 
   async endFrame(): Promise<number> {
     if (this.#remaining !== 0) throw new Error(`frame ended ${this.#remaining} bytes early`);
-    await this.#run(Buffer.alloc(0), zstd.EndDirective.end);
+    // Only an empty frame (no write at all) ends undecided: it is an ordinary zstd frame.
+    if (this.#mode === 'undecided') await this.#decide(Buffer.alloc(0));
+    if (this.#mode !== 'raw') await this.#run(Buffer.alloc(0), zstd.EndDirective.end);
     return this.#produced;
+  }
+
+  async #decide(first: Buffer): Promise<void> {
+    if (this.#size >= SAMPLE_FROM && first.length >= 2 * SAMPLE_SIZE && !this.#compresses(first)) {
+      this.#mode = 'raw';
+      this.rawFrames++;
+      const head = Buffer.alloc(9);
+      head.writeUInt32LE(ZSTD_MAGIC, 0);
+      head.writeUInt8(0xa0, 4); // single segment, 4-byte content size, no checksum
+      head.writeUInt32LE(this.#size, 5);
+      this.#produced += head.length;
+      await this.emit([head]);
+      return;
+    }
+    this.#mode = 'zstd';
+    this.#cctx.reset(zstd.ResetDirective.sessionOnly);
+    this.#cctx.setPledgedSrcSize(this.#size);
+  }
+
+  #compresses(data: Buffer): boolean {
+    const out = Buffer.allocUnsafe(frameBound(SAMPLE_SIZE));
+    const mid = Math.floor((data.length - SAMPLE_SIZE) / 2);
+    for (const at of [0, mid]) {
+      const n = this.#probe.compress(out, data.subarray(at, at + SAMPLE_SIZE), 1);
+      if (n < SAMPLE_SIZE * 0.97) return true;
+    }
+    return false;
+  }
+
+  async #rawBlocks(data: Buffer): Promise<void> {
+    const parts: Buffer[] = [];
+    for (let at = 0; at < data.length; at += MAX_BLOCK) {
+      const n = Math.min(MAX_BLOCK, data.length - at);
+      const last = this.#remaining === 0 && at + n === data.length ? 1 : 0;
+      const header = last | (n << 3); // block type 0: raw
+      parts.push(
+        Buffer.from([header & 0xff, (header >> 8) & 0xff, (header >> 16) & 0xff]),
+        data.subarray(at, at + n),
+      );
+      this.#produced += 3 + n;
+    }
+    await this.emit(parts);
   }
 
   async #run(src: Buffer, op: number): Promise<void> {
@@ -165,7 +239,7 @@ export class FrameCompressor {
       const [left, produced, consumed] = this.#cctx.compressStream2(this.#out, input, op);
       if (produced > 0) {
         this.#produced += produced;
-        await this.emit(Buffer.from(this.#out.subarray(0, produced)));
+        await this.emit([this.#out.subarray(0, produced)]);
       }
       input = input.subarray(consumed);
       const done = op === zstd.EndDirective.end ? left === 0 : input.length === 0;

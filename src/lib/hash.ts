@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
+import { open } from 'node:fs/promises';
 import { describeFsError, sourceError } from './errors.js';
 
 export const READ_CHUNK = 4 * 1024 * 1024;
@@ -14,13 +14,35 @@ export async function hashFile(path: string, onBytes?: (n: number) => void): Pro
   return hash.digest('hex');
 }
 
+/**
+ * Reads a file in chunks, reading the next chunk while the caller works on the current one. The
+ * two buffers are reused: a chunk is valid only until the caller asks for the next one.
+ */
 export async function* readChunks(path: string): AsyncGenerator<Buffer> {
-  const rs = createReadStream(path, { highWaterMark: READ_CHUNK });
+  const fail = (err: unknown) =>
+    describeFsError(err, path, 'read') ?? sourceError(`${path}: read failed`, undefined, err);
+  const fh = await open(path, 'r').catch((err: unknown) => {
+    throw fail(err);
+  });
+  const buffers = [Buffer.allocUnsafeSlow(READ_CHUNK), Buffer.allocUnsafeSlow(READ_CHUNK)];
+  let position = 0;
+  const readInto = (b: Buffer) => fh.read(b, 0, b.length, position);
+  let pending = readInto(buffers[0]!);
   try {
-    for await (const chunk of rs as AsyncIterable<Buffer>) yield chunk;
-  } catch (err) {
-    throw describeFsError(err, path, 'read') ?? sourceError(`${path}: read failed`, undefined, err);
+    let i = 0;
+    for (;;) {
+      const { bytesRead } = await pending.catch((err: unknown) => {
+        throw fail(err);
+      });
+      if (bytesRead === 0) return;
+      position += bytesRead;
+      const current = buffers[i]!;
+      i ^= 1;
+      pending = readInto(buffers[i]!);
+      yield current.subarray(0, bytesRead);
+    }
   } finally {
-    rs.destroy();
+    await pending.catch(() => undefined); // the read-ahead may still be running if the caller stopped early
+    await fh.close();
   }
 }

@@ -6,7 +6,8 @@
 import { resolve } from 'node:path';
 import { hexOf, PLACEHOLDER_DIGEST, sha256Digest } from '../lib/digest.js';
 import { sourceError, specError } from '../lib/errors.js';
-import { hashFile, readChunks } from '../lib/hash.js';
+import { hashFile } from '../lib/hash.js';
+import { readHashed } from '../lib/hashing-reader.js';
 import { ByteProgress, silentReporter, type Reporter } from '../lib/progress.js';
 import { ArchiveWriter, type HeaderEntry } from '../bundle/archive-writer.js';
 import { blobPath, bundleFileName, Entry, OCI_LAYOUT_CONTENT } from '../bundle/layout.js';
@@ -174,7 +175,7 @@ export async function createBundle(options: CreateBundleOptions): Promise<Create
       const hex = await writer.addEntry(
         path,
         item.size,
-        readChunks(item.source),
+        readHashed(item.source),
         (k) => progress.add(k),
         provisional,
       );

@@ -1,0 +1,106 @@
+/**
+ * Reads a file in 4 MiB chunks and hashes it on a worker thread, so sha256 runs in parallel with
+ * whatever the caller does with the chunks (compress, write). Memory is a fixed ring of shared
+ * buffers. A chunk is valid until the caller asks for the next one.
+ */
+import { open } from 'node:fs/promises';
+import { Worker } from 'node:worker_threads';
+import { describeFsError, sourceError } from './errors.js';
+
+const CHUNK = 4 * 1024 * 1024;
+const SLOTS = 4;
+
+let worker: Worker | undefined;
+let nextStream = 1;
+type Reply = { op: 'updated' | 'digest' | 'error'; slot?: number; hex?: string; error?: Error };
+const listeners = new Map<number, (m: Reply) => void>();
+
+function hashWorker(): Worker {
+  if (!worker) {
+    const file = import.meta.url.endsWith('.ts') ? './hash-worker.ts' : './hash-worker.js';
+    worker = new Worker(new URL(file, import.meta.url));
+    worker.on('message', (m: Reply & { stream: number }) => listeners.get(m.stream)?.(m));
+    worker.on('error', (error: Error) => {
+      for (const l of listeners.values()) l({ op: 'error', error });
+      worker = undefined;
+    });
+    worker.unref(); // after the listeners: attaching a 'message' listener refs the worker again
+  }
+  return worker;
+}
+
+export interface HashedChunks extends AsyncIterable<Buffer> {
+  /** sha256 hex of everything yielded; resolves once the stream has been read to the end. */
+  digest(): Promise<string>;
+}
+
+export function readHashed(path: string): HashedChunks {
+  const stream = nextStream++;
+  const w = hashWorker();
+  const slots = Array.from({ length: SLOTS }, () => new SharedArrayBuffer(CHUNK));
+  const hashing = new Set<number>();
+  let wake: (() => void) | undefined;
+  let failure: Error | undefined;
+  let settle: { resolve: (hex: string) => void; reject: (e: Error) => void } | undefined;
+  const digest = new Promise<string>((resolve, reject) => (settle = { resolve, reject }));
+  digest.catch(() => undefined); // observed by whoever calls digest()
+  // Keep the process alive while a digest is owed; let it exit when the worker is idle.
+  const done = () => {
+    listeners.delete(stream);
+    if (listeners.size === 0) w.unref();
+  };
+  w.ref();
+  listeners.set(stream, (m) => {
+    if (m.op === 'updated') hashing.delete(m.slot!);
+    else if (m.op === 'digest') {
+      done();
+      settle!.resolve(m.hex!);
+    } else {
+      done();
+      failure = m.error;
+      settle!.reject(m.error!);
+    }
+    wake?.();
+  });
+  const fail = (err: unknown) =>
+    describeFsError(err, path, 'read') ?? sourceError(`${path}: read failed`, undefined, err);
+
+  async function* chunks(): AsyncGenerator<Buffer> {
+    const fh = await open(path, 'r').catch((err: unknown) => {
+      throw fail(err);
+    });
+    let position = 0;
+    let slot = 0;
+    let finished = false;
+    const read = (s: number) => fh.read(Buffer.from(slots[s]!), 0, CHUNK, position);
+    let pending: ReturnType<typeof read> | undefined;
+    try {
+      for (;;) {
+        // A slot is reusable once the worker has hashed it and the caller has moved past it.
+        while (hashing.has(slot) && !failure) await new Promise<void>((r) => (wake = r));
+        if (failure) throw failure;
+        pending ??= read(slot);
+        const { bytesRead } = await pending.catch((err: unknown) => {
+          throw fail(err);
+        });
+        pending = undefined;
+        if (bytesRead === 0) break;
+        position += bytesRead;
+        hashing.add(slot);
+        w.postMessage({ op: 'update', stream, slot, buffer: slots[slot], length: bytesRead });
+        const current = Buffer.from(slots[slot]!, 0, bytesRead);
+        slot = (slot + 1) % SLOTS;
+        if (!hashing.has(slot)) pending = read(slot); // read ahead while the caller works
+        yield current;
+      }
+      w.postMessage({ op: 'digest', stream });
+      finished = true;
+    } finally {
+      if (!finished) done();
+      await pending?.catch(() => undefined);
+      await fh.close();
+    }
+  }
+
+  return { [Symbol.asyncIterator]: chunks, digest: () => digest };
+}
