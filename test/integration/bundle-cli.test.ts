@@ -218,7 +218,7 @@ describe('split bundles', () => {
     await sh(`cp -r '${join(ws.dir, 'split')}' '${dir}'`);
     const p2 = join(dir, 'demo-1.0.0.kcb.tar.zst.002');
     const data = await readFile(p2);
-    data[data.length >> 1] ^= 0xff;
+    data.writeUInt8(data.readUInt8(data.length >> 1) ^ 0xff, data.length >> 1);
     await writeFile(p2, data);
     const r = await kubechat(['bundle', 'verify', join(dir, 'demo-1.0.0.kcb.tar.zst.parts.json')]);
     expect([5, 6]).toContain(r.code);
@@ -327,7 +327,7 @@ describe('bad input', () => {
     );
     const biggest = sizes.sort((x, y) => y.s - x.s)[0]!.n;
     const data = await readFile(join(blobs, biggest));
-    data[100] ^= 0xff;
+    data.writeUInt8(data.readUInt8(100) ^ 0xff, 100);
     await writeFile(join(blobs, biggest), data);
     const out = join(ws.dir, 'out-bad');
     const r = await kubechat(['bundle', 'create', '-f', spec, '-o', out]);
