@@ -9,6 +9,7 @@
  */
 import { createHash } from 'node:crypto';
 import { BufferPool } from '../lib/buffer-pool.js';
+import { lease } from '../lib/leases.js';
 import { canonicalJson } from '../lib/json.js';
 import { sourceError } from '../lib/errors.js';
 import { Entry } from './layout.js';
@@ -16,6 +17,7 @@ import type { BundleSink } from './sink.js';
 import { END_OF_ARCHIVE, encodeHeader, entryTarSize, padding } from './tar.js';
 import {
   FrameCompressor,
+  ownedByCompressor,
   MAX_FRAME_CONTENT,
   SKIPPABLE_HEADER_SIZE,
   compressFrame,
@@ -88,7 +90,9 @@ export class ArchiveWriter {
     this.#reserved = reserved;
     this.#out = reserved;
     this.#tar = tar;
-    this.#compressor = new FrameCompressor(options, (parts) => this.#emit(parts));
+    this.#compressor = new FrameCompressor(options, (parts, transient) =>
+      transient ? this.#emitCopy(parts) : this.#emitInPlace(parts),
+    );
   }
 
   /**
@@ -99,8 +103,24 @@ export class ArchiveWriter {
   readonly #pool = new BufferPool(POOL_BUFFER, MAX_IN_FLIGHT + 1);
   #failure: unknown;
 
+  /**
+   * Writes raw-stored content straight from the caller's buffers (no copy): the write leases them
+   * (leases.ts), so a reader reuses a buffer only once the write is done. With a buffer that cannot
+   * be leased, it waits for the write before returning instead.
+   */
+  async #emitInPlace(parts: Buffer[]): Promise<void> {
+    const total = parts.reduce((n, p) => n + p.length, 0);
+    const at = this.#advance(total);
+    const settled = this.#track(this.sink.writev(parts, at));
+    let unsafe = false;
+    for (const part of parts) if (!ownedByCompressor(part) && !lease(part, settled)) unsafe = true;
+    // A caller's buffer that cannot be leased may be reused once we return: wait for the write.
+    if (unsafe) await settled;
+    await this.#throttle();
+  }
+
   /** Copies transient compressor output into pooled buffers and writes them at the end of the file. */
-  async #emit(parts: Buffer[]): Promise<void> {
+  async #emitCopy(parts: Buffer[]): Promise<void> {
     let buf = await this.#pool.acquire();
     let fill = 0;
     for (const part of parts) {
@@ -127,15 +147,25 @@ export class ArchiveWriter {
 
   async #write(data: Buffer, at: number, pooled?: Buffer): Promise<void> {
     if (this.#failure !== undefined) throw this.#failure;
-    const done = () => {
-      this.#inFlight.delete(p);
-      if (pooled) this.#pool.release(pooled);
-    };
-    const p: Promise<void> = this.sink.write(data, at).then(done, (err: unknown) => {
-      done();
-      this.#failure ??= err;
-    });
+    const settled = this.#track(this.sink.write(data, at));
+    if (pooled) void settled.then(() => this.#pool.release(pooled));
+    await this.#throttle();
+  }
+
+  /** Adds a write to those in flight; the returned promise settles (never rejects) when it is done. */
+  #track(write: Promise<void>): Promise<void> {
+    const p: Promise<void> = write.then(
+      () => void this.#inFlight.delete(p),
+      (err: unknown) => {
+        this.#inFlight.delete(p);
+        this.#failure ??= err;
+      },
+    );
     this.#inFlight.add(p);
+    return p;
+  }
+
+  async #throttle(): Promise<void> {
     while (this.#inFlight.size >= MAX_IN_FLIGHT) await Promise.race(this.#inFlight);
     if (this.#failure !== undefined) throw this.#failure;
   }

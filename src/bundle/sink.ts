@@ -13,6 +13,8 @@ import type { PartsFile } from './split.js';
 
 export interface BundleSink {
   write(data: Buffer, position: number): Promise<void>;
+  /** Writes the buffers one after another starting at `position` (no copy). */
+  writev(parts: Buffer[], position: number): Promise<void>;
   /** Renames into place; returns the paths a user should copy (bundle, or parts + parts file). */
   commit(): Promise<{ files: string[]; parts?: PartsFile }>;
   /** Removes everything written so far. Safe to call more than once. */
@@ -37,9 +39,28 @@ export async function createSink(finalPath: string, splitSize?: number): Promise
   return splitSize === undefined ? new FileSink(finalPath) : new PartsSink(finalPath, splitSize);
 }
 
+/**
+ * Flushing as we go: a background fdatasync every FLUSH_EVERY bytes puts data on the medium while
+ * the rest is still being produced, so the final fsync (needed before the rename, or a power cut
+ * could leave a bundle under its final name that is not on the disk) has little left to do.
+ */
+const FLUSH_EVERY = 64 * 1024 * 1024;
+
 class FileSink implements BundleSink {
   readonly #temp: string;
   #fh: Promise<FileHandle> | undefined;
+  #unflushed = 0;
+  #flushing: Promise<void> | undefined;
+
+  #wrote(fh: FileHandle, n: number) {
+    this.#unflushed += n;
+    if (this.#unflushed < FLUSH_EVERY || this.#flushing) return;
+    this.#unflushed = 0;
+    this.#flushing = fh
+      .datasync()
+      .catch(() => undefined) // a real failure resurfaces at the final fsync
+      .finally(() => (this.#flushing = undefined));
+  }
 
   constructor(private readonly finalPath: string) {
     this.#temp = tempName(finalPath);
@@ -55,6 +76,32 @@ class FileSink implements BundleSink {
         const { bytesWritten } = await fh.write(data, done, data.length - done, position + done);
         done += bytesWritten;
       }
+      this.#wrote(fh, data.length);
+    } catch (err) {
+      throw wrap(err, this.finalPath);
+    }
+  }
+
+  async writev(parts: Buffer[], position: number): Promise<void> {
+    try {
+      this.#fh ??= open(this.#temp, 'w');
+      const fh = await this.#fh;
+      let rest = parts.filter((p) => p.length > 0);
+      let at = position;
+      while (rest.length > 0) {
+        // At most IOV_MAX (1024) buffers per call; a short write resumes mid-buffer.
+        const batch = rest.slice(0, 1024);
+        let { bytesWritten } = await fh.writev(batch, at);
+        at += bytesWritten;
+        this.#wrote(fh, bytesWritten);
+        let i = 0;
+        while (i < batch.length && bytesWritten >= batch[i]!.length) bytesWritten -= batch[i++]!.length;
+        rest = [
+          ...(i < batch.length ? [batch[i]!.subarray(bytesWritten)] : []),
+          ...batch.slice(i + 1),
+          ...rest.slice(batch.length),
+        ];
+      }
     } catch (err) {
       throw wrap(err, this.finalPath);
     }
@@ -64,6 +111,7 @@ class FileSink implements BundleSink {
     try {
       this.#fh ??= open(this.#temp, 'w');
       const fh = await this.#fh;
+      await this.#flushing;
       await fh.sync();
       await fh.close();
       this.#fh = undefined;
@@ -117,6 +165,14 @@ class PartsSink implements BundleSink {
       this.#size = Math.max(this.#size, position + data.length);
     } catch (err) {
       throw wrap(err, this.finalPath);
+    }
+  }
+
+  async writev(parts: Buffer[], position: number): Promise<void> {
+    let at = position;
+    for (const p of parts) {
+      await this.write(p, at);
+      at += p.length;
     }
   }
 

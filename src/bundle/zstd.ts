@@ -114,6 +114,10 @@ export const defaultCompressOptions = (): CompressOptions => ({
   workers: Math.max(1, Math.min(availableParallelism(), 8)),
 });
 
+/** Memory the compressor allocated for output headers and never reuses. */
+const owned = new WeakSet<ArrayBufferLike>();
+export const ownedByCompressor = (part: Uint8Array): boolean => owned.has(part.buffer);
+
 /** Frames at least this large are checked for compressibility before zstd is asked to try. */
 const SAMPLE_FROM = 1024 * 1024;
 const SAMPLE_SIZE = 64 * 1024;
@@ -143,8 +147,11 @@ export class FrameCompressor {
 
   constructor(
     options: CompressOptions,
-    /** Receives output in order; the buffers are only valid during the call (copy them). */
-    private readonly emit: (parts: Buffer[]) => Promise<void>,
+    /**
+     * Receives output in order. `transient` parts are only valid during the call (copy them); the
+     * others are fresh or views of the caller's chunk (valid as long as the caller's buffer is).
+     */
+    private readonly emit: (parts: Buffer[], transient: boolean) => Promise<void>,
   ) {
     this.#cctx.setParameter(zstd.CParameter.compressionLevel, options.level);
     this.#cctx.setParameter(zstd.CParameter.checksumFlag, 1);
@@ -195,12 +202,13 @@ export class FrameCompressor {
     if (this.#size >= SAMPLE_FROM && first.length >= 2 * SAMPLE_SIZE && !this.#compresses(first)) {
       this.#mode = 'raw';
       this.rawFrames++;
-      const head = Buffer.alloc(9);
+      const head = Buffer.allocUnsafeSlow(9).fill(0);
+      owned.add(head.buffer);
       head.writeUInt32LE(ZSTD_MAGIC, 0);
       head.writeUInt8(0xa0, 4); // single segment, 4-byte content size, no checksum
       head.writeUInt32LE(this.#size, 5);
       this.#produced += head.length;
-      await this.emit([head]);
+      await this.emit([head], false);
       return;
     }
     this.#mode = 'zstd';
@@ -219,18 +227,20 @@ export class FrameCompressor {
   }
 
   async #rawBlocks(data: Buffer): Promise<void> {
+    const blocks = Math.ceil(data.length / MAX_BLOCK);
+    const headers = Buffer.allocUnsafeSlow(3 * blocks); // its own memory: see ownedByCompressor
+    owned.add(headers.buffer);
     const parts: Buffer[] = [];
-    for (let at = 0; at < data.length; at += MAX_BLOCK) {
+    for (let b = 0; b < blocks; b++) {
+      const at = b * MAX_BLOCK;
       const n = Math.min(MAX_BLOCK, data.length - at);
       const last = this.#remaining === 0 && at + n === data.length ? 1 : 0;
       const header = last | (n << 3); // block type 0: raw
-      parts.push(
-        Buffer.from([header & 0xff, (header >> 8) & 0xff, (header >> 16) & 0xff]),
-        data.subarray(at, at + n),
-      );
+      headers.writeUIntLE(header, 3 * b, 3);
+      parts.push(headers.subarray(3 * b, 3 * b + 3), data.subarray(at, at + n));
       this.#produced += 3 + n;
     }
-    await this.emit(parts);
+    await this.emit(parts, false);
   }
 
   async #run(src: Buffer, op: number): Promise<void> {
@@ -239,7 +249,7 @@ export class FrameCompressor {
       const [left, produced, consumed] = this.#cctx.compressStream2(this.#out, input, op);
       if (produced > 0) {
         this.#produced += produced;
-        await this.emit([this.#out.subarray(0, produced)]);
+        await this.emit([this.#out.subarray(0, produced)], true);
       }
       input = input.subarray(consumed);
       const done = op === zstd.EndDirective.end ? left === 0 : input.length === 0;

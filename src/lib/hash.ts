@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { open } from 'node:fs/promises';
 import { describeFsError, sourceError } from './errors.js';
+import { leasesEnded, makeLeasable } from './leases.js';
 
 export const READ_CHUNK = 4 * 1024 * 1024;
 
@@ -16,7 +17,8 @@ export async function hashFile(path: string, onBytes?: (n: number) => void): Pro
 
 /**
  * Reads a file in chunks, reading the next chunk while the caller works on the current one. The
- * two buffers are reused: a chunk is valid only until the caller asks for the next one.
+ * two buffers are reused: a chunk is valid only until the caller asks for the next one, or longer
+ * if leased (leases.ts).
  */
 export async function* readChunks(path: string): AsyncGenerator<Buffer> {
   const fail = (err: unknown) =>
@@ -25,6 +27,7 @@ export async function* readChunks(path: string): AsyncGenerator<Buffer> {
     throw fail(err);
   });
   const buffers = [Buffer.allocUnsafeSlow(READ_CHUNK), Buffer.allocUnsafeSlow(READ_CHUNK)];
+  const leases = buffers.map((b) => makeLeasable(b.buffer));
   let position = 0;
   const readInto = (b: Buffer) => fh.read(b, 0, b.length, position);
   let pending = readInto(buffers[0]!);
@@ -38,6 +41,7 @@ export async function* readChunks(path: string): AsyncGenerator<Buffer> {
       position += bytesRead;
       const current = buffers[i]!;
       i ^= 1;
+      await leasesEnded(leases[i]!);
       pending = readInto(buffers[i]!);
       yield current.subarray(0, bytesRead);
     }

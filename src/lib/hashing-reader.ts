@@ -1,11 +1,12 @@
 /**
  * Reads a file in 4 MiB chunks and hashes it on a worker thread, so sha256 runs in parallel with
  * whatever the caller does with the chunks (compress, write). Memory is a fixed ring of shared
- * buffers. A chunk is valid until the caller asks for the next one.
+ * buffers. A chunk is valid until the caller asks for the next one, or longer if leased (leases.ts).
  */
 import { open } from 'node:fs/promises';
 import { Worker } from 'node:worker_threads';
 import { describeFsError, sourceError } from './errors.js';
+import { leasesEnded, makeLeasable } from './leases.js';
 
 const CHUNK = 4 * 1024 * 1024;
 const SLOTS = 4;
@@ -34,10 +35,20 @@ export interface HashedChunks extends AsyncIterable<Buffer> {
   digest(): Promise<string>;
 }
 
+/** Shared buffers are reused across streams: entries are read one after another. */
+const spare: SharedArrayBuffer[] = [];
+const leasesOf = new WeakMap<SharedArrayBuffer, Set<Promise<unknown>>>();
+
+function newSlot(): SharedArrayBuffer {
+  const b = new SharedArrayBuffer(CHUNK);
+  leasesOf.set(b, makeLeasable(b));
+  return b;
+}
+
 export function readHashed(path: string): HashedChunks {
   const stream = nextStream++;
   const w = hashWorker();
-  const slots = Array.from({ length: SLOTS }, () => new SharedArrayBuffer(CHUNK));
+  const slots = Array.from({ length: SLOTS }, () => spare.pop() ?? newSlot());
   const hashing = new Set<number>();
   let wake: (() => void) | undefined;
   let failure: Error | undefined;
@@ -46,8 +57,10 @@ export function readHashed(path: string): HashedChunks {
   digest.catch(() => undefined); // observed by whoever calls digest()
   // Keep the process alive while a digest is owed; let it exit when the worker is idle.
   const done = () => {
-    listeners.delete(stream);
+    if (!listeners.delete(stream)) return;
     if (listeners.size === 0) w.unref();
+    // Only once the worker is finished with them (no slot still being hashed).
+    if (hashing.size === 0) spare.push(...slots.splice(0));
   };
   w.ref();
   listeners.set(stream, (m) => {
@@ -79,6 +92,7 @@ export function readHashed(path: string): HashedChunks {
         // A slot is reusable once the worker has hashed it and the caller has moved past it.
         while (hashing.has(slot) && !failure) await new Promise<void>((r) => (wake = r));
         if (failure) throw failure;
+        await leasesEnded(leasesOf.get(slots[slot]!)!); // writes in flight may still read it
         pending ??= read(slot);
         const { bytesRead } = await pending.catch((err: unknown) => {
           throw fail(err);
@@ -90,7 +104,8 @@ export function readHashed(path: string): HashedChunks {
         w.postMessage({ op: 'update', stream, slot, buffer: slots[slot], length: bytesRead });
         const current = Buffer.from(slots[slot]!, 0, bytesRead);
         slot = (slot + 1) % SLOTS;
-        if (!hashing.has(slot)) pending = read(slot); // read ahead while the caller works
+        // Read ahead while the caller works, into a slot nobody is using.
+        if (!hashing.has(slot) && leasesOf.get(slots[slot]!)!.size === 0) pending = read(slot);
         yield current;
       }
       w.postMessage({ op: 'digest', stream });

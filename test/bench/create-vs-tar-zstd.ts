@@ -69,13 +69,24 @@ try {
   const bin = join(ROOT, 'bin', 'run.js');
   const ours: number[] = [];
   const theirs: number[] = [];
+  const theirsSynced: number[] = [];
   let rss = 0;
   let bundleBytes = 0;
   let refBytes = 0;
   for (let i = 0; i < RUNS; i++) {
+    // Each run starts with no dirty pages left by the previous one.
+    spawnSync('sync');
     const ref = timed(`tar -cf - -C '${dir}' inputs | zstd -3 -T0 -q -f -o '${dir}/ref.tar.zst'`);
     theirs.push(ref.seconds);
+    spawnSync('sync');
+    // kubechat fsyncs the bundle before renaming it into place (a bundle that exists is on the
+    // medium); this is the reference with the same guarantee.
+    const refSynced = timed(
+      `tar -cf - -C '${dir}' inputs | zstd -3 -T0 -q -f -o '${dir}/ref.tar.zst' && sync '${dir}/ref.tar.zst'`,
+    );
+    theirsSynced.push(refSynced.seconds);
     refBytes = Number(spawnSync('stat', ['-c', '%s', `${dir}/ref.tar.zst`], { encoding: 'utf8' }).stdout);
+    spawnSync('sync');
     const k = timed(
       `'${process.execPath}' '${bin}' bundle create -f '${spec}' -o '${dir}/out' --json > /dev/null`,
     );
@@ -85,12 +96,13 @@ try {
       spawnSync('stat', ['-c', '%s', `${dir}/out/bench-1.0.0.kcb.tar.zst`], { encoding: 'utf8' }).stdout,
     );
   }
-  const [o, t] = [median(ours), median(theirs)];
+  const [o, t, ts] = [median(ours), median(theirs), median(theirsSynced)];
   const lines = [
     `inputs: ${(Number(spawnSync('du', ['-sb', inputs], { encoding: 'utf8' }).stdout.split('\t')[0]) / MiB).toFixed(0)} MiB, ${RUNS} runs each, medians`,
-    `tar | zstd -3 -T0: ${t.toFixed(2)} s  (${(refBytes / MiB).toFixed(0)} MiB)`,
-    `kubechat bundle create: ${o.toFixed(2)} s  (${(bundleBytes / MiB).toFixed(0)} MiB), peak RSS ${(rss / 1024).toFixed(0)} MiB`,
-    `ratio kubechat/tar+zstd: ${(o / t).toFixed(2)}x (target <= 1.10x); peak RSS target <= 400 MiB`,
+    `tar | zstd -3 -T0: ${t.toFixed(2)} s, with fsync of the output ${ts.toFixed(2)} s  (${(refBytes / MiB).toFixed(0)} MiB)`,
+    `kubechat bundle create (fsyncs its output): ${o.toFixed(2)} s  (${(bundleBytes / MiB).toFixed(0)} MiB), peak RSS ${(rss / 1024).toFixed(0)} MiB`,
+    `ratio kubechat/tar+zstd: ${(o / ts).toFixed(2)}x against the fsynced reference, ${(o / t).toFixed(2)}x against the plain one (target <= 1.10x)`,
+    `peak RSS: ${(rss / 1024).toFixed(0)} MiB (target <= 400 MiB)`,
   ];
   process.stdout.write(lines.join('\n') + '\n');
 } finally {
