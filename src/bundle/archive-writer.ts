@@ -170,6 +170,11 @@ export class ArchiveWriter {
     if (this.#failure !== undefined) throw this.#failure;
   }
 
+  /** Waits for every write in flight, ignoring their errors (before removing a failed bundle). */
+  async settle(): Promise<void> {
+    await Promise.all(this.#inFlight);
+  }
+
   async #drain(): Promise<void> {
     await Promise.all(this.#inFlight);
     if (this.#failure !== undefined) throw this.#failure;

@@ -143,7 +143,10 @@ class PartsSink implements BundleSink {
     return temp ? tempName(final) : final;
   }
 
+  #aborted = false;
+
   #handle(i: number): Promise<FileHandle> {
+    if (this.#aborted) return Promise.reject(new Error('bundle write was aborted'));
     // Synchronous bookkeeping so overlapping writes never open a part twice.
     while (this.#handles.length <= i)
       this.#handles.push(open(this.#partPath(this.#handles.length, true), 'w'));
@@ -214,6 +217,7 @@ class PartsSink implements BundleSink {
   }
 
   async abort() {
+    this.#aborted = true;
     for (const fh of this.#handles) await fh.then((h) => h.close()).catch(() => undefined);
     const count = this.#handles.length;
     this.#handles.length = 0;

@@ -232,6 +232,7 @@ export async function createBundle(options: CreateBundleOptions): Promise<Create
       seconds: (Date.now() - started) / 1000,
     };
   } catch (err) {
+    await writer.settle();
     await sink.abort();
     throw err;
   }

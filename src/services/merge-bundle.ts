@@ -134,6 +134,7 @@ export async function mergeBundle(options: MergeOptions): Promise<MergeResult> {
         committed.parts?.size ?? (await import('node:fs/promises').then((fs) => fs.stat(finalPath))).size,
     };
   } catch (err) {
+    await writer.settle();
     await sink.abort();
     throw err;
   } finally {

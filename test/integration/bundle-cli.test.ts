@@ -345,4 +345,34 @@ describe('bad input', () => {
     expect(e.error.exitCode).toBe(3);
     expect(e.error.message).toMatch(/Demo\/Hello/);
   });
+
+  // Mounting a 1 MiB tmpfs needs root, as CI has.
+  it.skipIf(process.getuid?.() !== 0)(
+    'Given an output disk that fills up, Then create exits 8 and leaves nothing behind',
+    async () => {
+      const mnt = join(ws.dir, 'tiny');
+      await mkdir(mnt, { recursive: true });
+      const mounted = await sh(`mount -t tmpfs -o size=1m tmpfs '${mnt}'`);
+      expect(mounted.code, mounted.stderr).toBe(0);
+      try {
+        for (const split of [[], ['--split', '256K']]) {
+          const r = await kubechat([
+            'bundle',
+            'create',
+            '-f',
+            join(ws.dir, 'demo-1.0.0.yaml'),
+            '-o',
+            join(mnt, 'out'),
+            ...split,
+          ]);
+          expect(r.code).toBe(8);
+          expect(r.stderr).toMatch(/^error: .*no space left on device/m);
+          expect(r.stderr).toMatch(/^fix: free space/m);
+          expect(await readdir(join(mnt, 'out'))).toEqual([]);
+        }
+      } finally {
+        await sh(`umount '${mnt}'`);
+      }
+    },
+  );
 });
