@@ -22,7 +22,7 @@ import {
   type SeekEntry,
 } from '../../src/bundle/zstd.js';
 import { sha256Digest } from '../../src/lib/digest.js';
-import { KubechatError } from '../../src/lib/errors.js';
+import { chunked, collect, failure } from '../support/helpers.js';
 
 const MTIME = new Date('2024-05-06T07:08:09Z');
 const PART = 100 * 1024;
@@ -43,25 +43,6 @@ function sh(script: string, ...args: string[]): { status: number | null; stdout:
     env: { ...process.env, LC_ALL: 'C', TZ: 'UTC' },
   });
   return { status: r.status, stdout: r.stdout, stderr: r.stderr.toString() };
-}
-
-async function* chunks(data: Buffer, size = 10_000): AsyncGenerator<Buffer> {
-  for (let at = 0; at < data.length; at += size) yield data.subarray(at, at + size);
-}
-
-async function collect(it: AsyncIterable<Buffer>): Promise<Buffer> {
-  const parts: Buffer[] = [];
-  for await (const c of it) parts.push(Buffer.from(c));
-  return Buffer.concat(parts);
-}
-
-async function failure(promise: Promise<unknown>): Promise<KubechatError> {
-  const err = await promise.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(err).toBeInstanceOf(KubechatError);
-  return err as KubechatError;
 }
 
 /** The directory's entries once they stop changing (writes may complete after the writer returns). */
@@ -166,7 +147,7 @@ async function build(
     const got = await writer.addEntry(
       written,
       item.data.length,
-      chunks(item.data),
+      chunked(item.data),
       undefined,
       !!item.provisional,
     );
@@ -281,7 +262,7 @@ describe('ArchiveWriter to a single file', () => {
   it("Given a written archive, When parsed as a tar, Then the toc's offsets are where the entries really are", async () => {
     const b = await build(dir);
     const tar = sh('zstd -dc "$1"', b.file).stdout;
-    const reader = new ByteReader(chunks(tar, 65_536));
+    const reader = new ByteReader(chunked(tar, 65_536));
     const seen = new Map<string, { header: number; data: number; size: number }>();
     for await (const e of parseTar(reader, 'test')) {
       seen.set(e.path, { header: e.headerOffset, data: e.dataOffset, size: e.size });
@@ -344,7 +325,7 @@ describe('ArchiveWriter to a single file', () => {
     const writer = new ArchiveWriter(sink, { level: 3, workers: 1 }, MTIME, [
       { path: Entry.manifest, size: 10 },
     ]);
-    await writer.addEntry('files/a', 200_000, chunks(randomBytes(200_000)));
+    await writer.addEntry('files/a', 200_000, chunked(randomBytes(200_000)));
     // While writing, only a temp name exists (the writer may still have writes in flight).
     const during = await settled(dir);
     expect(during).toHaveLength(1);
@@ -361,7 +342,7 @@ describe('ArchiveWriter to a single file', () => {
     const writer = new ArchiveWriter(sink, { level: 3, workers: 1 }, MTIME, [
       { path: Entry.manifest, size: 10 },
     ]);
-    await writer.addEntry('files/a', 2_000_000, chunks(randomBytes(2_000_000)));
+    await writer.addEntry('files/a', 2_000_000, chunked(randomBytes(2_000_000)));
     await sink.abort();
     expect(await settled(dir)).toEqual([]);
   });
@@ -372,7 +353,7 @@ describe('ArchiveWriter to a single file', () => {
     const writer = new ArchiveWriter(sink, { level: 3, workers: 1 }, MTIME, [
       { path: Entry.manifest, size: 2 },
     ]);
-    await writer.addEntry('files/a', 10, chunks(Buffer.alloc(10)));
+    await writer.addEntry('files/a', 10, chunked(Buffer.alloc(10)));
     await writer.finish([{ path: Entry.manifest, data: Buffer.from('{}') }]);
     await sink.abort();
     expect(await readdir(dir)).toEqual([]);
@@ -381,10 +362,10 @@ describe('ArchiveWriter to a single file', () => {
   it('Given a source that yields fewer bytes than promised, When added, Then a source error (exit 4) says it changed', async () => {
     const sink = await createSink(join(dir, 'short.kcb.tar.zst'));
     const writer = new ArchiveWriter(sink, { level: 3, workers: 1 }, MTIME, []);
-    const err = await failure(writer.addEntry('files/a', 100, chunks(Buffer.alloc(60))));
+    const err = await failure(writer.addEntry('files/a', 100, chunked(Buffer.alloc(60))));
     expect(err.exitCode).toBe(4);
     expect(err.message).toContain('expected 100 bytes, read 60');
-    const err2 = await failure(writer.addEntry('files/b', 100, chunks(Buffer.alloc(160), 160)));
+    const err2 = await failure(writer.addEntry('files/b', 100, chunked(Buffer.alloc(160), 160)));
     expect(err2.exitCode).toBe(4);
     await sink.abort();
     expect(await readdir(dir)).toEqual([]);
@@ -510,7 +491,7 @@ describe('ArchiveWriter to split parts', () => {
     const writer = new ArchiveWriter(sink, { level: 3, workers: 1 }, MTIME, [
       { path: Entry.manifest, size: 10 },
     ]);
-    await writer.addEntry('files/a', 350_000, chunks(randomBytes(350_000)));
+    await writer.addEntry('files/a', 350_000, chunked(randomBytes(350_000)));
     // 350 KB of incompressible data: four 100 KiB parts, all under temp names until commit.
     const during = await settled(dir);
     expect(during).toHaveLength(4);
@@ -525,7 +506,7 @@ describe('ArchiveWriter to split parts', () => {
     const writer = new ArchiveWriter(sink, { level: 3, workers: 1 }, MTIME, [
       { path: Entry.manifest, size: 10 },
     ]);
-    await writer.addEntry('files/a', 2_000_000, chunks(randomBytes(2_000_000)));
+    await writer.addEntry('files/a', 2_000_000, chunked(randomBytes(2_000_000)));
     await sink.abort();
     expect(await settled(dir)).toEqual([]);
   });
@@ -536,7 +517,7 @@ describe('ArchiveWriter to split parts', () => {
     const writer = new ArchiveWriter(sink, { level: 3, workers: 1 }, MTIME, [
       { path: Entry.manifest, size: 2 },
     ]);
-    await writer.addEntry('files/a', 250_000, chunks(randomBytes(250_000)));
+    await writer.addEntry('files/a', 250_000, chunked(randomBytes(250_000)));
     await writer.finish([{ path: Entry.manifest, data: Buffer.from('{}') }]);
     await sink.abort();
     expect(await readdir(dir)).toEqual([]);
@@ -546,7 +527,7 @@ describe('ArchiveWriter to split parts', () => {
 describe('decompress over a written bundle', () => {
   it('Given a bundle, When decompressed by our decompress, Then it equals zstd -dc output', async () => {
     const b = await build(dir);
-    const ours = await collect(decompress(chunks(await readFile(b.file), 1024 * 1024), 'b'));
+    const ours = await collect(decompress(chunked(await readFile(b.file), 1024 * 1024), 'b'));
     expect(ours.equals(sh('zstd -dc "$1"', b.file).stdout)).toBe(true);
   });
 });

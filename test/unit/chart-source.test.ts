@@ -6,10 +6,10 @@ import { promisify } from 'node:util';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { ChartInfo, MemoryBlob, PlannedArtifact } from '../../src/bundle/plan.js';
 import { sha256Digest } from '../../src/lib/digest.js';
-import { KubechatError } from '../../src/lib/errors.js';
 import { MediaType } from '../../src/oci/media-types.js';
 import { planLocalChart } from '../../src/sources/chart.js';
 import { writeChart } from '../support/chart-fixture.js';
+import { sourceFailure } from '../support/helpers.js';
 
 const run = promisify(execFile);
 
@@ -30,17 +30,6 @@ async function listTgz(a: PlannedArtifact): Promise<string[]> {
   const file = join(dir, 'chart.tgz');
   await writeFile(file, blobOf(a, MediaType.helmChart).data);
   return (await run('tar', ['-tzvf', file])).stdout.trim().split('\n');
-}
-
-async function sourceFailure(promise: Promise<unknown>): Promise<KubechatError> {
-  const err = await promise.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(err).toBeInstanceOf(KubechatError);
-  expect((err as KubechatError).kind).toBe('source');
-  expect((err as KubechatError).fix).toBeTruthy();
-  return err as KubechatError;
 }
 
 describe('planLocalChart', () => {

@@ -12,6 +12,7 @@ import { KubechatError } from '../../src/lib/errors.js';
 import { MediaType } from '../../src/oci/media-types.js';
 import { formatPlatform, parsePlatform, planOciLayoutImage } from '../../src/sources/oci-layout.js';
 import { writeOciLayout } from '../support/oci-fixture.js';
+import { sourceFailure } from '../support/helpers.js';
 
 const run = promisify(execFile);
 const SKOPEO = '/usr/bin/skopeo';
@@ -36,17 +37,6 @@ const plan = (platforms = amd64, all = false, ...tag: [string | undefined] | [])
 
 const digests = (a: PlannedArtifact) => a.blobs.map((b) => b.digest).sort();
 const finish = (a: PlannedArtifact) => a.finish(() => 'unused');
-
-async function sourceFailure(promise: Promise<unknown>): Promise<KubechatError> {
-  const err = await promise.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(err).toBeInstanceOf(KubechatError);
-  expect((err as KubechatError).kind).toBe('source');
-  expect((err as KubechatError).fix).toBeTruthy();
-  return err as KubechatError;
-}
 
 describe('oci fixture', () => {
   it.skipIf(!existsSync(SKOPEO))(

@@ -15,7 +15,7 @@ import {
   padding,
   parseTar,
 } from '../../src/bundle/tar.js';
-import { KubechatError } from '../../src/lib/errors.js';
+import { failure } from '../support/helpers.js';
 
 const TAR = '/usr/bin/tar';
 const MTIME = new Date('2024-05-06T07:08:09Z');
@@ -86,15 +86,6 @@ async function readAll(source: AsyncIterable<Buffer>, what = 'test.tar'): Promis
     out.push({ ...e, data: Buffer.concat(parts) });
   }
   return out;
-}
-
-async function failure(promise: Promise<unknown>): Promise<KubechatError> {
-  const err = await promise.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(err).toBeInstanceOf(KubechatError);
-  return err as KubechatError;
 }
 
 const LONG_NAME = `files/docs/${'n'.repeat(120)}.md`; // one component > 100 chars: needs pax

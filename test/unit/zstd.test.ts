@@ -4,7 +4,6 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { KubechatError } from '../../src/lib/errors.js';
 import {
   FrameCompressor,
   SEEK_TABLE_MAGIC,
@@ -19,6 +18,7 @@ import {
   skippableFrame,
   type SeekEntry,
 } from '../../src/bundle/zstd.js';
+import { chunked, collect, failure } from '../support/helpers.js';
 
 const ZSTD = '/usr/bin/zstd';
 
@@ -38,25 +38,6 @@ async function zstdDc(data: Buffer): Promise<Buffer> {
   const r = spawnSync(ZSTD, ['-dc', file], { maxBuffer: 1 << 30 });
   if (r.status !== 0) throw new Error(`zstd -dc failed (${r.status}): ${r.stderr.toString()}`);
   return r.stdout;
-}
-
-async function* chunked(data: Buffer, size: number): AsyncGenerator<Buffer> {
-  for (let at = 0; at < data.length; at += size) yield data.subarray(at, at + size);
-}
-
-async function collect(it: AsyncIterable<Buffer>): Promise<Buffer> {
-  const parts: Buffer[] = [];
-  for await (const c of it) parts.push(Buffer.from(c));
-  return Buffer.concat(parts);
-}
-
-async function failure(promise: Promise<unknown>): Promise<KubechatError> {
-  const err = await promise.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(err).toBeInstanceOf(KubechatError);
-  return err as KubechatError;
 }
 
 const text = (n: number) =>
