@@ -9,26 +9,15 @@ import { sourceError, specError } from '../lib/errors.js';
 import { hashFile } from '../lib/hash.js';
 import { readHashed } from '../lib/hashing-reader.js';
 import { ByteProgress, silentReporter, type Reporter } from '../lib/progress.js';
-import { ArchiveWriter, type HeaderEntry } from '../bundle/archive-writer.js';
-import { blobPath, bundleFileName, Entry, OCI_LAYOUT_CONTENT } from '../bundle/layout.js';
-import {
-  encodeManifest,
-  manifestDigest,
-  type BundleManifest,
-  type ContentEntry,
-} from '../bundle/manifest.js';
-import {
-  isFileBlob,
-  rootDescriptor,
-  type FileBlob,
-  type MemoryBlob,
-  type PlannedArtifact,
-} from '../bundle/plan.js';
+import { ArchiveWriter } from '../bundle/archive-writer.js';
+import { blobPath, bundleFileName } from '../bundle/layout.js';
+import { manifestDigest, type BundleManifest } from '../bundle/manifest.js';
+import { isFileBlob, type FileBlob } from '../bundle/plan.js';
 import { openBundle } from '../bundle/reader.js';
 import { createSink } from '../bundle/sink.js';
 import { loadSpec } from '../bundle/spec.js';
 import { defaultCompressOptions, type CompressOptions } from '../bundle/zstd.js';
-import { MediaType } from '../oci/media-types.js';
+import { assembleHeader } from './bundle-header.js';
 import { planBundle, type BundlePlan } from './plan-bundle.js';
 
 export interface CreateBundleOptions {
@@ -56,7 +45,7 @@ export interface CreateBundleResult {
   seconds: number;
 }
 
-interface BaseIndex {
+export interface BaseIndex {
   name: string;
   version: string;
   manifestDigest: string;
@@ -262,92 +251,4 @@ async function loadBase(path: string, plan: BundlePlan): Promise<BaseIndex> {
     digests: new Set(m.contents.map((c) => c.sha256)),
     sizes: new Set(m.contents.map((c) => c.size)),
   };
-}
-
-interface AssembleInput {
-  plan: BundlePlan;
-  created: string;
-  base: BaseIndex | undefined;
-  digestOf: (b: FileBlob) => string;
-  fileHex: (path: string) => string;
-  pendingArtifacts: Set<PlannedArtifact>;
-  inBase: (digest: string | undefined) => boolean;
-}
-
-/** Builds the header entries (manifest, oci-layout, index.json, metadata blobs) and the manifest. */
-function assembleHeader(input: AssembleInput): { entries: HeaderEntry[]; manifest: BundleManifest } {
-  const { plan, base, digestOf, pendingArtifacts, inBase } = input;
-  const memory = new Map<string, { blob: MemoryBlob; stored: boolean }>();
-  const addMemory = (blob: MemoryBlob, pending: boolean) => {
-    if (!memory.has(blob.digest)) memory.set(blob.digest, { blob, stored: pending || !inBase(blob.digest) });
-  };
-  const manifests = [];
-  const infos = [];
-  for (const artifact of plan.artifacts) {
-    const finished = artifact.finish(digestOf);
-    const pending = pendingArtifacts.has(artifact);
-    addMemory(finished.root, pending);
-    for (const b of artifact.blobs) if (!isFileBlob(b)) addMemory(b, false);
-    for (const b of finished.extra) addMemory(b, pending);
-    manifests.push(rootDescriptor(artifact, finished));
-    infos.push(finished.info);
-  }
-  const index = Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: MediaType.ociIndex, manifests }));
-  const layout = Buffer.from(OCI_LAYOUT_CONTENT);
-  const indexStored = pendingArtifacts.size > 0 || !inBase(sha256Digest(index));
-
-  const seenBlobs = new Set<string>();
-  const fileBlobContents: ContentEntry[] = [];
-  for (const a of plan.artifacts) {
-    for (const b of a.blobs) {
-      if (!isFileBlob(b)) continue;
-      const d = digestOf(b);
-      if (seenBlobs.has(d) || memory.has(d)) continue;
-      seenBlobs.add(d);
-      fileBlobContents.push({ path: blobPath(d), sha256: hexOf(d), size: b.size });
-    }
-  }
-  const contents: ContentEntry[] = [
-    { path: Entry.ociLayout, sha256: hexOf(sha256Digest(layout)), size: layout.length },
-    { path: Entry.index, sha256: hexOf(sha256Digest(index)), size: index.length },
-    ...[...memory.values()].map(({ blob }) => ({
-      path: blobPath(blob.digest),
-      sha256: hexOf(blob.digest),
-      size: blob.size,
-    })),
-    ...fileBlobContents,
-    ...plan.fileSets.flatMap((s) =>
-      s.files.map((f) => ({ path: f.path, sha256: input.fileHex(f.path), size: f.size })),
-    ),
-  ];
-  const strip = <T extends { kind: string }>({ kind: _kind, ...rest }: T) => rest;
-  const manifest: BundleManifest = {
-    schemaVersion: 1,
-    name: plan.name,
-    version: plan.version,
-    created: input.created,
-    expires: null,
-    platforms: plan.platforms,
-    delta: base
-      ? { base: { name: base.name, version: base.version, manifestDigest: base.manifestDigest } }
-      : null,
-    artifacts: {
-      images: infos.flatMap((i) => (i.kind === 'image' ? [strip(i)] : [])),
-      charts: infos.flatMap((i) => (i.kind === 'chart' ? [strip(i)] : [])),
-      models: infos.flatMap((i) => (i.kind === 'model' ? [strip(i)] : [])),
-      files: plan.fileSets.map((s) => ({
-        source: s.source,
-        target: s.target,
-        files: s.files.length,
-        size: s.files.reduce((k, f) => k + f.size, 0),
-      })),
-    },
-    contents,
-  };
-  const entries: HeaderEntry[] = [{ path: Entry.manifest, data: encodeManifest(manifest) }];
-  if (!inBase(sha256Digest(layout))) entries.push({ path: Entry.ociLayout, data: layout });
-  if (indexStored) entries.push({ path: Entry.index, data: index });
-  for (const { blob, stored } of memory.values())
-    if (stored) entries.push({ path: blobPath(blob.digest), data: blob.data });
-  return { entries, manifest };
 }
