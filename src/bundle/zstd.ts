@@ -174,32 +174,38 @@ export class FrameCompressor {
   async write(data: Buffer): Promise<void> {
     if (data.length > this.#remaining) throw new Error('frame overrun');
     this.#remaining -= data.length;
-    let chunk = data;
+    let pieces = [data];
     if (this.#mode === 'undecided') {
-      // Hold back the first bytes (a tar header, say) until there is enough to sample. A copy:
-      // callers reuse their buffers once write returns.
-      this.#held.push(Buffer.from(data));
-      this.#heldBytes += data.length;
-      if (this.#heldBytes < 2 * SAMPLE_SIZE && this.#remaining > 0) return;
-      chunk = Buffer.concat(this.#held);
+      if (this.#heldBytes + data.length < 2 * SAMPLE_SIZE && this.#remaining > 0) {
+        // Hold back the first bytes (a tar header, say) until there is enough to sample. A copy:
+        // callers reuse their buffers once write returns. At most 128 KiB.
+        this.#held.push(Buffer.from(data));
+        this.#heldBytes += data.length;
+        return;
+      }
+      pieces = [...this.#held, data].filter((p) => p.length > 0);
       this.#held = [];
       this.#heldBytes = 0;
-      await this.#decide(chunk);
+      await this.#decide(pieces);
     }
-    if (this.#mode === 'raw') await this.#rawBlocks(chunk);
-    else await this.#run(chunk, zstd.EndDirective.continue);
+    for (const [i, piece] of pieces.entries()) {
+      if (this.#mode === 'raw')
+        await this.#rawBlocks(piece, this.#remaining === 0 && i === pieces.length - 1);
+      else await this.#run(piece, zstd.EndDirective.continue);
+    }
   }
 
   async endFrame(): Promise<number> {
     if (this.#remaining !== 0) throw new Error(`frame ended ${this.#remaining} bytes early`);
     // Only an empty frame (no write at all) ends undecided: it is an ordinary zstd frame.
-    if (this.#mode === 'undecided') await this.#decide(Buffer.alloc(0));
+    if (this.#mode === 'undecided') await this.#decide([]);
     if (this.#mode !== 'raw') await this.#run(Buffer.alloc(0), zstd.EndDirective.end);
     return this.#produced;
   }
 
-  async #decide(first: Buffer): Promise<void> {
-    if (this.#size >= SAMPLE_FROM && first.length >= 2 * SAMPLE_SIZE && !this.#compresses(first)) {
+  async #decide(first: Buffer[]): Promise<void> {
+    const bytes = first.reduce((n, p) => n + p.length, 0);
+    if (this.#size >= SAMPLE_FROM && bytes >= 2 * SAMPLE_SIZE && !this.#compresses(first)) {
       this.#mode = 'raw';
       this.rawFrames++;
       const head = Buffer.allocUnsafeSlow(9).fill(0);
@@ -216,17 +222,18 @@ export class FrameCompressor {
     this.#cctx.setPledgedSrcSize(this.#size);
   }
 
-  #compresses(data: Buffer): boolean {
+  /** Samples the first and the last 64 KiB of what the frame starts with. */
+  #compresses(pieces: Buffer[]): boolean {
     const out = Buffer.allocUnsafe(frameBound(SAMPLE_SIZE));
-    const mid = Math.floor((data.length - SAMPLE_SIZE) / 2);
-    for (const at of [0, mid]) {
-      const n = this.#probe.compress(out, data.subarray(at, at + SAMPLE_SIZE), 1);
-      if (n < SAMPLE_SIZE * 0.97) return true;
+    const last = pieces[pieces.length - 1]!;
+    const tail = last.length >= SAMPLE_SIZE ? last : Buffer.concat(pieces);
+    for (const sample of [Buffer.concat(pieces, SAMPLE_SIZE), tail.subarray(tail.length - SAMPLE_SIZE)]) {
+      if (this.#probe.compress(out, sample, 1) < SAMPLE_SIZE * 0.97) return true;
     }
     return false;
   }
 
-  async #rawBlocks(data: Buffer): Promise<void> {
+  async #rawBlocks(data: Buffer, final: boolean): Promise<void> {
     const blocks = Math.ceil(data.length / MAX_BLOCK);
     const headers = Buffer.allocUnsafeSlow(3 * blocks); // its own memory: see ownedByCompressor
     owned.add(headers.buffer);
@@ -234,7 +241,7 @@ export class FrameCompressor {
     for (let b = 0; b < blocks; b++) {
       const at = b * MAX_BLOCK;
       const n = Math.min(MAX_BLOCK, data.length - at);
-      const last = this.#remaining === 0 && at + n === data.length ? 1 : 0;
+      const last = final && at + n === data.length ? 1 : 0;
       const header = last | (n << 3); // block type 0: raw
       headers.writeUIntLE(header, 3 * b, 3);
       parts.push(headers.subarray(3 * b, 3 * b + 3), data.subarray(at, at + n));
