@@ -278,6 +278,18 @@ describe('delta and merge', () => {
     expect((await kubechat(['bundle', 'verify', merged])).code).toBe(0);
   });
 
+  it('Given a base recompressed by standard tools (no seek table), Then merge still rebuilds the bundle', async () => {
+    const plainBase = join(ws.dir, 'plain-base.kcb.tar.zst');
+    expect((await sh(`zstd -dc '${full1}' | zstd -q -3 -o '${plainBase}'`)).code).toBe(0);
+    const out = join(ws.dir, 'merged-plain');
+    const r = await kubechat(['bundle', 'merge', '--base', plainBase, delta, '-o', out, '--json']);
+    expect(r.code, r.stderr).toBe(0);
+    const merged = (JSON.parse(r.stdout) as { bundle: string }).bundle;
+    expect(await tarList(merged)).toEqual(await tarList(full2));
+    expect((await kubechat(['bundle', 'verify', merged])).code).toBe(0);
+    expect((await readdir(out)).filter((n) => n.startsWith('.'))).toEqual([]); // spool removed
+  });
+
   it('Given the wrong base, Then merge refuses with exit 6 and writes nothing', async () => {
     const out = join(ws.dir, 'merged-wrong');
     const r = await kubechat(['bundle', 'merge', '--base', full2, delta, '-o', out]);
