@@ -5,9 +5,10 @@
  */
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { mkdir, open, rename, rm, writeFile, type FileHandle } from 'node:fs/promises';
+import { mkdir, open, readdir, rename, rm, writeFile, type FileHandle } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { describeFsError, outputError } from '../lib/errors.js';
+import { onInterrupt } from '../lib/interrupt.js';
 import { partName, partsFileName } from './layout.js';
 import type { PartsFile } from './split.js';
 
@@ -36,7 +37,36 @@ export async function createSink(finalPath: string, splitSize?: number): Promise
   } catch (err) {
     throw wrap(err, dirname(finalPath));
   }
-  return splitSize === undefined ? new FileSink(finalPath) : new PartsSink(finalPath, splitSize);
+  await removeStalePartials(finalPath);
+  const sink = splitSize === undefined ? new FileSink(finalPath) : new PartsSink(finalPath, splitSize);
+  // Ctrl-C removes what was written; commit and abort end that duty.
+  const release = onInterrupt(() => sink.abort());
+  return {
+    write: (d, p) => sink.write(d, p),
+    writev: (d, p) => sink.writev(d, p),
+    commit: () => sink.commit().finally(release),
+    abort: () => sink.abort().finally(release),
+  };
+}
+
+/** Temporary files of this bundle left by a process that was killed (its pid is gone). */
+async function removeStalePartials(finalPath: string): Promise<void> {
+  const prefix = `.${basename(finalPath)}`;
+  const names = await readdir(dirname(finalPath)).catch(() => [] as string[]);
+  for (const name of names) {
+    const m = /\.partial-(\d+)$/.exec(name);
+    if (!name.startsWith(prefix) || !m || alive(Number(m[1]))) continue;
+    await rm(join(dirname(finalPath), name), { force: true });
+  }
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
 }
 
 /**

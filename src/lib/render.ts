@@ -61,7 +61,7 @@ export async function withProgress<T>(
     ],
     {
       exitOnError: true,
-      registerSignalListeners: true,
+      registerSignalListeners: false, // lib/interrupt.ts removes partial output, then exits
       rendererOptions: {
         logger: new ListrLogger({ processOutput: new ProcessOutput(process.stderr, process.stderr) }),
       },

@@ -358,6 +358,23 @@ describe('bad input', () => {
     expect(e.error.message).toMatch(/Demo\/Hello/);
   });
 
+  it('Given a create interrupted with Ctrl-C while writing, Then it exits 130 and leaves nothing behind', async () => {
+    const spec = await ws.spec('3.0.0', { ggufSize: 256 * 1024 * 1024 });
+    const out = join(ws.dir, 'out-interrupted');
+    let sent = false;
+    const r = await kubechat(['bundle', 'create', '-f', spec, '-o', out], {
+      onStderr: (text, child) => {
+        if (!sent && /Writing demo-3\.0\.0/.test(text)) {
+          sent = true;
+          child.kill('SIGINT');
+        }
+      },
+    });
+    expect(sent).toBe(true);
+    expect(r.code).toBe(130);
+    expect(await readdir(out)).toEqual([]);
+  });
+
   // Mounting a 1 MiB tmpfs needs root, as CI has.
   it.skipIf(process.getuid?.() !== 0)(
     'Given an output disk that fills up, Then create exits 8 and leaves nothing behind',

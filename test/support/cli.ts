@@ -1,5 +1,5 @@
 /** Runs the built CLI (bin/run.js → dist/) as a user would, on the Node running the tests. */
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -16,11 +16,16 @@ export interface CliResult {
   stderr: string;
 }
 
-/** `wrap` runs the command under another program, e.g. ['unshare', '-n'] for no network at all. */
-export function kubechat(
-  args: string[],
-  options: { cwd?: string; wrap?: string[]; env?: NodeJS.ProcessEnv } = {},
-) {
+export interface RunOptions {
+  cwd?: string;
+  /** Runs the command under another program, e.g. ['unshare', '-n'] for no network at all. */
+  wrap?: string[];
+  env?: NodeJS.ProcessEnv;
+  /** Called with stderr so far whenever it grows; may signal the child. */
+  onStderr?: (text: string, child: ChildProcess) => void;
+}
+
+export function kubechat(args: string[], options: RunOptions = {}) {
   const argv = [...(options.wrap ?? []), process.execPath, BIN, ...args];
   return new Promise<CliResult>((resolve, reject) => {
     const child = spawn(argv[0]!, argv.slice(1), {
@@ -31,7 +36,10 @@ export function kubechat(
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.stderr.on('data', (d: Buffer) => {
+      stderr += d.toString();
+      options.onStderr?.(stderr, child);
+    });
     child.on('error', reject);
     child.on('close', (code) => resolve({ code: code ?? -1, stdout, stderr }));
   });
