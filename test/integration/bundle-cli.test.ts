@@ -7,7 +7,16 @@ import { readdir, readFile, stat, writeFile, truncate, copyFile, mkdir } from 'n
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { kubechat, sh } from '../support/cli.js';
+import { schemaValidator } from '../../src/lib/schema.js';
 import { makeWorkspace, type Workspace } from '../support/workspace.js';
+
+/** --json output is a contract: every result checked here must match its schema in schemas/results/. */
+function conforms(result: string, schema: string): void {
+  const validate = schemaValidator(`results/${schema}.schema.json`, true);
+  const ok = validate(JSON.parse(result));
+  expect(validate.errors ?? [], schema).toEqual([]);
+  expect(ok).toBe(true);
+}
 
 let ws: Workspace;
 let full1: string; // demo 1.0.0
@@ -28,12 +37,14 @@ beforeAll(async () => {
   const spec2 = await ws.spec('1.1.0', { layerSeed: 'hello-app-1.1' });
   const r1 = await kubechat(['bundle', 'create', '-f', spec1, '-o', ws.out, '--json']);
   expect(r1.code, r1.stderr).toBe(0);
+  conforms(r1.stdout, 'bundle-create');
   full1 = (JSON.parse(r1.stdout) as { bundle: string }).bundle;
   const r2 = await kubechat(['bundle', 'create', '-f', spec2, '-o', join(ws.dir, 'full'), '--json']);
   expect(r2.code, r2.stderr).toBe(0);
   full2 = (JSON.parse(r2.stdout) as { bundle: string }).bundle;
   const r3 = await kubechat(['bundle', 'create', '-f', spec2, '-o', ws.out, '--base', full1, '--json']);
   expect(r3.code, r3.stderr).toBe(0);
+  conforms(r3.stdout, 'bundle-create');
   delta = (JSON.parse(r3.stdout) as { bundle: string }).bundle;
 });
 
@@ -84,6 +95,7 @@ describe('bundle create', () => {
   it('Then the --json result is on stdout and progress on stderr', async () => {
     const r = await kubechat(['bundle', 'inspect', full1, '--json']);
     expect(r.code).toBe(0);
+    conforms(r.stdout, 'bundle-inspect');
     const result = JSON.parse(r.stdout) as {
       name: string;
       version: string;
@@ -99,6 +111,7 @@ describe('bundle verify', () => {
   it('Given an intact bundle, When verified inside a network namespace with no network, Then it passes', async () => {
     const r = await kubechat(['bundle', 'verify', full1, '--json'], { wrap: ['unshare', '-n'] });
     expect(r.code, r.stderr).toBe(0);
+    conforms(r.stdout, 'bundle-verify');
     const v = JSON.parse(r.stdout) as {
       ok: boolean;
       signature: string;
@@ -149,6 +162,7 @@ describe('bundle verify', () => {
     await sh(`zstd -q -f '${tar}' -o '${bad}'`);
     const r = await kubechat(['bundle', 'verify', bad, '--json']);
     expect(r.code).toBe(6);
+    conforms(r.stdout, 'bundle-verify');
     const v = JSON.parse(r.stdout) as { problems: Array<{ kind: string; path: string }> };
     expect(v.problems).toContainEqual(
       expect.objectContaining({ kind: 'missing', path: 'files/docs/index.md' }),
@@ -261,6 +275,7 @@ describe('delta and merge', () => {
       wrap: ['unshare', '-n'],
     });
     expect(r.code, r.stderr).toBe(0);
+    conforms(r.stdout, 'bundle-merge');
     const merged = (JSON.parse(r.stdout) as { bundle: string }).bundle;
     expect(merged).toBe(join(out, 'demo-1.1.0.kcb.tar.zst'));
     const [a, b] = [await tarList(merged), await tarList(full2)];
@@ -353,6 +368,7 @@ describe('bad input', () => {
     await writeFile(spec, (await readFile(spec, 'utf8')).replace('demo/hello:1.0', 'Demo/Hello:1.0'));
     const r = await kubechat(['bundle', 'create', '-f', spec, '-o', ws.out, '--json']);
     expect(r.code).toBe(3);
+    conforms(r.stdout, 'error');
     const e = JSON.parse(r.stdout) as { error: { exitCode: number; message: string; fix: string } };
     expect(e.error.exitCode).toBe(3);
     expect(e.error.message).toMatch(/Demo\/Hello/);
