@@ -156,7 +156,9 @@ export class FrameCompressor {
     this.#cctx.setParameter(zstd.CParameter.compressionLevel, options.level);
     this.#cctx.setParameter(zstd.CParameter.checksumFlag, 1);
     this.#cctx.setParameter(zstd.CParameter.contentSizeFlag, 1);
-    if (options.workers > 1) this.#cctx.setParameter(zstd.CParameter.nbWorkers, options.workers);
+    // Always the multi-threaded engine (even with one worker): its output does not depend on the
+    // number of workers, so a bundle is byte-for-byte reproducible across machines.
+    this.#cctx.setParameter(zstd.CParameter.nbWorkers, Math.max(1, options.workers));
   }
 
   beginFrame(size: number): void {

@@ -92,6 +92,25 @@ describe('bundle create', () => {
     expect(manifest.artifacts.models[0]!.ref).toBe('registry.ollama.ai/library/assist:1.0');
   });
 
+  it('Given SOURCE_DATE_EPOCH, When created twice with different thread counts, Then the bundles are byte-identical', async () => {
+    const spec = join(ws.dir, 'demo-1.0.0.yaml');
+    const env = { SOURCE_DATE_EPOCH: '1767225600' };
+    const sums: string[] = [];
+    for (const threads of ['1', '3']) {
+      const out = join(ws.dir, `repro-${threads}`);
+      const r = await kubechat(['bundle', 'create', '-f', spec, '-o', out, '--threads', threads], { env });
+      expect(r.code, r.stderr).toBe(0);
+      sums.push((await sh(`sha256sum < '${join(out, 'demo-1.0.0.kcb.tar.zst')}'`)).stdout);
+    }
+    expect(sums[0]).toBe(sums[1]);
+    const created = (
+      await sh(
+        `zstd -dc '${join(ws.dir, 'repro-1', 'demo-1.0.0.kcb.tar.zst')}' | tar -xO kubechat-bundle.json`,
+      )
+    ).stdout;
+    expect((JSON.parse(created) as { created: string }).created).toBe('2026-01-01T00:00:00.000Z');
+  });
+
   it('Then the --json result is on stdout and progress on stderr', async () => {
     const r = await kubechat(['bundle', 'inspect', full1, '--json']);
     expect(r.code).toBe(0);

@@ -1,5 +1,6 @@
 import { Flags } from '@oclif/core';
 import { KubechatCommand } from '../../lib/command.js';
+import { specError } from '../../lib/errors.js';
 import { formatBytes } from '../../lib/progress.js';
 import { parseSplitSize } from '../../bundle/split.js';
 import { defaultCompressOptions } from '../../bundle/zstd.js';
@@ -10,7 +11,10 @@ export default class BundleCreate extends KubechatCommand {
   static override description = `Reads the images, charts, models and files a spec names from local sources and writes
 DIR/<name>-<version>.kcb.tar.zst: a pax tar of the bundle entries, zstd-compressed as independent frames
 with a seek table. With --base, writes a delta (<name>-<version>.delta-<base>.kcb.tar.zst) that lists
-content already in the base instead of storing it. Every input is read once.`;
+content already in the base instead of storing it. Every input is read once.
+
+Bundles are reproducible: with SOURCE_DATE_EPOCH set (seconds since 1970, as reproducible-builds.org
+defines it) as the creation time, the same spec and inputs give a byte-identical bundle on any machine.`;
 
   static override examples = [
     '<%= config.bin %> bundle create -f bundles/demo.yaml -o out',
@@ -35,6 +39,7 @@ content already in the base instead of storing it. Every input is read once.`;
   async run(): Promise<CreateBundleResult> {
     const { flags } = await this.parse(BundleCreate);
     const splitSize = flags.split === undefined ? undefined : parseSplitSize(flags.split);
+    const now = sourceDateEpoch(process.env.SOURCE_DATE_EPOCH);
     const result = await this.progress(`Creating bundle from ${flags.file}`, (reporter) =>
       createBundle({
         specPath: flags.file,
@@ -43,6 +48,7 @@ content already in the base instead of storing it. Every input is read once.`;
         splitSize,
         allPlatforms: flags['all-platforms'],
         compress: { level: flags.level, workers: flags.threads ?? defaultCompressOptions().workers },
+        now,
         reporter,
       }),
     );
@@ -61,4 +67,16 @@ content already in the base instead of storing it. Every input is read once.`;
     this.say(`  manifest ${result.manifestDigest}`);
     return result;
   }
+}
+
+/** SOURCE_DATE_EPOCH (https://reproducible-builds.org/specs/source-date-epoch/) as the creation time. */
+function sourceDateEpoch(value: string | undefined): Date | undefined {
+  if (value === undefined || value === '') return undefined;
+  if (!/^\d+$/.test(value)) {
+    throw specError(
+      `SOURCE_DATE_EPOCH=${value} is not a whole number of seconds`,
+      'set it to e.g. $(git log -1 --format=%ct)',
+    );
+  }
+  return new Date(Number(value) * 1000);
 }
