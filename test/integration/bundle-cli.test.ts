@@ -324,6 +324,35 @@ describe('delta and merge', () => {
     expect((await readdir(out)).filter((n) => n.startsWith('.'))).toEqual([]); // spool removed
   });
 
+  it('Given a base of the same version or of another bundle, Then create refuses with exit 3', async () => {
+    const same = await kubechat([
+      'bundle',
+      'create',
+      '-f',
+      join(ws.dir, 'demo-1.0.0.yaml'),
+      '-o',
+      ws.out,
+      '--base',
+      full1,
+    ]);
+    expect(same.code).toBe(3);
+    expect(same.stderr).toMatch(/same version 1\.0\.0/);
+    const other = join(ws.dir, 'other.yaml');
+    await writeFile(
+      other,
+      (await readFile(join(ws.dir, 'demo-1.1.0.yaml'), 'utf8')).replace('name: demo', 'name: other'),
+    );
+    const r = await kubechat(['bundle', 'create', '-f', other, '-o', ws.out, '--base', full1]);
+    expect(r.code).toBe(3);
+    expect(r.stderr).toMatch(/is bundle "demo", not "other"/);
+  });
+
+  it('Given merge of a full bundle, Then it says merge needs a delta (exit 5)', async () => {
+    const r = await kubechat(['bundle', 'merge', '--base', full1, full2, '-o', join(ws.dir, 'm')]);
+    expect(r.code).toBe(5);
+    expect(r.stderr).toMatch(/not a delta/);
+  });
+
   it('Given the wrong base, Then merge refuses with exit 6 and writes nothing', async () => {
     const out = join(ws.dir, 'merged-wrong');
     const r = await kubechat(['bundle', 'merge', '--base', full2, delta, '-o', out]);
@@ -343,6 +372,31 @@ describe('bad input', () => {
     const r = await kubechat(['bundle', 'create', '-f', spec, '-o', ws.out]);
     expect(r.code).toBe(3);
     expect(r.stderr).toMatch(/^error: .*unknown field "imagez"/m);
+  });
+
+  it('Given a spec listing the same image twice, Then create exits 3', async () => {
+    const spec = await ws.spec('2.4.0');
+    const text = await readFile(spec, 'utf8');
+    const line = text.split('\n').find((l) => l.includes('demo/hello:1.0'))!;
+    await writeFile(spec, text.replace(line, `${line}\n${line}`));
+    const r = await kubechat(['bundle', 'create', '-f', spec, '-o', ws.out]);
+    expect(r.code).toBe(3);
+    expect(r.stderr).toMatch(/docker\.io\/demo\/hello:1\.0 is listed twice/);
+  });
+
+  it('Given a bad --split size, Then create exits 3 before reading anything', async () => {
+    const r = await kubechat([
+      'bundle',
+      'create',
+      '-f',
+      join(ws.dir, 'demo-1.0.0.yaml'),
+      '-o',
+      ws.out,
+      '--split',
+      'lots',
+    ]);
+    expect(r.code).toBe(3);
+    expect(r.stderr).toMatch(/^fix: use fat32, dvd, bd or a size/m);
   });
 
   it('Given a spec naming a missing GGUF, Then create exits 4 naming the file', async () => {
