@@ -43,6 +43,17 @@ export interface Toc {
   entries: TocEntry[];
 }
 
+export interface AddEntryOptions {
+  /** Progress: called with the byte count of each chunk written. */
+  onBytes?: (n: number) => void;
+  /** The path holds a placeholder digest; `rename` gives the real one once the content is hashed. */
+  provisional?: boolean;
+  /** File mode in the tar header (files/ entries keep their executable bit). */
+  mode?: number;
+}
+
+export const DEFAULT_MODE = 0o644;
+
 export interface HeaderEntry {
   path: string;
   data: Buffer;
@@ -65,7 +76,7 @@ export class ArchiveWriter {
   readonly #frames: SeekEntry[] = [];
   readonly #toc: TocEntry[] = [];
   /** Entries written under a provisional name: where their raw header frame sits in the file. */
-  readonly #provisional = new Map<string, { out: number; toc: TocEntry }>();
+  readonly #provisional = new Map<string, { out: number; toc: TocEntry; mode: number }>();
   #out: number;
   #tar: number;
   #entryLeft = 0;
@@ -193,17 +204,17 @@ export class ArchiveWriter {
     path: string,
     size: number,
     source: AsyncIterable<Buffer> & { digest?: () => Promise<string> },
-    onBytes?: (n: number) => void,
-    provisional = false,
+    options: AddEntryOptions = {},
   ) {
-    const header = encodeHeader(path, size, this.mtime);
+    const { onBytes, provisional = false, mode = DEFAULT_MODE } = options;
+    const header = encodeHeader(path, size, this.mtime, mode);
     const toc = { path, header: this.#tar, data: this.#tar + header.length, size };
     this.#toc.push(toc);
     this.#entryLeft = header.length + size + padding(size);
     if (provisional) {
       // The header goes in a frame of its own, stored raw, so `rename` can overwrite it in place.
       const frame = rawFrame(header);
-      this.#provisional.set(path, { out: this.#out, toc });
+      this.#provisional.set(path, { out: this.#out, toc, mode });
       this.#frames.push({ compressedSize: frame.length, decompressedSize: header.length });
       this.#out += frame.length;
       await this.#write(frame, this.#out - frame.length);
@@ -236,7 +247,7 @@ export class ArchiveWriter {
   async rename(path: string, newPath: string): Promise<void> {
     const p = this.#provisional.get(path);
     if (!p) throw new Error(`internal: ${path} was not written provisionally`);
-    const header = encodeHeader(newPath, p.toc.size, this.mtime);
+    const header = encodeHeader(newPath, p.toc.size, this.mtime, p.mode);
     if (header.length !== p.toc.data - p.toc.header) throw new Error('internal: renamed header changed size');
     await this.#drain(); // the provisional header must land before it is overwritten
     await this.sink.write(rawFrame(header), p.out);

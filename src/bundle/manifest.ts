@@ -15,7 +15,12 @@ export interface ContentEntry {
   /** Hex sha256 of the entry's data. */
   sha256: string;
   size: number;
+  /** Octal file mode, only for files/ entries that are executable ("0755"); absent means 0644. */
+  mode?: string;
 }
+
+/** The tar mode of a content entry. */
+export const modeOfEntry = (c: ContentEntry): number => (c.mode === undefined ? 0o644 : parseInt(c.mode, 8));
 
 export interface FileSetInfo {
   source: string;

@@ -101,6 +101,8 @@ export interface PlannedFile {
   /** Absolute path on disk */
   source: string;
   size: number;
+  /** 0o755 for a file with any executable bit, else 0o644. */
+  mode: number;
 }
 
 export interface PlannedFileSet {

@@ -18,11 +18,11 @@ export function entryTarSize(path: string, size: number): number {
 }
 
 /** Header block(s) for a regular file; a pax header precedes it when the path or size do not fit ustar. */
-export function encodeHeader(path: string, size: number, mtime: Date): Buffer {
+export function encodeHeader(path: string, size: number, mtime: Date, mode = 0o644): Buffer {
   const data = {
     path,
     size,
-    mode: 0o644,
+    mode,
     uid: 0,
     gid: 0,
     uname: '',

@@ -70,7 +70,12 @@ export function assembleHeader(input: AssembleInput): { entries: HeaderEntry[]; 
     })),
     ...fileBlobContents,
     ...plan.fileSets.flatMap((s) =>
-      s.files.map((f) => ({ path: f.path, sha256: input.fileHex(f.path), size: f.size })),
+      s.files.map((f) => ({
+        path: f.path,
+        sha256: input.fileHex(f.path),
+        size: f.size,
+        ...(f.mode === 0o644 ? {} : { mode: f.mode.toString(8).padStart(4, '0') }),
+      })),
     ),
   ];
   const strip = <T extends { kind: string }>({ kind: _kind, ...rest }: T) => rest;

@@ -60,6 +60,7 @@ interface BodyItem {
   size: number;
   expected: string | undefined;
   blob?: FileBlob;
+  mode?: number;
 }
 
 export async function createBundle(options: CreateBundleOptions): Promise<CreateBundleResult> {
@@ -127,7 +128,7 @@ export async function createBundle(options: CreateBundleOptions): Promise<Create
   for (const f of files) {
     const known = fileDigests.get(f.path);
     if (known !== undefined && base?.digests.has(known)) continue;
-    body.push({ path: f.path, source: f.source, size: f.size, expected: undefined });
+    body.push({ path: f.path, source: f.source, size: f.size, expected: undefined, mode: f.mode });
   }
 
   // Placeholder digests have the real length, so the header built with them has the real size.
@@ -161,13 +162,11 @@ export async function createBundle(options: CreateBundleOptions): Promise<Create
       // A blob whose digest is learned here gets a temporary path; tar paths of blobs all have one length.
       const path = item.path ?? blobPath(placeholders.get(item.source)!);
       const provisional = item.path === undefined;
-      const hex = await writer.addEntry(
-        path,
-        item.size,
-        readHashed(item.source),
-        (k) => progress.add(k),
+      const hex = await writer.addEntry(path, item.size, readHashed(item.source), {
+        onBytes: (k) => progress.add(k),
         provisional,
-      );
+        mode: item.mode,
+      });
       if (provisional) await writer.rename(path, blobPath(`sha256:${hex}`));
       if (item.expected !== undefined && `sha256:${hex}` !== item.expected) {
         throw sourceError(

@@ -22,7 +22,7 @@ import {
 } from '../bundle/reader.js';
 import { createSink } from '../bundle/sink.js';
 import { defaultCompressOptions, type CompressOptions } from '../bundle/zstd.js';
-import type { ContentEntry } from '../bundle/manifest.js';
+import { modeOfEntry, type ContentEntry } from '../bundle/manifest.js';
 
 export interface MergeOptions {
   deltaPath: string;
@@ -110,7 +110,10 @@ export async function mergeBundle(options: MergeOptions): Promise<MergeResult> {
         }
         source = baseReader.read(basePath, c.sha256);
       }
-      const hex = await writer.addEntry(c.path, c.size, source, (k) => progress.add(k));
+      const hex = await writer.addEntry(c.path, c.size, source, {
+        onBytes: (k) => progress.add(k),
+        mode: modeOfEntry(c),
+      });
       if (hex !== c.sha256) throw mismatch(c, hex);
       if (current?.path === c.path) current = await next();
     }

@@ -18,7 +18,7 @@ export async function planFiles(
   const files: PlannedFile[] = [];
   if (st.isFile()) {
     const name = root.split(sep).pop()!;
-    files.push({ path: filePath(entry.target, name), source: root, size: st.size });
+    files.push({ path: filePath(entry.target, name), source: root, size: st.size, mode: modeOf(st.mode) });
   } else if (st.isDirectory()) {
     await walk(root, root, entry.target, files);
   } else {
@@ -44,6 +44,10 @@ async function walk(root: string, dir: string, target: string, out: PlannedFile[
         path: filePath(target, relative(root, full).split(sep).join('/')),
         source: full,
         size: st.size,
+        mode: modeOf(st.mode),
       });
   }
 }
+
+/** Only the executable bit survives: scripts stay runnable, nothing else about the source host leaks. */
+const modeOf = (mode: number): number => (mode & 0o111 ? 0o755 : 0o644);

@@ -111,6 +111,17 @@ describe('bundle create', () => {
     expect((JSON.parse(created) as { created: string }).created).toBe('2026-01-01T00:00:00.000Z');
   });
 
+  it('Then an executable file keeps its executable bit, recorded in the manifest', async () => {
+    const listing = (await sh(`zstd -dc '${full1}' | tar -tv`)).stdout;
+    expect(listing).toMatch(/-rwxr-xr-x .* files\/docs\/guide\/preflight\.sh/);
+    expect(listing).toMatch(/-rw-r--r-- .* files\/docs\/guide\/install\.md/);
+    const manifest = JSON.parse((await sh(`zstd -dc '${full1}' | tar -xO kubechat-bundle.json`)).stdout) as {
+      contents: Array<{ path: string; mode?: string }>;
+    };
+    expect(manifest.contents.find((c) => c.path === 'files/docs/guide/preflight.sh')?.mode).toBe('0755');
+    expect(manifest.contents.find((c) => c.path === 'files/docs/guide/install.md')?.mode).toBeUndefined();
+  });
+
   it('Then the --json result is on stdout and progress on stderr', async () => {
     const r = await kubechat(['bundle', 'inspect', full1, '--json']);
     expect(r.code).toBe(0);
@@ -299,6 +310,8 @@ describe('delta and merge', () => {
     expect(merged).toBe(join(out, 'demo-1.1.0.kcb.tar.zst'));
     const [a, b] = [await tarList(merged), await tarList(full2)];
     expect(a).toEqual(b);
+    const modes = async (f: string) => (await sh(`zstd -dc '${f}' | tar -tv | cut -c1-10`)).stdout;
+    expect(await modes(merged)).toBe(await modes(full2));
     const hashes = async (file: string) =>
       (
         await sh(

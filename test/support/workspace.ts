@@ -19,6 +19,9 @@ export async function makeWorkspace(): Promise<Workspace> {
   await mkdir(join(dir, 'docs', 'guide'), { recursive: true });
   await writeFile(join(dir, 'docs', 'index.md'), '# KubeChat docs\n');
   await writeFile(join(dir, 'docs', 'guide', 'install.md'), '# Install\nRun kubechat install.\n');
+  await writeFile(join(dir, 'docs', 'guide', 'preflight.sh'), '#!/bin/sh\necho preflight ok\n', {
+    mode: 0o755,
+  });
   return {
     dir,
     out,

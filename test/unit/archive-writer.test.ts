@@ -144,13 +144,9 @@ async function build(
   );
   for (const item of body) {
     const written = item.provisional ?? item.path;
-    const got = await writer.addEntry(
-      written,
-      item.data.length,
-      chunked(item.data),
-      undefined,
-      !!item.provisional,
-    );
+    const got = await writer.addEntry(written, item.data.length, chunked(item.data), {
+      provisional: !!item.provisional,
+    });
     expect(got).toBe(hex(item.data));
     if (item.provisional) await writer.rename(item.provisional, item.path);
   }
