@@ -103,10 +103,16 @@ export interface StreamedEntry extends TarEntry {
   data: AsyncIterable<Buffer>;
 }
 
-/** Every entry of the bundle in archive order, in one pass over the file. */
-export async function* streamEntries(bundle: OpenedBundle): AsyncGenerator<StreamedEntry> {
+/**
+ * Every entry of the bundle in archive order, in one pass over the file. With `transient`, a data
+ * chunk is only valid until the next one is requested (for consumers that hash and drop it).
+ */
+export async function* streamEntries(
+  bundle: OpenedBundle,
+  options: { transient?: boolean } = {},
+): AsyncGenerator<StreamedEntry> {
   const name = bundle.source.name;
-  const reader = new ByteReader(decompress(bundle.source.stream(), name));
+  const reader = new ByteReader(decompress(bundle.source.stream(), name, { reuse: options.transient }));
   for await (const entry of parseTar(reader, name)) {
     yield { ...entry, data: reader.chunks(entry.size, truncated(name)) };
     // Whatever the caller left unread of the entry (all, some or none) is skipped here.

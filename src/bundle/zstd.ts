@@ -312,9 +312,17 @@ export function compressFrame(data: Buffer, options: CompressOptions): Buffer {
  * header padding are read past). Throws a format error on corrupt data or a stream that ends
  * inside a frame.
  */
-export async function* decompress(source: AsyncIterable<Buffer>, what: string): AsyncGenerator<Buffer> {
+export async function* decompress(
+  source: AsyncIterable<Buffer>,
+  what: string,
+  options: { reuse?: boolean } = {},
+): AsyncGenerator<Buffer> {
   const dctx = new zstd.DCtx();
   const outSize = 1024 * 1024;
+  // With `reuse`, output cycles through three buffers (no allocation, no GC churn): only for
+  // consumers that finish with a chunk before they ask for the one after next.
+  const ring = options.reuse ? [0, 1, 2].map(() => Buffer.allocUnsafeSlow(outSize)) : undefined;
+  let turn = 0;
   let inFrame = false;
   let sawInput = false;
   for await (const chunk of source) {
@@ -330,7 +338,7 @@ export async function* decompress(source: AsyncIterable<Buffer>, what: string): 
     sawInput ||= chunk.length > 0;
     let input = chunk;
     for (;;) {
-      const out = Buffer.allocUnsafe(outSize);
+      const out = ring ? ring[turn++ % ring.length]! : Buffer.allocUnsafe(outSize);
       let result: [number, number, number];
       try {
         result = dctx.decompressStream(out, input);

@@ -64,7 +64,7 @@ export async function verifyBundle(options: VerifyOptions): Promise<VerifyResult
   let tocSeenAt = -1;
   let checked = 0;
 
-  for await (const entry of streamEntries(bundle)) {
+  for await (const entry of streamEntries(bundle, { transient: true })) {
     const at = position++;
     if (entry.path === Entry.manifest || entry.path === Entry.signature) {
       const expectedAt = entry.path === Entry.manifest ? 0 : 1;
