@@ -63,9 +63,4 @@ export class ByteReader {
       yield out;
     }
   }
-
-  /** True when no byte is left. */
-  async atEnd(): Promise<boolean> {
-    return this.#buf.length === 0 && !(await this.#fill());
-  }
 }

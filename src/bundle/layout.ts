@@ -16,9 +16,6 @@ export const Entry = {
   toc: 'kubechat-toc.json',
 } as const;
 
-/** Entries that are not listed in the manifest's `contents` (they describe or pack the bundle itself). */
-export const UNLISTED_ENTRIES: ReadonlySet<string> = new Set([Entry.manifest, Entry.signature, Entry.toc]);
-
 export const OCI_LAYOUT_CONTENT = '{"imageLayoutVersion":"1.0.0"}';
 
 export const BLOB_PREFIX = 'blobs/sha256/';

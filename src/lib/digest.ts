@@ -13,7 +13,3 @@ export function hexOf(digest: string): string {
   if (!DIGEST_RE.test(digest)) throw new Error(`not a sha256 digest: ${digest}`);
   return digest.slice('sha256:'.length);
 }
-
-export function isDigest(value: unknown): value is string {
-  return typeof value === 'string' && DIGEST_RE.test(value);
-}
