@@ -1,5 +1,5 @@
 /** `spec.files`: a file or a directory tree copied under files/<target>/ in the bundle. */
-import { readdir, stat } from 'node:fs/promises';
+import { readdir, realpath, stat } from 'node:fs/promises';
 import { join, relative, resolve, sep } from 'node:path';
 import { describeFsError, sourceError } from '../lib/errors.js';
 import { filePath } from '../bundle/layout.js';
@@ -30,7 +30,20 @@ export async function planFiles(
   return { source: entry.path, target: entry.target, files };
 }
 
-async function walk(root: string, dir: string, target: string, out: PlannedFile[]): Promise<void> {
+async function walk(
+  root: string,
+  dir: string,
+  target: string,
+  out: PlannedFile[],
+  ancestors: ReadonlySet<string> = new Set(),
+): Promise<void> {
+  // A directory symlink pointing back up the tree would otherwise recurse forever. (A link to a
+  // sibling directory is fine: it is copied twice, as tar -h does.)
+  const real = await realpath(dir);
+  if (ancestors.has(real)) {
+    throw sourceError(`${dir}: symbolic link loop`, 'remove the link that points back into the tree');
+  }
+  const chain = new Set(ancestors).add(real);
   const names = (await readdir(dir)).sort();
   for (const name of names) {
     const full = join(dir, name);
@@ -38,7 +51,7 @@ async function walk(root: string, dir: string, target: string, out: PlannedFile[
     const st = await stat(full).catch((err: unknown) => {
       throw describeFsError(err, full, 'read') ?? sourceError(`${full}: cannot read`, undefined, err);
     });
-    if (st.isDirectory()) await walk(root, full, target, out);
+    if (st.isDirectory()) await walk(root, full, target, out, chain);
     else if (st.isFile())
       out.push({
         path: filePath(target, relative(root, full).split(sep).join('/')),
