@@ -40,8 +40,10 @@ export interface BundleManifest {
   platforms: string[];
   delta: null | { base: { name: string; version: string; manifestDigest: string } };
   artifacts: {
-    images: Unkinded<ImageInfo>[];
-    charts: Unkinded<ChartInfo>[];
+    /** size: bytes of every blob the image uses (index/manifests, configs, layers). */
+    images: Array<Unkinded<ImageInfo> & { size: number }>;
+    /** size: bytes of the chart's OCI manifest, config and content. */
+    charts: Array<Unkinded<ChartInfo> & { size: number }>;
     models: Unkinded<ModelInfo>[];
     files: FileSetInfo[];
   };

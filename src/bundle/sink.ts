@@ -81,6 +81,14 @@ class FileSink implements BundleSink {
   #fh: Promise<FileHandle> | undefined;
   #unflushed = 0;
   #flushing: Promise<void> | undefined;
+  #aborted = false;
+
+  /** The temp file, opened once; never again after abort (a late write must not recreate it). */
+  #handle(): Promise<FileHandle> {
+    if (this.#aborted) return Promise.reject(new Error('bundle write was aborted'));
+    this.#fh ??= open(this.#temp, 'w');
+    return this.#fh;
+  }
 
   #wrote(fh: FileHandle, n: number) {
     this.#unflushed += n;
@@ -99,8 +107,7 @@ class FileSink implements BundleSink {
   async write(data: Buffer, position: number): Promise<void> {
     try {
       // Writes may overlap: open once, and share the handle.
-      this.#fh ??= open(this.#temp, 'w');
-      const fh = await this.#fh;
+      const fh = await this.#handle();
       let done = 0;
       while (done < data.length) {
         const { bytesWritten } = await fh.write(data, done, data.length - done, position + done);
@@ -114,8 +121,7 @@ class FileSink implements BundleSink {
 
   async writev(parts: Buffer[], position: number): Promise<void> {
     try {
-      this.#fh ??= open(this.#temp, 'w');
-      const fh = await this.#fh;
+      const fh = await this.#handle();
       let rest = parts.filter((p) => p.length > 0);
       let at = position;
       while (rest.length > 0) {
@@ -139,8 +145,7 @@ class FileSink implements BundleSink {
 
   async commit() {
     try {
-      this.#fh ??= open(this.#temp, 'w');
-      const fh = await this.#fh;
+      const fh = await this.#handle();
       await this.#flushing;
       await fh.sync();
       await fh.close();
@@ -153,6 +158,7 @@ class FileSink implements BundleSink {
   }
 
   async abort() {
+    this.#aborted = true;
     await this.#fh?.then((fh) => fh.close()).catch(() => undefined);
     this.#fh = undefined;
     await rm(this.#temp, { force: true });

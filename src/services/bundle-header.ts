@@ -43,7 +43,11 @@ export function assembleHeader(input: AssembleInput): { entries: HeaderEntry[]; 
     for (const b of artifact.blobs) if (!isFileBlob(b)) addMemory(b, false);
     for (const b of finished.extra) addMemory(b, pending);
     manifests.push(rootDescriptor(artifact, finished));
-    infos.push(finished.info);
+    // Everything the artifact occupies in a registry: root, configs, layers (each blob once).
+    const blobs = new Map<string, number>([[finished.root.digest, finished.root.size]]);
+    for (const b of [...artifact.blobs, ...finished.extra])
+      blobs.set(isFileBlob(b) ? digestOf(b) : b.digest, b.size);
+    infos.push({ info: finished.info, size: [...blobs.values()].reduce((n, s) => n + s, 0) });
   }
   const index = Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: MediaType.ociIndex, manifests }));
   const layout = Buffer.from(OCI_LAYOUT_CONTENT);
@@ -90,9 +94,9 @@ export function assembleHeader(input: AssembleInput): { entries: HeaderEntry[]; 
       ? { base: { name: base.name, version: base.version, manifestDigest: base.manifestDigest } }
       : null,
     artifacts: {
-      images: infos.flatMap((i) => (i.kind === 'image' ? [strip(i)] : [])),
-      charts: infos.flatMap((i) => (i.kind === 'chart' ? [strip(i)] : [])),
-      models: infos.flatMap((i) => (i.kind === 'model' ? [strip(i)] : [])),
+      images: infos.flatMap(({ info, size }) => (info.kind === 'image' ? [{ ...strip(info), size }] : [])),
+      charts: infos.flatMap(({ info, size }) => (info.kind === 'chart' ? [{ ...strip(info), size }] : [])),
+      models: infos.flatMap(({ info }) => (info.kind === 'model' ? [strip(info)] : [])),
       files: plan.fileSets.map((s) => ({
         source: s.source,
         target: s.target,

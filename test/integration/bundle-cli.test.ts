@@ -130,7 +130,12 @@ describe('bundle create', () => {
       name: string;
       version: string;
       manifest: { contents: unknown[] };
+      artifacts: { images: Array<{ size: number }>; charts: Array<{ size: number }> };
     };
+    // The image: a 64 KiB and a 1 MiB random layer (gzip'd), its config and manifest.
+    expect(result.artifacts.images[0]!.size).toBeGreaterThan(1024 * 1024);
+    expect(result.artifacts.images[0]!.size).toBeLessThan(1024 * 1024 + 64 * 1024);
+    expect(result.artifacts.charts[0]!.size).toBeGreaterThan(1000);
     expect(result.name).toBe('demo');
     expect(result.version).toBe('1.0.0');
     expect(result.manifest.contents.length).toBeGreaterThan(5);

@@ -32,9 +32,10 @@ BUNDLE may be the .kcb.tar.zst file, its first split part (.001) or its .parts.j
     if (r.parts > 0) this.say(`  parts     ${r.parts}`);
     const { images, charts, models, files } = r.artifacts;
     if (images.length) this.say('images:');
-    for (const i of images) this.say(`  ${i.ref}  ${i.digest}  [${i.platforms.join(', ')}]`);
+    for (const i of images)
+      this.say(`  ${i.ref}  ${i.digest}  ${formatBytes(i.size)}  [${i.platforms.join(', ')}]`);
     if (charts.length) this.say('charts:');
-    for (const c of charts) this.say(`  ${c.name} ${c.version}  ${c.digest}`);
+    for (const c of charts) this.say(`  ${c.name} ${c.version}  ${c.digest}  ${formatBytes(c.size)}`);
     if (models.length) this.say('models:');
     for (const m of models) {
       this.say(
