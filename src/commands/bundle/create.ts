@@ -1,6 +1,6 @@
 import { Flags } from '@oclif/core';
 import { KubechatCommand } from '../../lib/command.js';
-import { specError } from '../../lib/errors.js';
+import { EXIT_CODES_HELP, specError } from '../../lib/errors.js';
 import { formatBytes } from '../../lib/progress.js';
 import { parseSplitSize } from '../../bundle/split.js';
 import { defaultCompressOptions } from '../../bundle/zstd.js';
@@ -14,7 +14,9 @@ with a seek table. With --base, writes a delta (<name>-<version>.delta-<base>.kc
 content already in the base instead of storing it. Every input is read once.
 
 Bundles are reproducible: with SOURCE_DATE_EPOCH set (seconds since 1970, as reproducible-builds.org
-defines it) as the creation time, the same spec and inputs give a byte-identical bundle on any machine.`;
+defines it) as the creation time, the same spec and inputs give a byte-identical bundle on any machine.
+
+${EXIT_CODES_HELP}`;
 
   static override examples = [
     '<%= config.bin %> bundle create -f bundles/demo.yaml -o out',

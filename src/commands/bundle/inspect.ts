@@ -1,12 +1,15 @@
 import { Args } from '@oclif/core';
 import { KubechatCommand } from '../../lib/command.js';
+import { EXIT_CODES_HELP } from '../../lib/errors.js';
 import { formatBytes } from '../../lib/progress.js';
 import { inspectBundle, type InspectResult } from '../../services/inspect-bundle.js';
 
 export default class BundleInspect extends KubechatCommand {
   static override summary = 'Show what a bundle holds, from its manifest.';
   static override description = `Reads only the manifest (and table of contents), so it is fast on any bundle size.
-BUNDLE may be the .kcb.tar.zst file, its first split part (.001) or its .parts.json file.`;
+BUNDLE may be the .kcb.tar.zst file, its first split part (.001) or its .parts.json file.
+
+${EXIT_CODES_HELP}`;
 
   static override examples = [
     '<%= config.bin %> bundle inspect out/demo-1.0.0.kcb.tar.zst',

@@ -1,5 +1,6 @@
 import { Args, Flags } from '@oclif/core';
 import { KubechatCommand } from '../../lib/command.js';
+import { EXIT_CODES_HELP } from '../../lib/errors.js';
 import { formatBytes } from '../../lib/progress.js';
 import { parseSplitSize } from '../../bundle/split.js';
 import { mergeBundle, type MergeResult } from '../../services/merge-bundle.js';
@@ -8,7 +9,9 @@ export default class BundleMerge extends KubechatCommand {
   static override summary = 'Rebuild a full bundle from a delta and its base.';
   static override description = `Reads the delta once and takes what it leaves out from the base (by random access).
 The result has the same entries as a full create of the new version, and the delta's manifest and
-signature byte for byte. Every entry is checked against the manifest while it is written.`;
+signature byte for byte. Every entry is checked against the manifest while it is written.
+
+${EXIT_CODES_HELP}`;
 
   static override examples = [
     '<%= config.bin %> bundle merge --base out/demo-1.0.0.kcb.tar.zst out/demo-1.1.0.delta-1.0.0.kcb.tar.zst -o merged',

@@ -1,6 +1,6 @@
 import { Args, Flags } from '@oclif/core';
 import { KubechatCommand } from '../../lib/command.js';
-import { ExitCode, integrityError } from '../../lib/errors.js';
+import { EXIT_CODES_HELP, ExitCode, integrityError } from '../../lib/errors.js';
 import { formatBytes } from '../../lib/progress.js';
 import { verifyBundle, type VerifyResult } from '../../services/verify-bundle.js';
 
@@ -11,7 +11,9 @@ and checks each entry's sha256 and size against the manifest, that nothing is mi
 duplicated, the table of contents, and that every blob the OCI index references is present.
 A delta's entries that come from its base are checked against the base's manifest with --base.
 Signatures are reported as absent or present; checking them arrives with bundle signing.
-Exits ${ExitCode.integrity} when any check fails, ${ExitCode.bundleFormat} when the file cannot be read as a bundle.`;
+Exits ${ExitCode.integrity} when any check fails, ${ExitCode.bundleFormat} when the file cannot be read as a bundle.
+
+${EXIT_CODES_HELP}`;
 
   static override examples = [
     '<%= config.bin %> bundle verify out/demo-1.0.0.kcb.tar.zst',
