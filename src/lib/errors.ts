@@ -17,9 +17,10 @@ export const ExitCode = {
 export type ExitCodeName = keyof typeof ExitCode;
 
 /** The exit-code table, appended to every command's help (the README has the same table). */
-export const EXIT_CODES_HELP = `Exit codes: 0 ok, 1 internal error (a bug), 2 usage, 3 bad spec or flag value,
-4 bad or missing source, 5 unreadable or truncated bundle, 6 integrity failure, 7 signature/trust,
-8 output not writable (disk full, permissions), 130/143 interrupted (partial output removed).`;
+export const EXIT_CODES_HELP =
+  'Exit codes: 0 ok, 1 internal error (a bug), 2 usage, 3 bad spec or flag value, 4 bad or missing source, ' +
+  '5 unreadable or truncated bundle, 6 integrity failure, 7 signature/trust, 8 output not writable ' +
+  '(disk full, permissions), 130/143 interrupted (partial output removed).';
 
 export class KubechatError extends Error {
   readonly exitCode: number;
