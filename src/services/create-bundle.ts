@@ -3,6 +3,7 @@
  * archive → header (manifest, index, metadata blobs) → commit. See ArchiveWriter for why the
  * header can be first in the file although it is written last.
  */
+import { stat } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { hexOf, PLACEHOLDER_DIGEST, sha256Digest } from '../lib/digest.js';
 import { sourceError, specError } from '../lib/errors.js';
@@ -10,7 +11,7 @@ import { hashFile } from '../lib/hash.js';
 import { readHashed } from '../lib/hashing-reader.js';
 import { ByteProgress, silentReporter, type Reporter } from '../lib/progress.js';
 import { ArchiveWriter } from '../bundle/archive-writer.js';
-import { blobPath, bundleFileName } from '../bundle/layout.js';
+import { blobPath, bundleFileName, partsFileName } from '../bundle/layout.js';
 import { manifestDigest, type BundleManifest } from '../bundle/manifest.js';
 import { isFileBlob, type FileBlob } from '../bundle/plan.js';
 import { openBundle } from '../bundle/reader.js';
@@ -26,21 +27,30 @@ export interface CreateBundleOptions {
   basePath?: string;
   splitSize?: number;
   allPlatforms?: boolean;
+  /** Plan and size the bundle without writing it. */
+  dryRun?: boolean;
   compress?: CompressOptions;
   now?: Date;
   reporter?: Reporter;
 }
 
 export interface CreateBundleResult {
+  /** True when nothing was written (--dry-run): sizes and parts are then upper bounds. */
+  dryRun: boolean;
+  /** The bundle file, or its parts file when split. */
   bundle: string;
   files: string[];
   name: string;
   version: string;
-  manifestDigest: string;
+  /** null in a dry run (digests of content not yet read are unknown). */
+  manifestDigest: string | null;
   delta: BundleManifest['delta'];
   artifacts: { images: number; charts: number; models: number; files: number };
   entries: { total: number; stored: number; fromBase: number };
-  bytes: { content: number; stored: number; bundle: number };
+  /** Bytes of content the manifest lists, and of the part this file stores. */
+  content: { all: number; stored: number };
+  /** Size of the bundle on disk (all parts together). */
+  bundleBytes: number;
   parts: number;
   seconds: number;
 }
@@ -147,6 +157,28 @@ export async function createBundle(options: CreateBundleOptions): Promise<Create
 
   const fileName = bundleFileName(plan.name, plan.version, base?.version);
   const finalPath = resolve(options.outDir, fileName);
+  if (options.dryRun) {
+    // Nothing is written. Sizes are upper bounds: stored content as if it did not compress.
+    const stored = new Set([
+      ...placeholderHeader.entries.map((e) => e.path),
+      ...body.map((b) => b.path ?? blobPath(placeholders.get(b.source)!)),
+    ]);
+    const summary = summarize(placeholderHeader.manifest, stored, files.length);
+    // zstd output is at most 1/256 larger than its input; each entry adds at most a tar header and
+    // padding, frame headers, a seek-table and a table-of-contents entry (well under 4 KiB).
+    const raw = summary.content.stored + placeholderHeader.entries[0]!.data.length;
+    const upper = raw + Math.ceil(raw / 256) + 4096 * (stored.size + 4);
+    return {
+      ...summary,
+      dryRun: true,
+      bundle: options.splitSize === undefined ? finalPath : partsFileName(finalPath),
+      files: [],
+      manifestDigest: null,
+      bundleBytes: upper,
+      parts: options.splitSize === undefined ? 0 : Math.ceil(upper / options.splitSize),
+      seconds: (Date.now() - started) / 1000,
+    };
+  }
   const sink = await createSink(finalPath, options.splitSize);
   const mtime = new Date(Math.floor(Date.parse(created) / 1000) * 1000);
   const writer = new ArchiveWriter(
@@ -187,35 +219,17 @@ export async function createBundle(options: CreateBundleOptions): Promise<Create
     await writer.finish(real.entries);
     const committed = await sink.commit();
     reporter.emit({ task: 'finish', title: 'Bundle written', done: true });
-    const stat = committed.parts?.size;
-    const manifest = real.manifest;
-    const storedPaths = new Set([
+    const stored = new Set([
       ...real.entries.map((e) => e.path),
       ...body.map((b) => b.path ?? blobPath(learned.get(b.source)!)),
     ]);
     return {
+      ...summarize(real.manifest, stored, files.length),
+      dryRun: false,
       bundle: committed.parts ? committed.files[committed.files.length - 1]! : finalPath,
       files: committed.files,
-      name: plan.name,
-      version: plan.version,
       manifestDigest: manifestDigest(real.entries[0]!.data),
-      delta: manifest.delta,
-      artifacts: {
-        images: manifest.artifacts.images.length,
-        charts: manifest.artifacts.charts.length,
-        models: manifest.artifacts.models.length,
-        files: files.length,
-      },
-      entries: {
-        total: manifest.contents.length,
-        stored: manifest.contents.filter((c) => storedPaths.has(c.path)).length,
-        fromBase: manifest.contents.filter((c) => !storedPaths.has(c.path)).length,
-      },
-      bytes: {
-        content: manifest.contents.reduce((s, c) => s + c.size, 0),
-        stored: manifest.contents.filter((c) => storedPaths.has(c.path)).reduce((s, c) => s + c.size, 0),
-        bundle: stat ?? (await sizeOf(finalPath)),
-      },
+      bundleBytes: committed.parts?.size ?? (await stat(finalPath)).size,
       parts: committed.parts?.parts.length ?? 0,
       seconds: (Date.now() - started) / 1000,
     };
@@ -226,9 +240,29 @@ export async function createBundle(options: CreateBundleOptions): Promise<Create
   }
 }
 
-async function sizeOf(path: string): Promise<number> {
-  const { stat } = await import('node:fs/promises');
-  return (await stat(path)).size;
+/** Counts and sizes of what the manifest lists and what this file stores (the rest is in the base). */
+function summarize(manifest: BundleManifest, stored: Set<string>, fileCount: number) {
+  const kept = manifest.contents.filter((c) => stored.has(c.path));
+  return {
+    name: manifest.name,
+    version: manifest.version,
+    delta: manifest.delta,
+    artifacts: {
+      images: manifest.artifacts.images.length,
+      charts: manifest.artifacts.charts.length,
+      models: manifest.artifacts.models.length,
+      files: fileCount,
+    },
+    entries: {
+      total: manifest.contents.length,
+      stored: kept.length,
+      fromBase: manifest.contents.length - kept.length,
+    },
+    content: {
+      all: manifest.contents.reduce((s, c) => s + c.size, 0),
+      stored: kept.reduce((s, c) => s + c.size, 0),
+    },
+  };
 }
 
 async function loadBase(path: string, plan: BundlePlan): Promise<BaseIndex> {

@@ -262,6 +262,38 @@ describe('split bundles', () => {
     expect((await kubechat(['bundle', 'inspect', first])).code).toBe(0);
   });
 
+  it('Given --dry-run, Then nothing is written and the sizes and part count are upper bounds of the real ones', async () => {
+    const spec = join(ws.dir, 'demo-1.0.0.yaml');
+    const out = join(ws.dir, 'split-dry');
+    const r = await kubechat([
+      'bundle',
+      'create',
+      '-f',
+      spec,
+      '-o',
+      out,
+      '--split',
+      '1M',
+      '--dry-run',
+      '--json',
+    ]);
+    expect(r.code, r.stderr).toBe(0);
+    conforms(r.stdout, 'bundle-create');
+    const dry = JSON.parse(r.stdout) as {
+      dryRun: boolean;
+      bundleBytes: number;
+      parts: number;
+      manifestDigest: null;
+    };
+    expect(dry.dryRun).toBe(true);
+    expect(dry.manifestDigest).toBeNull();
+    expect(existsSync(out)).toBe(false);
+    const real = JSON.parse(await readFile(parts, 'utf8')) as { size: number; parts: unknown[] };
+    expect(dry.bundleBytes).toBeGreaterThanOrEqual(real.size);
+    expect(dry.bundleBytes).toBeLessThan(real.size * 1.2); // a useful bound, not a guess
+    expect(dry.parts).toBeGreaterThanOrEqual(real.parts.length);
+  });
+
   it('Given a corrupted part, Then verify fails naming the part', async () => {
     const dir = join(ws.dir, 'split-bad');
     await sh(`cp -r '${join(ws.dir, 'split')}' '${dir}'`);
@@ -283,6 +315,31 @@ describe('delta and merge', () => {
     expect(size).toBeLessThan(LAYER + 64 * 1024);
     const full = (await stat(full2)).size;
     expect(size).toBeLessThan(full / 2);
+  });
+
+  it('Given --dry-run with --base, Then it stores exactly what the real delta stores', async () => {
+    const r = await kubechat([
+      'bundle',
+      'create',
+      '-f',
+      join(ws.dir, 'demo-1.1.0.yaml'),
+      '-o',
+      ws.out,
+      '--base',
+      full1,
+      '--dry-run',
+      '--json',
+    ]);
+    expect(r.code, r.stderr).toBe(0);
+    const dry = JSON.parse(r.stdout) as {
+      entries: { stored: number; fromBase: number };
+      content: { stored: number };
+    };
+    const real = JSON.parse((await kubechat(['bundle', 'inspect', delta, '--json'])).stdout) as {
+      totals: { storedEntries: number; storedBytes: number };
+    };
+    expect(dry.entries.stored).toBe(real.totals.storedEntries);
+    expect(dry.content.stored).toBe(real.totals.storedBytes);
   });
 
   it('Then inspect names the base, and verify passes alone and against the base', async () => {

@@ -22,6 +22,7 @@ ${EXIT_CODES_HELP}`;
     '<%= config.bin %> bundle create -f bundles/demo.yaml -o out',
     '<%= config.bin %> bundle create -f bundles/demo.yaml -o out --base out/demo-1.0.0.kcb.tar.zst',
     '<%= config.bin %> bundle create -f bundles/demo.yaml -o /media/usb --split fat32 --json',
+    '<%= config.bin %> bundle create -f bundles/demo.yaml -o /media/usb --split dvd --dry-run',
   ];
 
   static override flags = {
@@ -35,6 +36,9 @@ ${EXIT_CODES_HELP}`;
       summary: 'zstd worker threads (default: CPU count, at most 8).',
       min: 1,
       max: 64,
+    }),
+    'dry-run': Flags.boolean({
+      summary: 'Plan and size the bundle (and its parts) without writing anything.',
     }),
   };
 
@@ -51,22 +55,27 @@ ${EXIT_CODES_HELP}`;
         allPlatforms: flags['all-platforms'],
         compress: { level: flags.level, workers: flags.threads ?? defaultCompressOptions().workers },
         now,
+        dryRun: flags['dry-run'],
         reporter,
       }),
     );
-    this.say(`${result.delta ? 'Delta bundle' : 'Bundle'} ${result.name} ${result.version}`);
+    const what = `${result.delta ? 'Delta bundle' : 'Bundle'} ${result.name} ${result.version}`;
+    this.say(result.dryRun ? `${what} (dry run: nothing written)` : what);
+    if (result.dryRun) this.say(`  would write ${result.bundle}`);
     for (const f of result.files) this.say(`  ${f}`);
     const a = result.artifacts;
     this.say(`  ${a.images} images, ${a.charts} charts, ${a.models} models, ${a.files} files`);
+    const size = `${result.dryRun ? 'at most ' : ''}${formatBytes(result.bundleBytes)}`;
     this.say(
-      `  content ${formatBytes(result.bytes.content)}, stored ${formatBytes(result.bytes.stored)}, bundle ${formatBytes(result.bytes.bundle)} (${result.seconds.toFixed(1)} s)`,
+      `  content ${formatBytes(result.content.all)}, stored ${formatBytes(result.content.stored)}, bundle ${size} (${result.seconds.toFixed(1)} s)`,
     );
+    if (result.parts > 0) this.say(`  ${result.dryRun ? 'at most ' : ''}${result.parts} parts`);
     if (result.delta) {
       this.say(
         `  ${result.entries.fromBase} of ${result.entries.total} entries come from base ${result.delta.base.name} ${result.delta.base.version}`,
       );
     }
-    this.say(`  manifest ${result.manifestDigest}`);
+    if (result.manifestDigest) this.say(`  manifest ${result.manifestDigest}`);
     return result;
   }
 }
