@@ -120,6 +120,7 @@ export class ArchiveWriter {
    * be leased, it waits for the write before returning instead.
    */
   async #emitInPlace(parts: Buffer[]): Promise<void> {
+    if (this.#failure !== undefined) throw this.#failure;
     const total = parts.reduce((n, p) => n + p.length, 0);
     const at = this.#advance(total);
     const settled = this.#track(this.sink.writev(parts, at));
