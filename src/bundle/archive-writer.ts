@@ -59,6 +59,12 @@ export interface HeaderEntry {
   data: Buffer;
 }
 
+/**
+ * The mtime of every entry: the manifest's `created`, in whole seconds (what tar stores). Derived
+ * from the manifest, so a merge writes the same headers as the create it reproduces.
+ */
+export const tarMtime = (created: string): Date => new Date(Math.floor(Date.parse(created) / 1000) * 1000);
+
 const MAX_IN_FLIGHT = 8;
 const POOL_BUFFER = 4 * 1024 * 1024;
 

@@ -3,14 +3,13 @@
  * archive → header (manifest, index, metadata blobs) → commit. See ArchiveWriter for why the
  * header can be first in the file although it is written last.
  */
-import { stat } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { hexOf, PLACEHOLDER_DIGEST, sha256Digest } from '../lib/digest.js';
 import { sourceError, specError } from '../lib/errors.js';
 import { hashFile } from '../lib/hash.js';
 import { readHashed } from '../lib/hashing-reader.js';
 import { ByteProgress, silentReporter, type Reporter } from '../lib/progress.js';
-import { ArchiveWriter } from '../bundle/archive-writer.js';
+import { ArchiveWriter, tarMtime } from '../bundle/archive-writer.js';
 import { blobPath, bundleFileName, partsFileName } from '../bundle/layout.js';
 import { manifestDigest, type BundleManifest } from '../bundle/manifest.js';
 import { isFileBlob, type FileBlob } from '../bundle/plan.js';
@@ -83,12 +82,10 @@ export async function createBundle(options: CreateBundleOptions): Promise<Create
   const base = options.basePath ? await loadBase(options.basePath, plan) : undefined;
 
   // Distinct file blobs: by digest when declared, by path when it will be learned while writing.
-  const fileBlobs = new Map<string, FileBlob>();
-  for (const a of plan.artifacts) {
-    for (const b of a.blobs)
-      if (isFileBlob(b))
-        fileBlobs.set(b.digest ?? `path:${b.path}`, fileBlobs.get(b.digest ?? `path:${b.path}`) ?? b);
-  }
+  const fileBlobs = distinct(
+    plan.artifacts.flatMap((a) => a.blobs.filter(isFileBlob)),
+    (b) => b.digest ?? `path:${b.path}`,
+  );
   const learned = new Map<string, string>(); // path -> digest, for blobs without a declared digest
   const files = plan.fileSets.flatMap((s) => s.files);
   const fileDigests = new Map<string, string>(); // bundle path -> hex
@@ -97,8 +94,8 @@ export async function createBundle(options: CreateBundleOptions): Promise<Create
   // (same size as a base entry) and blobs whose size collides with another blob (they may be equal,
   // and equal blobs are stored once). Everything else is hashed while it is compressed.
   const sizeCount = new Map<number, number>();
-  for (const b of fileBlobs.values()) sizeCount.set(b.size, (sizeCount.get(b.size) ?? 0) + 1);
-  const early = [...fileBlobs.values()].filter(
+  for (const b of fileBlobs) sizeCount.set(b.size, (sizeCount.get(b.size) ?? 0) + 1);
+  const early = fileBlobs.filter(
     (b) => b.digest === undefined && ((sizeCount.get(b.size) ?? 0) > 1 || (base?.sizes.has(b.size) ?? false)),
   );
   const earlyFiles = base ? files.filter((f) => base.sizes.has(f.size)) : [];
@@ -110,13 +107,8 @@ export async function createBundle(options: CreateBundleOptions): Promise<Create
     progress.finish();
   }
   // Re-key blobs whose digest is now known, so equal content is stored once.
-  const blobs = new Map<string, FileBlob>();
-  for (const b of fileBlobs.values()) {
-    const digest = b.digest ?? learned.get(b.path);
-    const key = digest ?? `path:${b.path}`;
-    if (!blobs.has(key)) blobs.set(key, b);
-  }
   const digestOfBlob = (b: FileBlob): string | undefined => b.digest ?? learned.get(b.path);
+  const blobs = distinct(fileBlobs, (b) => digestOfBlob(b) ?? `path:${b.path}`);
   const pendingArtifacts = new Set(
     plan.artifacts.filter((a) => a.blobs.some((b) => isFileBlob(b) && digestOfBlob(b) === undefined)),
   );
@@ -124,7 +116,7 @@ export async function createBundle(options: CreateBundleOptions): Promise<Create
     digest !== undefined && (base?.digests.has(hexOf(digest)) ?? false);
 
   const body: BodyItem[] = [];
-  for (const b of blobs.values()) {
+  for (const b of blobs) {
     const digest = digestOfBlob(b);
     if (inBase(digest)) continue;
     body.push({
@@ -144,7 +136,7 @@ export async function createBundle(options: CreateBundleOptions): Promise<Create
   // Placeholder digests have the real length, so the header built with them has the real size.
   const placeholders = new Map<string, string>();
   let n = 0;
-  for (const b of blobs.values()) {
+  for (const b of blobs) {
     if (digestOfBlob(b) === undefined) placeholders.set(b.path, sha256Digest(`kubechat-placeholder-${n++}`));
   }
   const created = (options.now ?? new Date()).toISOString();
@@ -180,7 +172,7 @@ export async function createBundle(options: CreateBundleOptions): Promise<Create
     };
   }
   const sink = await createSink(finalPath, options.splitSize);
-  const mtime = new Date(Math.floor(Date.parse(created) / 1000) * 1000);
+  const mtime = tarMtime(created);
   const writer = new ArchiveWriter(
     sink,
     options.compress ?? defaultCompressOptions(),
@@ -216,7 +208,7 @@ export async function createBundle(options: CreateBundleOptions): Promise<Create
       (p) => fileDigests.get(p)!,
     );
     reporter.emit({ task: 'finish', title: 'Writing manifest and index' });
-    await writer.finish(real.entries);
+    const written = await writer.finish(real.entries);
     const committed = await sink.commit();
     reporter.emit({ task: 'finish', title: 'Bundle written', done: true });
     const stored = new Set([
@@ -229,7 +221,7 @@ export async function createBundle(options: CreateBundleOptions): Promise<Create
       bundle: committed.parts ? committed.files[committed.files.length - 1]! : finalPath,
       files: committed.files,
       manifestDigest: manifestDigest(real.entries[0]!.data),
-      bundleBytes: committed.parts?.size ?? (await stat(finalPath)).size,
+      bundleBytes: written.size,
       parts: committed.parts?.parts.length ?? 0,
       seconds: (Date.now() - started) / 1000,
     };
@@ -238,6 +230,13 @@ export async function createBundle(options: CreateBundleOptions): Promise<Create
     await sink.abort();
     throw err;
   }
+}
+
+/** The first item for each key, in order. */
+function distinct<T>(items: T[], key: (item: T) => string): T[] {
+  const seen = new Map<string, T>();
+  for (const item of items) if (!seen.has(key(item))) seen.set(key(item), item);
+  return [...seen.values()];
 }
 
 /** Counts and sizes of what the manifest lists and what this file stores (the rest is in the base). */

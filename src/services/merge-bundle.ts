@@ -11,7 +11,7 @@ import { createHash } from 'node:crypto';
 import { formatError, integrityError } from '../lib/errors.js';
 import { readChunks } from '../lib/hash.js';
 import { ByteProgress, silentReporter, type Reporter } from '../lib/progress.js';
-import { ArchiveWriter, type HeaderEntry } from '../bundle/archive-writer.js';
+import { ArchiveWriter, tarMtime, type HeaderEntry } from '../bundle/archive-writer.js';
 import { bundleFileName, Entry } from '../bundle/layout.js';
 import {
   EntryIndex,
@@ -75,7 +75,7 @@ export async function mergeBundle(options: MergeOptions): Promise<MergeResult> {
   const writer = new ArchiveWriter(
     sink,
     options.compress ?? defaultCompressOptions(),
-    new Date(Math.floor(Date.parse(m.created) / 1000) * 1000),
+    tarMtime(m.created),
     header.map((h) => ({ path: h.path, size: h.data.length })),
   );
   const entries = streamEntries(delta)[Symbol.asyncIterator]();
@@ -124,7 +124,7 @@ export async function mergeBundle(options: MergeOptions): Promise<MergeResult> {
       );
     }
     progress.finish();
-    await writer.finish(header);
+    const written = await writer.finish(header);
     const committed = await sink.commit();
     return {
       bundle: committed.parts ? committed.files[committed.files.length - 1]! : finalPath,
@@ -133,8 +133,7 @@ export async function mergeBundle(options: MergeOptions): Promise<MergeResult> {
       version: m.version,
       manifestDigest: delta.manifestDigest,
       entries: { total: m.contents.length, fromDelta, fromBase: m.contents.length - fromDelta },
-      bytes:
-        committed.parts?.size ?? (await import('node:fs/promises').then((fs) => fs.stat(finalPath))).size,
+      bytes: written.size,
     };
   } catch (err) {
     await writer.settle();
