@@ -2,9 +2,9 @@ import { mkdtemp, rm, truncate, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { KubechatError } from '../../src/lib/errors.js';
 import { goFixed, humanNumber, readGgufHeader } from '../../src/models/gguf.js';
 import { str, u32, u64, writeGguf } from '../support/gguf-fixture.js';
+import { sourceFailure } from '../support/helpers.js';
 
 let dir: string;
 beforeEach(async () => {
@@ -13,19 +13,6 @@ beforeEach(async () => {
 afterEach(async () => {
   await rm(dir, { recursive: true, force: true });
 });
-
-/** Runs `fn` and returns the KubechatError it throws. */
-async function failure(fn: () => Promise<unknown>): Promise<KubechatError> {
-  const err = await fn().then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(err).toBeInstanceOf(KubechatError);
-  const k = err as KubechatError;
-  expect(k.kind).toBe('source');
-  expect(k.fix).toBeTruthy();
-  return k;
-}
 
 const header = (...parts: Buffer[]) => Buffer.concat([Buffer.from('GGUF'), u32(3), ...parts]);
 
@@ -153,18 +140,18 @@ describe('readGgufHeader', () => {
   it('rejects a file with another magic, naming the file', async () => {
     const path = join(dir, 'assist.gguf');
     await writeFile(path, 'abcd and more bytes');
-    const err = await failure(() => readGgufHeader(path, 'models/assist.gguf'));
+    const err = await sourceFailure(readGgufHeader(path, 'models/assist.gguf'));
     expect(err.message).toBe('models/assist.gguf: not a GGUF file (magic "abcd", expected "GGUF")');
     await writeFile(path, '');
-    expect((await failure(() => readGgufHeader(path))).message).toContain('not a GGUF file (only 0 bytes)');
+    expect((await sourceFailure(readGgufHeader(path))).message).toContain('not a GGUF file (only 0 bytes)');
   });
 
   it('rejects big-endian and unknown versions', async () => {
     const path = join(dir, 'be.gguf');
     await writeFile(path, Buffer.concat([Buffer.from('GGUF'), Buffer.from([0, 0, 0, 3]), u64(0), u64(0)]));
-    expect((await failure(() => readGgufHeader(path))).message).toContain('big-endian GGUF is not supported');
+    expect((await sourceFailure(readGgufHeader(path))).message).toContain('big-endian GGUF is not supported');
     await writeFile(path, Buffer.concat([Buffer.from('GGUF'), u32(1), u64(0), u64(0)]));
-    expect((await failure(() => readGgufHeader(path))).message).toContain('unsupported GGUF version 1');
+    expect((await sourceFailure(readGgufHeader(path))).message).toContain('unsupported GGUF version 1');
   });
 
   it('reports a truncated header and a file cut inside the tensor data', async () => {
@@ -173,11 +160,11 @@ describe('readGgufHeader', () => {
     const tensors = [{ name: 'w', dims: [1024], type: 0 }];
     await writeGguf(path, { name: 'x'.repeat(100), tensors });
     await truncate(path, 60);
-    expect((await failure(() => readGgufHeader(path))).message).toMatch(/cut\.gguf: truncated GGUF header/);
+    expect((await sourceFailure(readGgufHeader(path))).message).toMatch(/cut\.gguf: truncated GGUF header/);
     // And one cut in its tensor data (1024 F32 values: 4096 bytes)
     const size = await writeGguf(path, { name: 'x', tensors });
     await truncate(path, size - 1);
-    expect((await failure(() => readGgufHeader(path))).message).toMatch(
+    expect((await sourceFailure(readGgufHeader(path))).message).toMatch(
       /truncated GGUF file: tensor "w" ends at/,
     );
   });
@@ -199,7 +186,7 @@ describe('readGgufHeader', () => {
     ];
     for (const [bytes, message] of cases) {
       await writeFile(path, Buffer.concat([bytes, Buffer.alloc(64)]));
-      const err = await failure(() => readGgufHeader(path));
+      const err = await sourceFailure(readGgufHeader(path));
       expect(err.message).toMatch(/evil\.gguf: corrupt GGUF header at offset \d+: /);
       expect(err.message).toMatch(message);
     }
@@ -207,7 +194,7 @@ describe('readGgufHeader', () => {
   });
 
   it('reports a missing file as a source error', async () => {
-    const err = await failure(() => readGgufHeader(join(dir, 'nope.gguf'), 'models/nope.gguf'));
+    const err = await sourceFailure(readGgufHeader(join(dir, 'nope.gguf'), 'models/nope.gguf'));
     expect(err.message).toBe('models/nope.gguf: no such file or directory');
   });
 });
