@@ -125,6 +125,15 @@ export async function* streamEntries(
   }
 }
 
+/** The tar stream from the start of frame `first` to the end of frame `last`, decompressing only those. */
+function frameReader(bundle: OpenedBundle, first: Frame, last: Frame): ByteReader {
+  const end = last.compressedStart + last.compressedSize;
+  return new ByteReader(
+    decompress(bundle.source.stream(first.compressedStart, end), bundle.source.name),
+    first.tarStart,
+  );
+}
+
 /** Reads tar bytes [start, end) using the seek table: only the frames that hold them are decompressed. */
 async function* readTarRange(bundle: OpenedBundle, start: number, end: number): AsyncGenerator<Buffer> {
   const frames = bundle.frames;
@@ -136,12 +145,7 @@ async function* readTarRange(bundle: OpenedBundle, start: number, end: number): 
   while (last >= 0 && last < frames.length - 1 && frames[last]!.tarStart + frames[last]!.tarSize < end)
     last++;
   if (first < 0) throw formatError(`${bundle.source.name}: tar offset ${start} is outside every frame`);
-  const cStart = frames[first]!.compressedStart;
-  const cEnd = frames[last]!.compressedStart + frames[last]!.compressedSize;
-  const reader = new ByteReader(
-    decompress(bundle.source.stream(cStart, cEnd), bundle.source.name),
-    frames[first]!.tarStart,
-  );
+  const reader = frameReader(bundle, frames[first]!, frames[last]!);
   await reader.skip(start - frames[first]!.tarStart, truncated(bundle.source.name));
   yield* reader.chunks(end - start, truncated(bundle.source.name));
 }
@@ -151,13 +155,7 @@ export async function readToc(bundle: OpenedBundle): Promise<Toc | undefined> {
   if (!frames) return undefined;
   const last = [...frames].reverse().find((f) => f.tarSize > 0);
   if (!last) return undefined;
-  const reader = new ByteReader(
-    decompress(
-      bundle.source.stream(last.compressedStart, last.compressedStart + last.compressedSize),
-      bundle.source.name,
-    ),
-    last.tarStart,
-  );
+  const reader = frameReader(bundle, last, last);
   const it = parseTar(reader, bundle.source.name);
   const entry = await it.next();
   if (entry.done || entry.value.path !== Entry.toc) return undefined;
