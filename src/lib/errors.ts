@@ -12,6 +12,12 @@ export const ExitCode = {
   integrity: 6,
   signature: 7,
   output: 8,
+  upstreamDigest: 14,
+  platform: 15,
+  transfer: 16,
+  chartRepo: 17,
+  chartDependency: 18,
+  cache: 19,
 } as const;
 
 export type ExitCodeName = keyof typeof ExitCode;
@@ -20,7 +26,9 @@ export type ExitCodeName = keyof typeof ExitCode;
 export const EXIT_CODES_HELP =
   'Exit codes: 0 ok, 1 internal error (a bug), 2 usage, 3 bad spec or flag value, 4 bad or missing source, ' +
   '5 unreadable or truncated bundle, 6 integrity failure, 7 signature/trust, 8 output not writable ' +
-  '(disk full, permissions), 130/143 interrupted (partial output removed).';
+  '(disk full, permissions), 14 upstream content does not match its digest, 15 requested platform not in the image, ' +
+  '16 download interrupted and not resumable, 17 bad chart repository or chart version missing, ' +
+  '18 chart dependency unresolvable, 19 bad cache flag or cache directory, 130/143 interrupted (partial output removed).';
 
 export class KubechatError extends Error {
   readonly exitCode: number;
@@ -51,6 +59,25 @@ export const integrityError = (message: string, fix?: string, cause?: unknown) =
 /** The output cannot be written (disk full, permission, read-only media). */
 export const outputError = (message: string, fix?: string, cause?: unknown) =>
   new KubechatError('output', message, fix, { cause });
+
+/** A registry or repository served content whose sha256 is not the digest that names it. */
+export const upstreamDigestError = (message: string, fix?: string, cause?: unknown) =>
+  new KubechatError('upstreamDigest', message, fix, { cause });
+/** A platform the spec asks for is not among the image's platforms. */
+export const platformError = (message: string, fix?: string, cause?: unknown) =>
+  new KubechatError('platform', message, fix, { cause });
+/** A download kept failing part-way (connection dropped) after every retry and resume. */
+export const transferError = (message: string, fix?: string, cause?: unknown) =>
+  new KubechatError('transfer', message, fix, { cause });
+/** A chart repository's index.yaml is unusable, lacks the chart or version, or a chart archive is malformed. */
+export const chartRepoError = (message: string, fix?: string, cause?: unknown) =>
+  new KubechatError('chartRepo', message, fix, { cause });
+/** A chart dependency (Chart.yaml dependencies) cannot be resolved or vendored. */
+export const chartDependencyError = (message: string, fix?: string, cause?: unknown) =>
+  new KubechatError('chartDependency', message, fix, { cause });
+/** Bad cache flag value (--max-size, --older-than) or an unusable cache directory. */
+export const cacheError = (message: string, fix?: string, cause?: unknown) =>
+  new KubechatError('cache', message, fix, { cause });
 
 /** Map a Node.js system error on `path` to a KubechatError with a fix, or undefined if it is not one we know. */
 export function describeFsError(
