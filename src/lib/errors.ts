@@ -12,6 +12,10 @@ export const ExitCode = {
   integrity: 6,
   signature: 7,
   output: 8,
+  network: 10,
+  auth: 11,
+  notFound: 12,
+  protocol: 13,
   upstreamDigest: 14,
   platform: 15,
   transfer: 16,
@@ -26,9 +30,11 @@ export type ExitCodeName = keyof typeof ExitCode;
 export const EXIT_CODES_HELP =
   'Exit codes: 0 ok, 1 internal error (a bug), 2 usage, 3 bad spec or flag value, 4 bad or missing source, ' +
   '5 unreadable or truncated bundle, 6 integrity failure, 7 signature/trust, 8 output not writable ' +
-  '(disk full, permissions), 14 upstream content does not match its digest, 15 requested platform not in the image, ' +
-  '16 download interrupted and not resumable, 17 bad chart repository or chart version missing, ' +
-  '18 chart dependency unresolvable, 19 bad cache flag or cache directory, 130/143 interrupted (partial output removed).';
+  '(disk full, permissions), 10 server unreachable (connection, TLS), 11 credentials refused, ' +
+  '12 not found on the server, 13 server answered out of protocol, 14 upstream content does not match its digest, ' +
+  '15 requested platform not in the image, 16 download interrupted and not resumable, ' +
+  '17 bad chart repository index or chart archive, 18 chart dependency unresolvable, ' +
+  '19 bad cache flag or cache directory, 130/143 interrupted (partial output removed).';
 
 export class KubechatError extends Error {
   readonly exitCode: number;
@@ -60,6 +66,18 @@ export const integrityError = (message: string, fix?: string, cause?: unknown) =
 export const outputError = (message: string, fix?: string, cause?: unknown) =>
   new KubechatError('output', message, fix, { cause });
 
+/** A server (registry, Ollama, chart repository) cannot be reached: refused, reset, DNS, TLS, timeout. */
+export const networkError = (message: string, fix?: string, cause?: unknown) =>
+  new KubechatError('network', message, fix, { cause });
+/** The server refused our credentials, or wants credentials we do not have. */
+export const authError = (message: string, fix?: string, cause?: unknown) =>
+  new KubechatError('auth', message, fix, { cause });
+/** The server does not have what was asked for (image, tag, blob, chart version, model). */
+export const notFoundError = (message: string, fix?: string, cause?: unknown) =>
+  new KubechatError('notFound', message, fix, { cause });
+/** The server answered something the protocol does not allow (bad status, bad JSON, wrong media type). */
+export const protocolError = (message: string, fix?: string, cause?: unknown) =>
+  new KubechatError('protocol', message, fix, { cause });
 /** A registry or repository served content whose sha256 is not the digest that names it. */
 export const upstreamDigestError = (message: string, fix?: string, cause?: unknown) =>
   new KubechatError('upstreamDigest', message, fix, { cause });
@@ -69,7 +87,7 @@ export const platformError = (message: string, fix?: string, cause?: unknown) =>
 /** A download kept failing part-way (connection dropped) after every retry and resume. */
 export const transferError = (message: string, fix?: string, cause?: unknown) =>
   new KubechatError('transfer', message, fix, { cause });
-/** A chart repository's index.yaml is unusable, lacks the chart or version, or a chart archive is malformed. */
+/** A chart repository's index.yaml is unusable (no digest, bad YAML) or a chart archive is malformed. */
 export const chartRepoError = (message: string, fix?: string, cause?: unknown) =>
   new KubechatError('chartRepo', message, fix, { cause });
 /** A chart dependency (Chart.yaml dependencies) cannot be resolved or vendored. */
