@@ -25,10 +25,7 @@ export interface ImageEntry {
 }
 
 /** Exactly one of: a local directory, a chart repository entry, a Helm OCI reference. */
-export type ChartEntry =
-  | { path: string }
-  | { name: string; repo: string; version: string }
-  | { ref: string };
+export type ChartEntry = { path: string } | { name: string; repo: string; version: string } | { ref: string };
 
 /**
  * `gguf` (+ `modelfile`): built from local weights. `from: ollama://HOST/ns/model:tag` or

@@ -95,7 +95,10 @@ export class BlobCache {
   async putBuffer(digest: string, data: Buffer): Promise<string> {
     const actual = `sha256:${createHash('sha256').update(data).digest('hex')}`;
     if (actual !== digest) {
-      throw upstreamDigestError(`content for ${digest} hashes to ${actual}`, 'the server sent corrupt data: retry');
+      throw upstreamDigestError(
+        `content for ${digest} hashes to ${actual}`,
+        'the server sent corrupt data: retry',
+      );
     }
     await this.ensureDirs();
     const path = this.blobPath(digest);

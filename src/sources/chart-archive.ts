@@ -15,7 +15,11 @@ export function readChartArchive(tgz: Buffer, what: string): Map<string, Buffer>
   try {
     tar = gunzipSync(tgz, { maxOutputLength: MAX_CHART_BYTES });
   } catch (err) {
-    throw chartRepoError(`${what}: not a gzip chart archive (${(err as Error).message})`, 'check the chart source', err);
+    throw chartRepoError(
+      `${what}: not a gzip chart archive (${(err as Error).message})`,
+      'check the chart source',
+      err,
+    );
   }
   const entries: Array<{ path: string; data: Buffer[] }> = [];
   const parser = new Parser({
@@ -58,7 +62,8 @@ export function expandSubcharts(files: Map<string, Buffer>, what: string): Map<s
     const m = /^((?:charts\/[^/]+\/)*charts\/)([^/]+)\.tgz$/.exec(path);
     if (!m) continue;
     const inner = expandSubcharts(readChartArchive(data, `${what} ${path}`), `${what} ${path}`);
-    const name = /^name:\s*['"]?([^'"\s]+)/m.exec(inner.get('Chart.yaml')?.toString('utf8') ?? '')?.[1] ?? m[2];
+    const name =
+      /^name:\s*['"]?([^'"\s]+)/m.exec(inner.get('Chart.yaml')?.toString('utf8') ?? '')?.[1] ?? m[2];
     for (const [rel, d] of inner) out.set(`${m[1]}${name}/${rel}`, d);
   }
   return out;

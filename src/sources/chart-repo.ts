@@ -43,14 +43,21 @@ async function fetchIndex(ctx: ChartRepoContext, repo: string): Promise<Record<s
   const url = new URL('index.yaml', repoBase(repo)).toString();
   const body = await ctx.http.get(url, `chart repository ${repo}`, MAX_INDEX);
   if (body === undefined) {
-    throw chartRepoError(`chart repository ${repo}: no index.yaml at ${url}`, 'check the repo URL (the directory that holds index.yaml)');
+    throw chartRepoError(
+      `chart repository ${repo}: no index.yaml at ${url}`,
+      'check the repo URL (the directory that holds index.yaml)',
+    );
   }
   ctx.onDownloaded?.(body.length);
   let doc: unknown;
   try {
     doc = load(body.toString('utf8'));
   } catch (err) {
-    throw chartRepoError(`chart repository ${repo}: index.yaml is not valid YAML`, 'check the repository', err);
+    throw chartRepoError(
+      `chart repository ${repo}: index.yaml is not valid YAML`,
+      'check the repository',
+      err,
+    );
   }
   const entries = (doc as { entries?: unknown } | null)?.entries;
   if (typeof entries !== 'object' || entries === null) {
@@ -81,10 +88,18 @@ function index(ctx: ChartRepoContext, repo: string) {
 }
 
 /** The index entry for `name` at `version`: exact, or the highest matching a SemVer range (dependencies). */
-async function findEntry(ctx: ChartRepoContext, repo: string, name: string, version: string): Promise<IndexEntry> {
+async function findEntry(
+  ctx: ChartRepoContext,
+  repo: string,
+  name: string,
+  version: string,
+): Promise<IndexEntry> {
   const versions = (await index(ctx, repo))[name];
   if (!versions || versions.length === 0) {
-    throw chartRepoError(`chart repository ${repo} has no chart "${name}"`, 'check the chart name (helm search repo NAME)');
+    throw chartRepoError(
+      `chart repository ${repo} has no chart "${name}"`,
+      'check the chart name (helm search repo NAME)',
+    );
   }
   let entry = versions.find((e) => e.version === version);
   if (!entry && semver.validRange(version) && !semver.valid(version)) {
@@ -132,7 +147,10 @@ export async function fetchRepoChart(
   const absolute = new URL(url, repoBase(repo)).toString();
   const tgz = await ctx.http.get(absolute, what, MAX_ARCHIVE);
   if (tgz === undefined) {
-    throw chartRepoError(`${what}: ${absolute} is not there (404)`, 'the repository index is stale; tell its owner');
+    throw chartRepoError(
+      `${what}: ${absolute} is not there (404)`,
+      'the repository index is stale; tell its owner',
+    );
   }
   ctx.onDownloaded?.(tgz.length);
   const actual = sha256Digest(tgz);

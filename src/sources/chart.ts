@@ -287,7 +287,14 @@ export function chartArtifact(input: {
     annotations: manifestAnnotations(meta),
   };
   const root = memoryBlob(MediaType.ociManifest, Buffer.from(goJson(manifest)));
-  return chartArtifactFromManifest({ meta, files, where: input.where, source: input.source, root, blobs: [config, layer] });
+  return chartArtifactFromManifest({
+    meta,
+    files,
+    where: input.where,
+    source: input.source,
+    root,
+    blobs: [config, layer],
+  });
 }
 
 /** A chart whose OCI manifest already exists (pulled from an OCI registry): kept byte-for-byte. */

@@ -86,7 +86,10 @@ export function ollamaArtifact(input: {
   try {
     cfg = JSON.parse(input.config.data.toString('utf8')) as ModelConfig;
   } catch {
-    throw sourceError(`${input.source}: model config ${input.config.digest} is not JSON`, 'pull the model again');
+    throw sourceError(
+      `${input.source}: model config ${input.config.digest} is not JSON`,
+      'pull the model again',
+    );
   }
   const blobs = [input.config, ...input.layers];
   const info: ModelInfo = {
@@ -114,7 +117,11 @@ export const isSmallOllamaLayer = (mediaType: string, size: number) =>
   size <= 1024 * 1024 && mediaType !== MediaType.ollamaModel && mediaType !== MediaType.ollamaAdapter;
 
 /** `ollama-store:DIR` + a model name → the model as that store holds it. */
-export async function planOllamaStoreModel(from: string, nameText: string, specDir: string): Promise<PlannedArtifact> {
+export async function planOllamaStoreModel(
+  from: string,
+  nameText: string,
+  specDir: string,
+): Promise<PlannedArtifact> {
   const dir = resolve(specDir, from.slice('ollama-store:'.length));
   const name = parseModelName(nameText);
   const manifestPath = join(dir, 'manifests', name.host, name.namespace, name.model, name.tag);

@@ -5,6 +5,8 @@ import { formatBytes } from '../../lib/progress.js';
 import { parseSplitSize } from '../../bundle/split.js';
 import { defaultCompressOptions } from '../../bundle/zstd.js';
 import { createBundle, type CreateBundleResult } from '../../services/create-bundle.js';
+import { parseRegistryAuthFlag } from '../../oci/registry-credentials.js';
+import { readFile } from 'node:fs/promises';
 
 export default class BundleCreate extends KubechatCommand {
   static override summary = 'Create a bundle from a spec file (bundles/*.yaml).';
@@ -39,6 +41,27 @@ ${EXIT_CODES_HELP}`;
     }),
     'dry-run': Flags.boolean({
       summary: 'Plan and size the bundle (and its parts) without writing anything.',
+      description:
+        'Lists every artifact with its digest, size and what the cache holds, and the images charts declare. ' +
+        'Fetches manifests and metadata only, never a layer or model blob.',
+    }),
+    'registry-auth': Flags.string({
+      summary: 'Credentials for a registry: HOST=USER:ENV_VAR (the password is read from $ENV_VAR).',
+      multiple: true,
+    }),
+    'insecure-registry': Flags.string({
+      summary: 'Allow plain HTTP or an unverified certificate for HOST[:PORT] (loopback needs no flag).',
+      multiple: true,
+    }),
+    'registry-ca': Flags.string({ summary: 'PEM file of extra CA certificates to trust for registries.' }),
+    'cache-dir': Flags.string({
+      summary: 'Content cache directory.',
+      env: 'KUBECHAT_CACHE_DIR',
+      description: 'Default: $XDG_CACHE_HOME/kubechat, else ~/.cache/kubechat.',
+    }),
+    concurrency: Flags.integer({ summary: 'Blobs downloading at once.', default: 6, min: 1, max: 64 }),
+    'add-chart-images': Flags.boolean({
+      summary: 'Also pull the images charts declare (helm.sh/images annotation, values.yaml image fields).',
     }),
   };
 
@@ -46,6 +69,8 @@ ${EXIT_CODES_HELP}`;
     const { flags } = await this.parse(BundleCreate);
     const splitSize = flags.split === undefined ? undefined : parseSplitSize(flags.split);
     const now = sourceDateEpoch(process.env.SOURCE_DATE_EPOCH);
+    const credentials = new Map((flags['registry-auth'] ?? []).map((v) => parseRegistryAuthFlag(v)));
+    const ca = flags['registry-ca'] === undefined ? undefined : await readCa(flags['registry-ca']);
     const result = await this.progress(`Creating bundle from ${flags.file}`, (reporter) =>
       createBundle({
         specPath: flags.file,
@@ -57,11 +82,33 @@ ${EXIT_CODES_HELP}`;
         now,
         dryRun: flags['dry-run'],
         reporter,
+        cacheDir: flags['cache-dir'],
+        concurrency: flags.concurrency,
+        addChartImages: flags['add-chart-images'],
+        registry: { insecure: flags['insecure-registry'] ?? [], credentials, ...(ca ? { ca } : {}) },
       }),
     );
     const what = `${result.delta ? 'Delta bundle' : 'Bundle'} ${result.name} ${result.version}`;
     this.say(result.dryRun ? `${what} (dry run: nothing written)` : what);
-    if (result.dryRun) this.say(`  would write ${result.bundle}`);
+    if (result.dryRun) {
+      this.say(`  would write ${result.bundle}`);
+      for (const l of result.plan) {
+        const state = l.cached
+          ? 'cached'
+          : l.cachedBytes > 0
+            ? `${formatBytes(l.size - l.cachedBytes)} to pull`
+            : l.source.includes('://')
+              ? 'to pull'
+              : 'local';
+        this.say(
+          `  ${l.kind.padEnd(5)} ${l.ref}  ${l.digest ?? '(digest when read)'}  ${formatBytes(l.size)}  ${state}`,
+        );
+      }
+    }
+    for (const c of result.chartImages) {
+      if (!c.inBundle)
+        this.say(`  chart ${c.chart} uses ${c.image} (not in the bundle; --add-chart-images adds it)`);
+    }
     for (const f of result.files) this.say(`  ${f}`);
     const a = result.artifacts;
     this.say(`  ${a.images} images, ${a.charts} charts, ${a.models} models, ${a.files} files`);
@@ -76,7 +123,25 @@ ${EXIT_CODES_HELP}`;
       );
     }
     if (result.manifestDigest) this.say(`  manifest ${result.manifestDigest}`);
+    const p = result.pull;
+    if (p.downloadedBytes + p.cachedBytes + p.chartRepoBytes > 0) {
+      this.say(
+        `  pulled ${formatBytes(p.downloadedBytes + p.chartRepoBytes)}, from cache ${formatBytes(p.cachedBytes)}, ` +
+          `dedup saved ${formatBytes(result.dedupSavedBytes)}, compressed ${formatBytes(result.bundleBytes)}`,
+      );
+    }
     return result;
+  }
+}
+
+async function readCa(path: string): Promise<Buffer> {
+  try {
+    return await readFile(path);
+  } catch (err) {
+    throw specError(
+      `--registry-ca ${path}: cannot read (${(err as Error).message})`,
+      'pass a PEM file of CA certificates',
+    );
   }
 }
 
