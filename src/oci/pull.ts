@@ -86,7 +86,6 @@ function isResumable(err: unknown): boolean {
 }
 
 const scopeOf = (r: Repo) => `repository:${r.repository}:pull`;
-const name = (r: Repo) => `${r.registry}/${r.repository}`;
 
 export class Puller {
   readonly counters: PullCounters = { blobBytes: 0, blobRequests: 0, manifestRequests: 0, resumed: 0 };

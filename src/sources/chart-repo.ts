@@ -9,7 +9,7 @@ import { load } from 'js-yaml';
 import semver from 'semver';
 import type { PlannedArtifact } from '../bundle/plan.js';
 import type { BlobCache } from '../cache/blob-cache.js';
-import { chartRepoError, upstreamDigestError } from '../lib/errors.js';
+import { chartRepoError, notFoundError, upstreamDigestError } from '../lib/errors.js';
 import { sha256Digest } from '../lib/digest.js';
 import { readChartArchive } from './chart-archive.js';
 import { chartArtifact, readChartYaml } from './chart.js';
@@ -115,7 +115,7 @@ async function findEntry(
       .filter((v) => semver.valid(v))
       .sort(semver.rcompare)
       .slice(0, 5);
-    throw chartRepoError(
+    throw notFoundError(
       `chart repository ${repo} has no version ${version} of "${name}" (latest: ${recent.join(', ') || 'none'})`,
       'pin a version the repository lists',
     );

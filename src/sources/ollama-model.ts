@@ -82,7 +82,7 @@ export function ollamaArtifact(input: {
   /** Text of the first license layer, when there is one. */
   licenseText: string | undefined;
 }): PlannedArtifact {
-  let cfg: ModelConfig = {};
+  let cfg: ModelConfig;
   try {
     cfg = JSON.parse(input.config.data.toString('utf8')) as ModelConfig;
   } catch {
