@@ -551,3 +551,36 @@ describe('interrupted downloads', () => {
     }
   }, 60_000);
 });
+
+describe('kubechat cache', () => {
+  it('ls lists the pulled blobs; prune --max-size keeps the most recently used within the limit', async () => {
+    const c = cacheDir('a');
+    const ls = await kubechat(['cache', 'ls', '--json', '--cache-dir', c]);
+    expect(ls.code, ls.stderr).toBe(0);
+    conforms(ls.stdout, 'cache-ls');
+    const listed = JSON.parse(ls.stdout) as {
+      blobs: Array<{ digest: string; size: number }>;
+      totalBytes: number;
+    };
+    expect(listed.blobs.map((b) => b.digest)).toContain(model.weights);
+    const dry = await kubechat([
+      'cache',
+      'prune',
+      '--max-size',
+      '1M',
+      '--dry-run',
+      '--json',
+      '--cache-dir',
+      c,
+    ]);
+    expect(dry.code, dry.stderr).toBe(0);
+    conforms(dry.stdout, 'cache-prune');
+    const d = JSON.parse(dry.stdout) as { removedBytes: number; keptBytes: number };
+    expect(d.keptBytes).toBeLessThanOrEqual(1024 * 1024);
+    expect(d.removedBytes + d.keptBytes).toBe(listed.totalBytes);
+    const bad = await kubechat(['cache', 'prune', '--older-than', 'soon', '--cache-dir', c]);
+    expect(bad.code).toBe(19);
+    const pruned = await kubechat(['cache', 'prune', '--older-than', '30d', '--json', '--cache-dir', c]);
+    expect((JSON.parse(pruned.stdout) as { removed: unknown[] }).removed).toEqual([]);
+  }, 60_000);
+});
