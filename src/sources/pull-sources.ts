@@ -12,7 +12,7 @@
  */
 import type { FileBlob, ImageInfo, MemoryBlob, PlannedArtifact, PlannedBlob } from '../bundle/plan.js';
 import type { BlobCache } from '../cache/blob-cache.js';
-import { notFoundError, platformError, protocolError, sourceError } from '../lib/errors.js';
+import { KubechatError, notFoundError, platformError, protocolError, sourceError } from '../lib/errors.js';
 import { formatBytes, type Reporter } from '../lib/progress.js';
 import { INDEX_MEDIA_TYPES, MANIFEST_MEDIA_TYPES, MediaType } from '../oci/media-types.js';
 import type { Puller, Repo } from '../oci/pull.js';
@@ -56,6 +56,18 @@ interface Pending {
 
 const OLLAMA_ACCEPT = MediaType.dockerManifest;
 
+/** Runs `work`, prefixing errors that do not name the artifact with it (network failures name only the host). */
+async function naming<T>(what: string, work: () => Promise<T>): Promise<T> {
+  try {
+    return await work();
+  } catch (err) {
+    if (err instanceof KubechatError && !err.message.includes(what)) {
+      throw new KubechatError(err.kind, `${what}: ${err.message}`, err.fix, { cause: err });
+    }
+    throw err;
+  }
+}
+
 export class RemoteSources {
   readonly #pending = new Map<string, Pending>();
   /** Large blobs per artifact, and bytes of its metadata (always fetched). */
@@ -98,7 +110,13 @@ export class RemoteSources {
   }
 
   /** An image pulled from `from` (docker://REF) or from its own `ref`. */
-  async image(refText: string, from: string | undefined): Promise<PlannedArtifact> {
+  image(refText: string, from: string | undefined): Promise<PlannedArtifact> {
+    return naming(normalizeReference(from ? from.slice('docker://'.length) : refText), () =>
+      this.#image(refText, from),
+    );
+  }
+
+  async #image(refText: string, from: string | undefined): Promise<PlannedArtifact> {
     const ref = normalizeReference(refText);
     const pullRef = from ? normalizeReference(from.slice('docker://'.length)) : ref;
     const parsed = parseReference(pullRef);
@@ -227,7 +245,11 @@ export class RemoteSources {
   }
 
   /** A model from registry.ollama.ai (name alone) or another Ollama-protocol registry (ollama://). */
-  async model(nameText: string | undefined, from: string | undefined): Promise<PlannedArtifact> {
+  model(nameText: string | undefined, from: string | undefined): Promise<PlannedArtifact> {
+    return naming(`model ${from ?? nameText ?? ''}`, () => this.#model(nameText, from));
+  }
+
+  async #model(nameText: string | undefined, from: string | undefined): Promise<PlannedArtifact> {
     let pullName: ModelName;
     if (from !== undefined) {
       const rest = from.slice('ollama://'.length);
@@ -288,7 +310,11 @@ export class RemoteSources {
   }
 
   /** A Helm chart stored in an OCI registry (`helm push`): oci://host/path/name:version. */
-  async ociChart(refText: string): Promise<PlannedArtifact> {
+  ociChart(refText: string): Promise<PlannedArtifact> {
+    return naming(`chart ${refText}`, () => this.#ociChart(refText));
+  }
+
+  async #ociChart(refText: string): Promise<PlannedArtifact> {
     const { what, top, blobs, tgz } = await this.#pullChart(refText);
     const files = readChartArchive(tgz, what);
     const meta = readChartYaml(files.get('Chart.yaml')!.toString('utf8'), `${what}: Chart.yaml`);
@@ -381,14 +407,16 @@ export class RemoteSources {
         const p = missing[next++]!;
         const s = byArtifact.get(p.artifact)!;
         try {
-          await puller.blob(p.repo, p.desc, p.what, (n) => {
-            s.done += n;
-            const now = Date.now();
-            if (now - s.last >= 200) {
-              s.last = now;
-              emit(p.artifact);
-            }
-          });
+          await naming(p.what, () =>
+            puller.blob(p.repo, p.desc, p.what, (n) => {
+              s.done += n;
+              const now = Date.now();
+              if (now - s.last >= 200) {
+                s.last = now;
+                emit(p.artifact);
+              }
+            }),
+          );
         } catch (err) {
           failure ??= err;
           return;
