@@ -24,7 +24,7 @@ import { BlobCache, defaultCacheDir } from '../cache/blob-cache.js';
 import { Puller, type PullerOptions } from '../oci/pull.js';
 import { RegistryClient, type RegistryClientOptions } from '../oci/registry-client.js';
 import { HttpClient } from '../sources/http-get.js';
-import { RemoteSources, type PlanLine } from '../sources/pull-sources.js';
+import { RemoteSources, type Fetch, type PlanLine } from '../sources/pull-sources.js';
 
 export interface CreateBundleOptions {
   specPath: string;
@@ -135,7 +135,8 @@ export async function createBundle(options: CreateBundleOptions): Promise<Create
     });
     reporter.emit({ task: 'plan', title: `Planned ${plan.artifacts.length} artifacts`, done: true });
     const remoteLines = await sources.planLines();
-    if (!options.dryRun) await sources.fetchAll();
+    // Downloads run while the bundle is written: the writer follows each blob as it arrives.
+    const fetch = options.dryRun ? undefined : await sources.startFetch();
     const lines = planLines(plan, remoteLines);
     const extra = {
       plan: lines,
@@ -153,7 +154,22 @@ export async function createBundle(options: CreateBundleOptions): Promise<Create
       },
       dedupSavedBytes: dedupSaved(plan),
     };
-    const result = await writeBundle(options, plan, started, reporter);
+    let result: WrittenResult;
+    try {
+      result = await writeBundle(options, plan, started, reporter, fetch);
+    } catch (err) {
+      // A download failure (digest mismatch, broken connection) explains a failed write better.
+      fetch?.stop();
+      const fetchError = await fetch?.done.then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      throw fetchError ?? err;
+    }
+    extra.pull.downloadedBytes = sources.downloadedBytes;
+    extra.pull.cachedBytes = options.dryRun ? extra.pull.cachedBytes : sources.cachedBytes;
+    extra.pull.blobRequests = puller.counters.blobRequests;
+    extra.pull.resumed = puller.counters.resumed;
     return { ...result, ...extra };
   } finally {
     await client.close();
@@ -203,6 +219,7 @@ async function writeBundle(
   plan: BundlePlan,
   started: number,
   reporter: Reporter,
+  fetch?: Fetch,
 ): Promise<WrittenResult> {
   const base = options.basePath ? await loadBase(options.basePath, plan) : undefined;
 
@@ -311,7 +328,8 @@ async function writeBundle(
       // A blob whose digest is learned here gets a temporary path; tar paths of blobs all have one length.
       const path = item.path ?? blobPath(placeholders.get(item.source)!);
       const provisional = item.path === undefined;
-      const hex = await writer.addEntry(path, item.size, readHashed(item.source), {
+      const arriving = item.expected === undefined ? undefined : fetch?.follow(item.expected);
+      const hex = await writer.addEntry(path, item.size, arriving ?? readHashed(item.source), {
         onBytes: (k) => progress.add(k),
         provisional,
         mode: item.mode,
@@ -327,6 +345,8 @@ async function writeBundle(
       else if (!item.blob) fileDigests.set(item.path!, hex);
     }
     progress.finish();
+    // Every download verified and in the cache before the bundle is committed.
+    await fetch?.done;
     if (learned.size < placeholders.size) throw new Error('internal: a blob was not hashed');
     const real = assemble(
       (b) => digestOfBlob(b)!,

@@ -10,6 +10,7 @@
  * The planned artifacts point at the cache (`blobs/sha256/<hex>`) with declared digests, so the bundle
  * writer verifies each blob again as it compresses it.
  */
+import { open, type FileHandle } from 'node:fs/promises';
 import type { FileBlob, ImageInfo, MemoryBlob, PlannedArtifact, PlannedBlob } from '../bundle/plan.js';
 import type { BlobCache } from '../cache/blob-cache.js';
 import { KubechatError, notFoundError, platformError, protocolError, sourceError } from '../lib/errors.js';
@@ -372,6 +373,16 @@ export class RemoteSources {
 
   /** Downloads every large blob the cache lacks, `concurrency` at a time, with progress per artifact. */
   async fetchAll(): Promise<void> {
+    const fetch = await this.startFetch();
+    await fetch.done;
+  }
+
+  /**
+   * Starts the downloads and returns at once. `follow(digest)` reads a blob while it downloads (its
+   * complete prefix, as it grows), so the bundle writer compresses a layer while the rest of it is still
+   * arriving; `done` settles when every download is verified and in the cache. `stop()` starts no more.
+   */
+  async startFetch(): Promise<Fetch> {
     const { cache, puller, reporter } = this.options;
     const missing: Pending[] = [];
     for (const p of this.#pending.values()) {
@@ -380,12 +391,9 @@ export class RemoteSources {
         this.cachedBytes += p.desc.size;
       } else missing.push(p);
     }
-    const byArtifact = new Map<
-      string,
-      { total: number; done: number; left: number; started: number; last: number }
-    >();
+    const byArtifact = new Map<string, { total: number; done: number; left: number; last: number }>();
     for (const p of missing) {
-      const s = byArtifact.get(p.artifact) ?? { total: 0, done: 0, left: 0, started: Date.now(), last: 0 };
+      const s = byArtifact.get(p.artifact) ?? { total: 0, done: 0, left: 0, last: 0 };
       s.total += p.desc.size;
       s.left++;
       byArtifact.set(p.artifact, s);
@@ -400,39 +408,177 @@ export class RemoteSources {
         done,
       });
     };
+    const trackers = new Map(
+      missing.map((p) => [
+        p.desc.digest,
+        new Tracker(
+          cache.partialPath(p.desc.digest),
+          cache.blobPath(p.desc.digest),
+          p.desc.size,
+          p.desc.digest,
+        ),
+      ]),
+    );
     let next = 0;
     let failure: unknown;
+    let stopped = false;
     const worker = async () => {
-      while (failure === undefined && next < missing.length) {
+      while (failure === undefined && !stopped && next < missing.length) {
         const p = missing[next++]!;
         const s = byArtifact.get(p.artifact)!;
+        const t = trackers.get(p.desc.digest)!;
         try {
           await naming(p.what, () =>
-            puller.blob(p.repo, p.desc, p.what, (n) => {
-              s.done += n;
-              const now = Date.now();
-              if (now - s.last >= 200) {
-                s.last = now;
-                emit(p.artifact);
-              }
-            }),
+            puller.blob(
+              p.repo,
+              p.desc,
+              p.what,
+              (n) => {
+                s.done += n;
+                const now = Date.now();
+                if (now - s.last >= 200) {
+                  s.last = now;
+                  emit(p.artifact);
+                }
+              },
+              (n) => t.advance(n),
+            ),
           );
         } catch (err) {
           failure ??= err;
+          t.fail(err);
           return;
         }
+        t.finish();
         this.downloadedBytes += p.desc.size;
         if (--s.left === 0) emit(p.artifact, true);
       }
     };
-    await Promise.all(Array.from({ length: Math.max(1, this.options.concurrency ?? 6) }, worker));
-    if (failure !== undefined) throw failure;
-    if (missing.length > 0) {
-      reporter.emit({
-        task: 'pull',
-        title: `Pulled ${missing.length} blobs (${formatBytes(this.downloadedBytes)}), ${formatBytes(this.cachedBytes)} from the cache`,
-        done: true,
-      });
+    const done = Promise.all(Array.from({ length: Math.max(1, this.options.concurrency ?? 6) }, worker)).then(
+      () => {
+        if (failure !== undefined) {
+          for (const t of trackers.values()) t.fail(failure);
+          throw failure;
+        }
+        if (stopped) for (const t of trackers.values()) t.fail(new Error('downloads stopped'));
+        if (missing.length > 0) {
+          reporter.emit({
+            task: 'pull',
+            title: `Pulled ${missing.length} blobs (${formatBytes(this.downloadedBytes)}), ${formatBytes(this.cachedBytes)} from the cache`,
+            done: true,
+          });
+        }
+      },
+    );
+    done.catch(() => undefined); // observed by the caller; never an unhandled rejection
+    return {
+      done,
+      follow: (digest) => trackers.get(digest)?.follow(),
+      stop: () => {
+        stopped = true;
+      },
+    };
+  }
+}
+
+export interface Fetch {
+  done: Promise<void>;
+  /** The blob's bytes as they arrive, or undefined when it was cached before (read the cache file). */
+  follow(digest: string): (AsyncIterable<Buffer> & { digest(): Promise<string> }) | undefined;
+  stop(): void;
+}
+
+/** The complete prefix of one download, for a reader that follows it. */
+class Tracker {
+  #contiguous = 0;
+  #finished = false;
+  #error: unknown;
+  #wake: (() => void) | undefined;
+
+  /** Settles when the download is verified and in the cache (or failed). */
+  readonly verified: Promise<void>;
+  #verified!: { resolve: () => void; reject: (e: unknown) => void };
+
+  constructor(
+    readonly partial: string,
+    readonly final: string,
+    readonly size: number,
+    readonly digest: string,
+  ) {
+    this.verified = new Promise<void>((resolve, reject) => (this.#verified = { resolve, reject }));
+    this.verified.catch(() => undefined);
+  }
+
+  advance(n: number) {
+    if (n > this.#contiguous) this.#contiguous = n;
+    this.#notify();
+  }
+
+  finish() {
+    this.#contiguous = this.size;
+    this.#finished = true;
+    this.#verified.resolve();
+    this.#notify();
+  }
+
+  fail(err: unknown) {
+    if (this.#finished) return;
+    this.#error ??= err;
+    this.#verified.reject(err);
+    this.#notify();
+  }
+
+  /**
+   * The bytes as they arrive, with `digest()`: the puller checks the sha256 of exactly these bytes
+   * before the blob enters the cache, so the reader need not hash them again.
+   */
+  follow(): AsyncIterable<Buffer> & { digest(): Promise<string> } {
+    return {
+      [Symbol.asyncIterator]: () => this.#read(),
+      digest: async () => {
+        await this.verified;
+        return this.digest.slice('sha256:'.length);
+      },
+    };
+  }
+
+  #notify() {
+    const w = this.#wake;
+    this.#wake = undefined;
+    w?.();
+  }
+
+  #changed() {
+    return new Promise<void>((resolve) => (this.#wake = resolve));
+  }
+
+  async *#read(): AsyncGenerator<Buffer> {
+    let fh: FileHandle | undefined;
+    let pos = 0;
+    try {
+      while (pos < this.size) {
+        if (this.#error !== undefined) throw this.#error;
+        const end = this.#contiguous;
+        if (end <= pos) {
+          await this.#changed();
+          continue;
+        }
+        // The partial file is renamed into the cache when complete; an open handle reads on regardless.
+        fh ??= await open(this.partial, 'r').catch(() => open(this.final, 'r'));
+        const want = Math.min(end - pos, FOLLOW_CHUNK);
+        const buf = Buffer.allocUnsafe(want);
+        const { bytesRead } = await fh.read(buf, 0, want, pos);
+        if (bytesRead === 0) {
+          await this.#changed();
+          continue;
+        }
+        pos += bytesRead;
+        yield buf.subarray(0, bytesRead);
+      }
+    } finally {
+      await fh?.close();
     }
   }
 }
+
+const FOLLOW_CHUNK = 4 * 1024 * 1024;
