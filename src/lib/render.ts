@@ -6,24 +6,45 @@
 import { Listr, ListrLogger, ProcessOutput } from 'listr2';
 import { formatBytes, type ProgressEvent, type Reporter } from './progress.js';
 
-function describe(e: ProgressEvent): string {
+/** When each task's byte count started, for rate and ETA. */
+const startedAt = new Map<string, { at: number; bytes: number }>();
+
+function describe(e: ProgressEvent, now = Date.now()): string {
   if (e.bytesTotal === undefined || e.bytesTotal === 0) return e.title;
-  const pct = Math.floor(((e.bytesDone ?? 0) / e.bytesTotal) * 100);
-  return `${e.title}: ${pct}% (${formatBytes(e.bytesDone ?? 0)} of ${formatBytes(e.bytesTotal)})`;
+  const done = e.bytesDone ?? 0;
+  const pct = Math.floor((done / e.bytesTotal) * 100);
+  let line = `${e.title}: ${pct}% (${formatBytes(done)} of ${formatBytes(e.bytesTotal)})`;
+  const start = startedAt.get(e.task);
+  if (!start || done < start.bytes) startedAt.set(e.task, { at: now, bytes: done });
+  else if (now - start.at >= 500 && done > start.bytes) {
+    const rate = ((done - start.bytes) * 1000) / (now - start.at);
+    line += `, ${formatBytes(rate)}/s`;
+    if (!e.done && done < e.bytesTotal) line += `, ${formatDuration((e.bytesTotal - done) / rate)} left`;
+  }
+  if (e.done) startedAt.delete(e.task);
+  return line;
+}
+
+function formatDuration(seconds: number): string {
+  const s = Math.ceil(seconds);
+  if (s < 60) return `${s}s`;
+  if (s < 3600) return `${Math.floor(s / 60)}m${String(s % 60).padStart(2, '0')}s`;
+  return `${Math.floor(s / 3600)}h${String(Math.floor((s % 3600) / 60)).padStart(2, '0')}m`;
 }
 
 /** Plain lines: every new step, its end, and at most one progress line per `intervalMs` per step. */
 export function lineReporter(write: (line: string) => void, intervalMs = 2000): Reporter {
+  const lastAt = new Map<string, number>();
   let lastTitle = '';
-  let lastAt = 0;
   return {
     emit(e) {
       const now = Date.now();
-      const fresh = e.title !== lastTitle;
-      if (!fresh && !e.done && now - lastAt < intervalMs) return;
+      const key = `${e.task}\0${e.title}`;
+      const fresh = !lastAt.has(key) || (e.title !== lastTitle && !e.task.startsWith('pull '));
+      if (!fresh && !e.done && now - (lastAt.get(key) ?? 0) < intervalMs) return;
+      lastAt.set(key, now);
       lastTitle = e.title;
-      lastAt = now;
-      write(describe(e));
+      write(describe(e, now));
     },
   };
 }
@@ -50,13 +71,19 @@ export async function withProgress<T>(
       {
         title,
         task: async (_ctx, task) => {
+          // One line per task in flight (parallel pulls show one line per artifact), latest step last.
+          const active = new Map<string, string>();
           result = await work({
             emit: (e) => {
-              task.output = describe(e);
+              active.delete(e.task);
+              const line = describe(e);
+              if (!e.done) active.set(e.task, line);
+              const lines = active.size > 0 ? [...active.values()] : [line];
+              task.output = lines.slice(-12).join('\n');
             },
           });
         },
-        rendererOptions: { outputBar: 1, persistentOutput: false },
+        rendererOptions: { outputBar: Infinity, persistentOutput: false },
       },
     ],
     {
