@@ -12,7 +12,7 @@
  * - Only content whose sha256 matched is renamed into `blobs/`: a mismatch deletes the partial file.
  */
 import { createHash } from 'node:crypto';
-import { open, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { open, readFile, rm, stat, truncate, writeFile } from 'node:fs/promises';
 import type { BlobCache } from '../cache/blob-cache.js';
 import { sha256Digest } from '../lib/digest.js';
 import { KubechatError, protocolError, transferError, upstreamDigestError } from '../lib/errors.js';
@@ -87,6 +87,13 @@ function isResumable(err: unknown): boolean {
 }
 
 const scopeOf = (r: Repo) => `repository:${r.repository}:pull`;
+
+/** The server answered a Range request with the whole blob. */
+class RangeIgnored extends Error {
+  constructor() {
+    super('the server ignored the Range header');
+  }
+}
 
 export class Puller {
   readonly counters: PullCounters = { blobBytes: 0, blobRequests: 0, manifestRequests: 0, resumed: 0 };
@@ -212,7 +219,7 @@ export class Puller {
       await rm(partial, { force: true });
       offset = 0;
     }
-    const hash = createHash('sha256');
+    let hash = createHash('sha256');
     if (offset > 0) {
       // Resuming an earlier run: the bytes on disk count towards the digest.
       const fh = await open(partial, 'r');
@@ -238,6 +245,13 @@ export class Puller {
           code: 'ECONNRESET',
         });
       } catch (err) {
+        if (err instanceof RangeIgnored) {
+          // No resuming from this server: start over from byte 0 (the file is truncated in place).
+          hash = createHash('sha256');
+          offset = 0;
+          position = 0;
+          continue;
+        }
         if (!isResumable(err) || resumes >= this.#resumes) throw this.#transferFailure(what, d, offset, err);
         this.counters.resumed++;
         offset = (await stat(partial).catch(() => undefined))?.size ?? 0;
@@ -268,17 +282,11 @@ export class Puller {
     });
     let position = start;
     if (ranged && res.status !== 206) {
-      // The server ignored Range: take the whole body from byte 0.
-      if (hash) {
-        await res.body.dump();
-        throw protocolError(
-          `${what}: the registry does not support resuming (no HTTP 206)`,
-          'run the command again',
-        );
-      }
-      position = 0;
+      // The server ignored Range (HTTP 200, the whole blob): the caller starts over in one stream.
+      res.body.destroy();
+      throw new RangeIgnored();
     }
-    const fh = await open(file, position === 0 && !ranged ? 'w' : (await exists(file)) ? 'r+' : 'w');
+    const fh = await open(file, start === 0 && !ranged ? 'w' : (await exists(file)) ? 'r+' : 'w');
     // Chunks are gathered into ~1 MiB writes (one syscall instead of sixteen); progress and the hash
     // only ever count bytes that reached the file, so a resume after a drop starts at the right byte.
     let pending: Buffer[] = [];
@@ -413,7 +421,7 @@ export class Puller {
             if (reached < end)
               throw Object.assign(new Error('connection closed early'), { code: 'ECONNRESET' });
           } catch (err) {
-            if (!isResumable(err) || resumes >= this.#resumes) {
+            if (err instanceof RangeIgnored || !isResumable(err) || resumes >= this.#resumes) {
               failure ??= err;
               return;
             }
@@ -425,6 +433,12 @@ export class Puller {
     await Promise.all(Array.from({ length: Math.min(this.#rangeConcurrency, count) }, worker));
     contiguous();
     while (hashing) await hashing;
+    if (failure instanceof RangeIgnored) {
+      // The server does not serve byte ranges: one stream from byte 0 (same file, truncated in place).
+      await rm(sidecar, { force: true });
+      await truncate(partial, 0);
+      return this.#single(repo, d, what, partial, onBytes, onContiguous);
+    }
     if (failure !== undefined) {
       await writeFile(sidecar, JSON.stringify({ size: d.size, rangeSize: size, done })).catch(
         () => undefined,

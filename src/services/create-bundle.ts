@@ -51,7 +51,7 @@ export interface CreateBundleOptions {
 
 /** What the connected side transferred, and what it did not need to. */
 export interface PullSummary {
-  /** Blob bytes downloaded from registries in this run. */
+  /** Blob bytes received from registries in this run (layers, weights, configs, chart archives). */
   downloadedBytes: number;
   /** Bytes of large blobs the cache already held. */
   cachedBytes: number;
@@ -142,7 +142,7 @@ export async function createBundle(options: CreateBundleOptions): Promise<Create
       plan: lines,
       chartImages: plan.chartImages,
       pull: {
-        downloadedBytes: sources.downloadedBytes,
+        downloadedBytes: puller.counters.blobBytes,
         cachedBytes: options.dryRun
           ? remoteLines.reduce((n, l) => n + l.cachedBytes, 0)
           : sources.cachedBytes,
@@ -166,7 +166,7 @@ export async function createBundle(options: CreateBundleOptions): Promise<Create
       );
       throw fetchError ?? err;
     }
-    extra.pull.downloadedBytes = sources.downloadedBytes;
+    extra.pull.downloadedBytes = puller.counters.blobBytes;
     extra.pull.cachedBytes = options.dryRun ? extra.pull.cachedBytes : sources.cachedBytes;
     extra.pull.blobRequests = puller.counters.blobRequests;
     extra.pull.resumed = puller.counters.resumed;

@@ -270,7 +270,7 @@ describe('bundle create with remote sources', () => {
     expect(app.digest).toMatch(/^sha256:/);
     expect(app.size).toBeGreaterThan(3 * 1024 * 1024);
     expect(app.cached).toBe(false);
-    expect(res.pull.downloadedBytes).toBe(0);
+    expect(res.pull.downloadedBytes).toBeLessThan(64 * 1024); // configs and chart archives only
     expect(res.bundleBytes).toBeGreaterThan(5 * 1024 * 1024);
     for (const l of appLayers) expect(existsSync(join(c, 'blobs', 'sha256', l.slice(7)))).toBe(false);
     expect(res.chartImages).toContainEqual({
@@ -548,6 +548,36 @@ describe('interrupted downloads', () => {
       expect(`sha256:${sha(cached)}`).toBe(model.weights);
     } finally {
       await clean.stop();
+    }
+  }, 60_000);
+});
+
+describe('servers without byte ranges', () => {
+  it('a large blob falls back to one stream from byte 0 and is verified', async () => {
+    const proxy = await startRegistryProxy({
+      upstream: reg.url,
+      ignoreRange: true,
+      dropAfter: 700_000,
+      drops: 1,
+    });
+    try {
+      const file = await spec(
+        'norange',
+        `  models:\n    - {name: "tiny:1b", from: "ollama://${proxy.host}/library/tiny:1b"}\n`,
+      );
+      const c = cacheDir('norange');
+      const r = await createBundle({
+        specPath: file,
+        outDir: join(dir, 'norange'),
+        cacheDir: c,
+        pull: { rangeThreshold: 1024 * 1024, rangeSize: 512 * 1024 },
+      });
+      expect(r.artifacts.models).toBe(1);
+      expect(proxy.stats.rangeRequests).toBeGreaterThan(0); // asked for ranges, got whole blobs
+      const cached = await readFile(join(c, 'blobs', 'sha256', model.weights.slice(7)));
+      expect(`sha256:${sha(cached)}`).toBe(model.weights);
+    } finally {
+      await proxy.stop();
     }
   }, 60_000);
 });

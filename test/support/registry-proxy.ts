@@ -9,6 +9,7 @@
  * - `dropAfter`: the first `drops` blob GETs are cut (socket destroyed) after that many body bytes,
  *   to prove that downloads resume with Range.
  * - `corrupt`: blob GETs for this digest get one byte flipped (a registry serving wrong content).
+ * - `ignoreRange`: Range headers are not forwarded (a server or proxy that always sends the whole blob).
  * - Counts requests and blob body bytes it forwarded, so tests can prove the cache avoided transfers.
  */
 import { randomBytes } from 'node:crypto';
@@ -23,6 +24,8 @@ export interface ProxyOptions {
   dropAfter?: number;
   drops?: number;
   corrupt?: string;
+  /** Drop Range headers, answering every blob GET with the whole blob (a server without ranges). */
+  ignoreRange?: boolean;
 }
 
 export interface RegistryProxy {
@@ -77,12 +80,12 @@ export async function startRegistryProxy(options: ProxyOptions): Promise<Registr
     }
     const isBlob = req.method === 'GET' && /\/blobs\/sha256:/.test(url.pathname);
     const headers: Record<string, string> = {};
-    for (const h of ['accept', 'range', 'content-type']) {
+    for (const h of options.ignoreRange ? ['accept', 'content-type'] : ['accept', 'range', 'content-type']) {
       const v = req.headers[h];
       if (typeof v === 'string') headers[h] = v;
     }
     if (isBlob) stats.blobRequests++;
-    if (isBlob && headers.range) stats.rangeRequests++;
+    if (isBlob && req.headers.range) stats.rangeRequests++;
     const chunks: Buffer[] = [];
     for await (const c of req) chunks.push(c as Buffer);
     const upstream = await request(`${options.upstream}${url.pathname}${url.search}`, {
