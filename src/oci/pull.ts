@@ -11,7 +11,6 @@
  *   fetched as parallel byte ranges (when the server honours Range), each range resumable.
  * - Only content whose sha256 matched is renamed into `blobs/`: a mismatch deletes the partial file.
  */
-import { createHash } from 'node:crypto';
 import { open, readFile, rm, stat, truncate, writeFile } from 'node:fs/promises';
 import type { BlobCache } from '../cache/blob-cache.js';
 import { sha256Digest } from '../lib/digest.js';
@@ -19,6 +18,7 @@ import { KubechatError, protocolError, transferError, upstreamDigestError } from
 import { MediaType } from './media-types.js';
 import type { RegistryClient } from './registry-client.js';
 import type { Descriptor } from './types.js';
+import { PrefixHasher } from './prefix-hasher.js';
 
 /** Every manifest media type we accept, preferred first (what docker and skopeo send). */
 export const MANIFEST_ACCEPT = [
@@ -213,50 +213,52 @@ export class Puller {
     partial: string,
     onBytes?: (n: number) => void,
     onContiguous?: (n: number) => void,
-  ) {
+  ): Promise<string | undefined> {
     let offset = (await stat(partial).catch(() => undefined))?.size ?? 0;
     if (offset > d.size) {
-      await rm(partial, { force: true });
+      await truncate(partial, 0);
       offset = 0;
     }
-    let hash = createHash('sha256');
-    if (offset > 0) {
-      // Resuming an earlier run: the bytes on disk count towards the digest.
-      const fh = await open(partial, 'r');
-      try {
-        for await (const chunk of fh.createReadStream({ end: offset - 1 })) hash.update(chunk as Buffer);
-      } finally {
-        await fh.close().catch(() => undefined);
+    // The hash follows the file, so bytes kept from an earlier run count as they should.
+    let hasher = new PrefixHasher(partial);
+    try {
+      let position = offset;
+      if (offset > 0) {
+        onContiguous?.(offset);
+        hasher.advance(offset);
       }
-    }
-    if (offset > 0) onContiguous?.(offset);
-    let position = offset;
-    const progress = (n: number) => {
-      position += n;
-      onBytes?.(n);
-      onContiguous?.(position);
-    };
-    for (let resumes = 0; ; resumes++) {
-      if (offset === d.size) return hash.digest('hex');
-      try {
-        offset = await this.#stream(repo, d, what, partial, offset, d.size, hash, progress);
-        if (offset === d.size) return hash.digest('hex');
-        throw Object.assign(new Error('the connection closed before the end of the blob'), {
-          code: 'ECONNRESET',
-        });
-      } catch (err) {
-        if (err instanceof RangeIgnored) {
-          // No resuming from this server: start over from byte 0 (the file is truncated in place).
-          hash = createHash('sha256');
-          offset = 0;
-          position = 0;
-          continue;
+      const progress = (n: number) => {
+        position += n;
+        onBytes?.(n);
+        onContiguous?.(position);
+        hasher.advance(position);
+      };
+      for (let resumes = 0; ; resumes++) {
+        if (offset === d.size) return await hasher.finish(d.size);
+        try {
+          offset = await this.#stream(repo, d, what, partial, offset, d.size, progress);
+          if (offset === d.size) return await hasher.finish(d.size);
+          throw Object.assign(new Error('the connection closed before the end of the blob'), {
+            code: 'ECONNRESET',
+          });
+        } catch (err) {
+          if (err instanceof RangeIgnored) {
+            // No resuming from this server: start over from byte 0 (the file is truncated in place).
+            await hasher.close();
+            hasher = new PrefixHasher(partial);
+            offset = 0;
+            position = 0;
+            continue;
+          }
+          if (!isResumable(err) || resumes >= this.#resumes)
+            throw this.#transferFailure(what, d, offset, err);
+          this.counters.resumed++;
+          offset = (await stat(partial).catch(() => undefined))?.size ?? 0;
+          position = offset;
         }
-        if (!isResumable(err) || resumes >= this.#resumes) throw this.#transferFailure(what, d, offset, err);
-        this.counters.resumed++;
-        offset = (await stat(partial).catch(() => undefined))?.size ?? 0;
-        position = offset;
       }
+    } finally {
+      await hasher.close();
     }
   }
 
@@ -268,7 +270,6 @@ export class Puller {
     file: string,
     start: number,
     end: number,
-    hash: ReturnType<typeof createHash> | undefined,
     onBytes?: (n: number) => void,
   ): Promise<number> {
     const ranged = start > 0 || end < d.size;
@@ -287,8 +288,8 @@ export class Puller {
       throw new RangeIgnored();
     }
     const fh = await open(file, start === 0 && !ranged ? 'w' : (await exists(file)) ? 'r+' : 'w');
-    // Chunks are gathered into ~1 MiB writes (one syscall instead of sixteen); progress and the hash
-    // only ever count bytes that reached the file, so a resume after a drop starts at the right byte.
+    // Chunks are gathered into ~1 MiB writes (one syscall instead of sixteen); progress only ever
+    // counts bytes that reached the file, so a resume after a drop starts at the right byte.
     let pending: Buffer[] = [];
     let pendingBytes = 0;
     const flush = async () => {
@@ -298,7 +299,6 @@ export class Puller {
       pending = [];
       pendingBytes = 0;
       await fh.writev(bufs, position);
-      for (const b of bufs) hash?.update(b);
       position += n;
       this.counters.blobBytes += n;
       onBytes?.(n);
@@ -355,44 +355,14 @@ export class Puller {
     const already = done.reduce((a, b) => a + b, 0);
     if (already > 0) onBytes?.(already);
     // The complete prefix: whole ranges from the start, then what the first incomplete one has. It is
-    // hashed as it grows (reading back what was just written, from the page cache), so the digest is
-    // known when the last range lands instead of after another pass over the file.
-    const hash = createHash('sha256');
-    let hashed = 0;
-    let reach = 0;
-    let hashing: Promise<void> | undefined;
-    let hashBroken = false;
-    const pump = async () => {
-      const fh = await open(partial, 'r');
-      try {
-        const buf = Buffer.allocUnsafe(4 * 1024 * 1024);
-        while (hashed < reach) {
-          const { bytesRead } = await fh.read(buf, 0, Math.min(buf.length, reach - hashed), hashed);
-          if (bytesRead === 0) break;
-          hash.update(buf.subarray(0, bytesRead));
-          hashed += bytesRead;
-        }
-      } finally {
-        await fh.close();
-      }
-    };
-    const kick = () => {
-      if (hashing || hashBroken || hashed >= reach) return;
-      hashing = pump()
-        .catch(() => {
-          hashBroken = true; // commit() hashes the whole file instead
-        })
-        .finally(() => {
-          hashing = undefined;
-          kick();
-        });
-    };
+    // hashed as it grows, so the digest is known when the last range lands.
+    const hasher = new PrefixHasher(partial);
     let firstOpen = 0;
     const contiguous = () => {
       while (firstOpen < count && done[firstOpen]! >= Math.min(size, d.size - firstOpen * size)) firstOpen++;
-      reach = Math.min(d.size, firstOpen * size + (firstOpen < count ? done[firstOpen]! : 0));
+      const reach = Math.min(d.size, firstOpen * size + (firstOpen < count ? done[firstOpen]! : 0));
       onContiguous?.(reach);
-      kick();
+      hasher.advance(reach);
     };
     contiguous();
     let next = 0;
@@ -404,20 +374,11 @@ export class Puller {
         const end = Math.min(d.size, start + size);
         for (let resumes = 0; start + done[i]! < end; resumes++) {
           try {
-            const reached = await this.#stream(
-              repo,
-              d,
-              what,
-              partial,
-              start + done[i]!,
-              end,
-              undefined,
-              (n) => {
-                done[i]! += n;
-                onBytes?.(n);
-                if (i === firstOpen) contiguous();
-              },
-            );
+            const reached = await this.#stream(repo, d, what, partial, start + done[i]!, end, (n) => {
+              done[i]! += n;
+              onBytes?.(n);
+              if (i === firstOpen) contiguous();
+            });
             if (reached < end)
               throw Object.assign(new Error('connection closed early'), { code: 'ECONNRESET' });
           } catch (err) {
@@ -432,7 +393,7 @@ export class Puller {
     };
     await Promise.all(Array.from({ length: Math.min(this.#rangeConcurrency, count) }, worker));
     contiguous();
-    while (hashing) await hashing;
+    if (failure !== undefined) await hasher.close();
     if (failure instanceof RangeIgnored) {
       // The server does not serve byte ranges: one stream from byte 0 (same file, truncated in place).
       await rm(sidecar, { force: true });
@@ -450,7 +411,7 @@ export class Puller {
         failure,
       );
     }
-    return !hashBroken && hashed === d.size ? hash.digest('hex') : undefined;
+    return hasher.finish(d.size);
   }
 
   #transferFailure(what: string, d: Descriptor, have: number, err: unknown): Error {

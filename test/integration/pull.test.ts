@@ -552,6 +552,34 @@ describe('interrupted downloads', () => {
   }, 60_000);
 });
 
+describe('digest checks on ranged downloads', () => {
+  it('a corrupt large blob fetched in parallel ranges is refused (exit 14) and never cached', async () => {
+    const proxy = await startRegistryProxy({ upstream: reg.url, corrupt: model.weights });
+    try {
+      const file = await spec(
+        'rcorrupt',
+        `  models:\n    - {name: "tiny:1b", from: "ollama://${proxy.host}/library/tiny:1b"}\n`,
+      );
+      const c = cacheDir('rcorrupt');
+      const pull = { rangeThreshold: 1024 * 1024, rangeSize: 512 * 1024 };
+      const err = await createBundle({
+        specPath: file,
+        outDir: join(dir, 'rcorrupt'),
+        cacheDir: c,
+        pull,
+      }).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(KubechatError);
+      expect((err as KubechatError).exitCode).toBe(14);
+      expect((err as KubechatError).message).toContain(model.weights);
+      expect(existsSync(join(c, 'blobs', 'sha256', model.weights.slice(7)))).toBe(false);
+      expect(await readdir(join(c, 'partial'))).toEqual([]);
+      expect(existsSync(join(dir, 'rcorrupt', 'rcorrupt-1.0.0.kcb.tar.zst'))).toBe(false);
+    } finally {
+      await proxy.stop();
+    }
+  }, 60_000);
+});
+
 describe('servers without byte ranges', () => {
   it('a large blob falls back to one stream from byte 0 and is verified', async () => {
     const proxy = await startRegistryProxy({
