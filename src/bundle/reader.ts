@@ -193,6 +193,24 @@ export class EntryIndex {
     return this.toc ? this.toc.has(path) : undefined;
   }
 
+  /** The entry's size from the table of contents (undefined: no such entry, or no table). */
+  size(path: string): number | undefined {
+    return this.toc?.get(path)?.size;
+  }
+
+  /**
+   * Bytes [start, end) of an entry, decompressing only the frames that hold them (at most one
+   * 32 MiB frame is decompressed to reach `start`). Needs the table of contents.
+   */
+  async *readRange(path: string, start: number, end: number): AsyncGenerator<Buffer> {
+    const e = this.toc?.get(path);
+    if (!e) throw formatError(`${this.bundle.source.name}: has no entry ${path}`);
+    if (start < 0 || end > e.size || start > end)
+      throw new Error(`internal: range ${start}-${end} outside ${path} (${e.size} bytes)`);
+    if (start === end) return;
+    yield* readTarRange(this.bundle, e.data + start, e.data + end);
+  }
+
   async *read(path: string): AsyncGenerator<Buffer> {
     if (this.toc) {
       const e = this.toc.get(path);

@@ -12,6 +12,9 @@ export const ExitCode = {
   integrity: 6,
   signature: 7,
   output: 8,
+  serveAddress: 35,
+  serveTls: 36,
+  serveContent: 37,
 } as const;
 
 export type ExitCodeName = keyof typeof ExitCode;
@@ -20,7 +23,9 @@ export type ExitCodeName = keyof typeof ExitCode;
 export const EXIT_CODES_HELP =
   'Exit codes: 0 ok, 1 internal error (a bug), 2 usage, 3 bad spec or flag value, 4 bad or missing source, ' +
   '5 unreadable or truncated bundle, 6 integrity failure, 7 signature/trust, 8 output not writable ' +
-  '(disk full, permissions), 130/143 interrupted (partial output removed).';
+  '(disk full, permissions), 35 registry serve: cannot listen on --addr, 36 registry serve: bad TLS ' +
+  'certificate or key, 37 registry serve: nothing servable (delta bundle, no seek table, not an OCI layout), ' +
+  '130/143 interrupted (partial output removed).';
 
 export class KubechatError extends Error {
   readonly exitCode: number;
@@ -51,6 +56,16 @@ export const integrityError = (message: string, fix?: string, cause?: unknown) =
 /** The output cannot be written (disk full, permission, read-only media). */
 export const outputError = (message: string, fix?: string, cause?: unknown) =>
   new KubechatError('output', message, fix, { cause });
+
+/** `registry serve` cannot listen on its address (in use, not a local address, privileged port). */
+export const serveAddressError = (message: string, fix?: string, cause?: unknown) =>
+  new KubechatError('serveAddress', message, fix, { cause });
+/** `registry serve` TLS certificate or key unreadable, invalid, or not a pair. */
+export const serveTlsError = (message: string, fix?: string, cause?: unknown) =>
+  new KubechatError('serveTls', message, fix, { cause });
+/** `registry serve` was given something it cannot serve in place (delta bundle, no seek table, not a layout). */
+export const serveContentError = (message: string, fix?: string, cause?: unknown) =>
+  new KubechatError('serveContent', message, fix, { cause });
 
 /** Map a Node.js system error on `path` to a KubechatError with a fix, or undefined if it is not one we know. */
 export function describeFsError(
