@@ -29,7 +29,8 @@ const MESSAGES: Record<ErrorCode, string> = {
   PAGINATION_NUMBER_INVALID: 'invalid number of results requested',
 };
 
-const DIGEST_RE = /^[a-z0-9]+(?:[.+_-][a-z0-9]+)*:[a-zA-Z0-9=_-]+$/;
+/** Digests of the registered algorithms (go-digest); anything else is DIGEST_INVALID. */
+const DIGEST_RE = /^(?:sha256:[a-f0-9]{64}|sha384:[a-f0-9]{96}|sha512:[a-f0-9]{128})$/;
 const SHA256_RE = /^sha256:[a-f0-9]{64}$/;
 const TAG_RE = /^[\w][\w.-]{0,127}$/;
 
@@ -199,9 +200,9 @@ export function parseRange(
     return [Math.max(0, size - suffix), size];
   }
   const first = Number(m[1]);
-  const last = m[2] === '' ? size - 1 : Number(m[2]);
-  if (last < first) return undefined;
+  if (m[2] !== '' && Number(m[2]) < first) return undefined;
   if (first >= size) return 'unsatisfiable';
+  const last = m[2] === '' ? size - 1 : Number(m[2]);
   return [first, Math.min(last, size - 1) + 1];
 }
 
