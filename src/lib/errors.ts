@@ -12,6 +12,10 @@ export const ExitCode = {
   integrity: 6,
   signature: 7,
   output: 8,
+  network: 10,
+  auth: 11,
+  notFound: 12,
+  protocol: 13,
   serveAddress: 35,
   serveTls: 36,
   serveContent: 37,
@@ -23,9 +27,10 @@ export type ExitCodeName = keyof typeof ExitCode;
 export const EXIT_CODES_HELP =
   'Exit codes: 0 ok, 1 internal error (a bug), 2 usage, 3 bad spec or flag value, 4 bad or missing source, ' +
   '5 unreadable or truncated bundle, 6 integrity failure, 7 signature/trust, 8 output not writable ' +
-  '(disk full, permissions), 35 registry serve: cannot listen on --addr, 36 registry serve: bad TLS ' +
-  'certificate or key, 37 registry serve: nothing servable (delta bundle, no seek table, not an OCI layout), ' +
-  '130/143 interrupted (partial output removed).';
+  '(disk full, permissions), 10 server unreachable (connection, TLS), 11 credentials refused, ' +
+  '12 not found on the server, 13 server answered out of protocol, 35 registry serve: cannot listen on ' +
+  '--addr, 36 registry serve: bad TLS certificate or key, 37 registry serve: nothing servable (delta ' +
+  'bundle, no seek table, not an OCI layout), 130/143 interrupted (partial output removed).';
 
 export class KubechatError extends Error {
   readonly exitCode: number;
@@ -57,6 +62,18 @@ export const integrityError = (message: string, fix?: string, cause?: unknown) =
 export const outputError = (message: string, fix?: string, cause?: unknown) =>
   new KubechatError('output', message, fix, { cause });
 
+/** A server (registry, Ollama, chart repository) cannot be reached: refused, reset, DNS, TLS, timeout. */
+export const networkError = (message: string, fix?: string, cause?: unknown) =>
+  new KubechatError('network', message, fix, { cause });
+/** The server refused our credentials, or wants credentials we do not have. */
+export const authError = (message: string, fix?: string, cause?: unknown) =>
+  new KubechatError('auth', message, fix, { cause });
+/** The server does not have what was asked for (image, tag, blob, chart version, model). */
+export const notFoundError = (message: string, fix?: string, cause?: unknown) =>
+  new KubechatError('notFound', message, fix, { cause });
+/** The server answered something the protocol does not allow (bad status, bad JSON, wrong media type). */
+export const protocolError = (message: string, fix?: string, cause?: unknown) =>
+  new KubechatError('protocol', message, fix, { cause });
 /** `registry serve` cannot listen on its address (in use, not a local address, privileged port). */
 export const serveAddressError = (message: string, fix?: string, cause?: unknown) =>
   new KubechatError('serveAddress', message, fix, { cause });
