@@ -19,7 +19,10 @@ export interface BlobStore {
   indexJson(): Promise<Buffer>;
   /** The blob's size, or undefined when the store does not hold it. */
   size(digest: string): Promise<number | undefined>;
-  /** Bytes [start, end) of a blob the store holds, as a stream. */
+  /**
+   * Bytes [start, end) of a blob the store holds, as a stream. Chunks may be views of reused
+   * buffers: `lease` one (lib/leases.ts) to keep it past the request for the next chunk.
+   */
   read(digest: string, start: number, end: number): AsyncIterable<Buffer>;
 }
 
@@ -73,7 +76,7 @@ export async function buildCatalog(
       throw corrupt(`manifest ${d.digest} has ${size} bytes, its descriptor says ${d.size}`);
     if (size > MAX_MANIFEST) throw corrupt(`manifest ${d.digest} is implausibly large (${size} bytes)`);
     const parts: Buffer[] = [];
-    for await (const chunk of store.read(d.digest, 0, size)) parts.push(Buffer.from(chunk));
+    for await (const chunk of store.read(d.digest, 0, size)) parts.push(Buffer.from(chunk)); // a copy
     const bytes = Buffer.concat(parts);
     if (sha256Digest(bytes) !== d.digest) throw corrupt(`manifest ${d.digest} does not match its digest`);
     try {

@@ -6,8 +6,7 @@
  * from the store with backpressure, never held whole in memory.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { Readable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
+import { lease } from '../lib/leases.js';
 import type { BlobStore, Catalog, ServedRepository } from './catalog.js';
 
 type ErrorCode =
@@ -168,13 +167,33 @@ async function blob(
     return;
   }
   try {
-    await pipeline(Readable.from(store.read(digest, start, end), { objectMode: false }), res);
+    await send(store.read(digest, start, end), res);
   } catch (err) {
-    // A client that hangs up mid-blob is normal (parallel pulls cancel); anything else is reported.
-    if ((err as NodeJS.ErrnoException).code !== 'ERR_STREAM_PREMATURE_CLOSE')
-      options.onStreamError?.(err, digest);
+    options.onStreamError?.(err, digest);
     res.destroy();
   }
+}
+
+/**
+ * Writes chunks to the response with backpressure. Each chunk is leased to its socket write, so a
+ * store that reads into reused buffers refills one only once the kernel has taken it. Stops quietly
+ * when the client hangs up (parallel pulls cancel requests).
+ */
+async function send(chunks: AsyncIterable<Buffer>, res: ServerResponse): Promise<void> {
+  const closed = new Promise<'closed'>((resolve) => res.once('close', () => resolve('closed')));
+  for await (const chunk of chunks) {
+    if (res.destroyed) return;
+    let ok = true;
+    const written = new Promise<unknown>((resolve) => {
+      ok = res.write(chunk, resolve);
+    });
+    lease(chunk, written);
+    if (!ok) {
+      const drained = new Promise<'drained'>((resolve) => res.once('drain', () => resolve('drained')));
+      if ((await Promise.race([drained, closed])) === 'closed') return;
+    }
+  }
+  await Promise.race([new Promise<void>((resolve) => res.end(resolve)), closed]);
 }
 
 function unsatisfiable(res: ServerResponse, size: number) {

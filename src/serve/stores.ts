@@ -78,7 +78,8 @@ class BundleStore implements BlobStore {
   }
 
   read(digest: string, start: number, end: number): AsyncIterable<Buffer> {
-    return this.index.readRange(blobPath(digest), start, end);
+    // Reused buffers: the handler leases each chunk to its socket write (lib/leases.ts).
+    return this.index.readRange(blobPath(digest), start, end, { reuse: true });
   }
 }
 
