@@ -11,6 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { kubechat, sh } from '../support/cli.js';
 import { writeDemoSources } from '../support/demo-sources.js';
 import { writeOciLayout, type OciFixture } from '../support/oci-fixture.js';
+import { makeCertificates } from '../support/registry.js';
 import { startServe, type RunningServe } from '../support/serve.js';
 import { makeWorkspace, type Workspace } from '../support/workspace.js';
 import { schemaValidator } from '../../src/lib/schema.js';
@@ -239,6 +240,13 @@ describe('registry serve from a bundle', () => {
         ),
       );
       expect(new Set(bodies)).toEqual(new Set([layer.digest]));
+      // 8 x 40 MiB in flight: a server that held blobs in memory would peak far above this.
+      const status = await readFile(`/proc/${server.child.pid}/status`, 'utf8');
+      const peakKiB = Number(/VmHWM:\s+(\d+) kB/.exec(status)?.[1]);
+      console.log(
+        `registry serve peak RSS after 8 concurrent 40 MiB downloads: ${Math.round(peakKiB / 1024)} MiB`,
+      );
+      expect(peakKiB).toBeLessThan(256 * 1024);
     });
   });
 
@@ -378,33 +386,18 @@ describe('registry serve from split parts and OCI layouts', () => {
 
 describe('registry serve over TLS', () => {
   it('Given a certificate from a test CA, When served with --tls-cert/--tls-key, Then skopeo pulls with the CA and refuses without it', async () => {
-    const pki = join(ws.dir, 'pki');
-    const trust = join(pki, 'trust');
-    await mkdir(trust, { recursive: true });
-    const ec = '-newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes';
-    const ext = join(pki, 'server.ext');
-    await writeFile(
-      ext,
-      'subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\nkeyUsage=digitalSignature\n',
-    );
-    const gen = await sh(
-      [
-        `openssl req -x509 ${ec} -keyout ca.key -out ca.crt -days 2 -subj "/CN=kubechat test CA"`,
-        `openssl req ${ec} -keyout server.key -out server.csr -subj "/CN=127.0.0.1"`,
-        `openssl x509 -req -in server.csr -CA ca.crt -CAkey ca.key -CAcreateserial -out server.crt -days 2 -extfile server.ext`,
-        `cp ca.crt trust/ca.crt`,
-      ].join(' && '),
-      pki,
-    );
-    expect(gen.code, gen.stderr).toBe(0);
+    const pki = await makeCertificates();
+    const trust = join(pki.dir, 'trust'); // skopeo's --cert-dir takes CA certificates as *.crt
+    await mkdir(trust);
+    await cp(pki.ca, join(trust, 'ca.crt'));
     const s = await startServe([
       bundle,
       '--addr',
       '127.0.0.1:0',
       '--tls-cert',
-      join(pki, 'server.crt'),
+      pki.cert,
       '--tls-key',
-      join(pki, 'server.key'),
+      pki.key,
     ]);
     try {
       expect(s.info.tls).toBe(true);
@@ -422,7 +415,7 @@ describe('registry serve over TLS', () => {
       await s.stop();
     }
     // A key that does not belong to the certificate: exit 36, nothing secret in the message.
-    await sh(`openssl req -x509 ${ec} -keyout other.key -out other.crt -days 2 -subj "/CN=other"`, pki);
+    const other = await makeCertificates();
     const bad = await kubechat([
       'registry',
       'serve',
@@ -430,9 +423,9 @@ describe('registry serve over TLS', () => {
       '--addr',
       '127.0.0.1:0',
       '--tls-cert',
-      join(pki, 'server.crt'),
+      pki.cert,
       '--tls-key',
-      join(pki, 'other.key'),
+      other.key,
     ]);
     expect(bad.code).toBe(36);
     expect(bad.stderr).toMatch(/^error: .*not a usable TLS certificate and key pair/m);
@@ -442,9 +435,9 @@ describe('registry serve over TLS', () => {
       'serve',
       bundle,
       '--tls-cert',
-      join(pki, 'nope.crt'),
+      join(pki.dir, 'nope.crt'),
       '--tls-key',
-      join(pki, 'server.key'),
+      pki.key,
     ]);
     expect(missing.code).toBe(36);
     expect(missing.stderr).toContain('nope.crt: cannot read the TLS certificate');
