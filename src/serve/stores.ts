@@ -3,8 +3,8 @@
  * through its seek table and table of contents, so a range of a blob costs at most one 32 MiB frame
  * of decompression and nothing is extracted; or an OCI image layout directory.
  */
-import { createReadStream } from 'node:fs';
-import { readFile, stat } from 'node:fs/promises';
+import { constants } from 'node:fs';
+import { lstat, open, readFile, realpath } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { describeFsError, serveContentError } from '../lib/errors.js';
 import { hexOf } from '../lib/digest.js';
@@ -101,6 +101,12 @@ export async function openLayoutStore(dir: string): Promise<OpenedStore> {
   }
   if (typeof (layout as { imageLayoutVersion?: unknown } | null)?.imageLayoutVersion !== 'string')
     throw notLayout(`${Entry.ociLayout} has no imageLayoutVersion`);
+  // Blobs are served to whoever connects: a symlink (a hostile archive extracted by tar can hold
+  // one) must not turn the layout into a window on the rest of the file system.
+  const blobsDir = join(dir, 'blobs', 'sha256');
+  const real = await realpath(blobsDir).catch(() => undefined);
+  if (real !== undefined && real !== join(await realpath(dir), 'blobs', 'sha256'))
+    throw notLayout('blobs/sha256 is a symlink out of the layout');
   const store = new LayoutStore(dir);
   try {
     await store.indexJson();
@@ -135,8 +141,8 @@ class LayoutStore implements BlobStore {
   async size(digest: string): Promise<number | undefined> {
     if (!DIGEST_RE.test(digest)) return undefined;
     if (this.#sizes.has(digest)) return this.#sizes.get(digest);
-    const size = await stat(this.#path(digest)).then(
-      (st) => (st.isFile() ? st.size : undefined),
+    const size = await lstat(this.#path(digest)).then(
+      (st) => (st.isFile() ? st.size : undefined), // lstat: a symlinked blob is not served
       () => undefined,
     );
     // Only presence is cached: a blob copied in later is found on the next request.
@@ -146,7 +152,9 @@ class LayoutStore implements BlobStore {
 
   async *read(digest: string, start: number, end: number): AsyncGenerator<Buffer> {
     if (start === end) return;
-    const rs = createReadStream(this.#path(digest), { start, end: end - 1, highWaterMark: 1024 * 1024 });
+    // O_NOFOLLOW: a blob swapped for a symlink after start-up is still not followed.
+    const fh = await open(this.#path(digest), constants.O_RDONLY | constants.O_NOFOLLOW);
+    const rs = fh.createReadStream({ start, end: end - 1, highWaterMark: 1024 * 1024 });
     try {
       yield* rs as AsyncIterable<Buffer>;
     } finally {

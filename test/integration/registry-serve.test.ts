@@ -4,7 +4,7 @@
  * error bodies. Served from a bundle, from its split parts and from OCI layout directories.
  */
 import { createHash } from 'node:crypto';
-import { readFile, mkdir, writeFile, cp } from 'node:fs/promises';
+import { readFile, mkdir, writeFile, cp, rm, symlink } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -378,6 +378,28 @@ describe('registry serve from split parts and OCI layouts', () => {
     try {
       expect(s.info.tags.map((t) => `${t.repository}:${t.tag}`)).toEqual(['plain_layout:2.0']);
       expect(await rawDigest(`${s.info.address}/plain_layout:2.0`)).toBe(multi.indexDigest);
+    } finally {
+      await s.stop();
+    }
+  });
+});
+
+describe('registry serve from a layout holding a symlink', () => {
+  it('Given a blob replaced by a symlink to a file outside, When served, Then that blob is BLOB_UNKNOWN, never the file', async () => {
+    const dir = join(ws.dir, 'linked');
+    await cp(join(sources, 'multi'), dir, { recursive: true });
+    const outside = join(ws.dir, 'secret.txt');
+    await writeFile(outside, 'not for the network\n');
+    const victim = join(dir, 'blobs', 'sha256', multi.layerDigests[0]!.slice(7));
+    await rm(victim);
+    await symlink(outside, victim);
+    const s = await startServe([`oci:${dir}`, '--addr', '127.0.0.1:0']);
+    try {
+      expect(s.info.warnings.join('\n')).toContain(`blob ${multi.layerDigests[0]} is not in`);
+      const res = await fetch(`${s.info.url}/v2/linked/blobs/${multi.layerDigests[0]}`);
+      expect(res.status).toBe(404);
+      expect(await errorCode(res)).toBe('BLOB_UNKNOWN');
+      expect((await fetch(`${s.info.url}/v2/linked/blobs/${multi.layerDigests[1]}`)).status).toBe(200);
     } finally {
       await s.stop();
     }
