@@ -9,6 +9,7 @@
  *   KUBECHAT_BENCH_RUNS=5 KUBECHAT_BENCH_DIR=/big/disk npm run bench:serve
  */
 import { spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -27,12 +28,19 @@ function run(cmd: string): void {
   if (r.status !== 0) throw new Error(`${cmd} failed: ${r.stderr}`);
 }
 
-/** Wall seconds of one pull into a fresh OCI layout. */
-function pull(address: string, dest: string): number {
+/** CPU seconds (user + system) a process has used so far. */
+function cpuSeconds(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / 100; // utime, stime in clock ticks (USER_HZ 100)
+}
+
+/** Wall seconds of one pull into a fresh OCI layout, and the CPU seconds the server spent on it. */
+function pull(address: string, dest: string, serverPid: number): { wall: number; cpu: number } {
   spawnSync('rm', ['-rf', dest]);
+  const cpu = cpuSeconds(serverPid);
   const started = performance.now();
   run(`skopeo copy -q --src-tls-verify=false docker://${address}/bench/app:1.0 oci:${dest}:app`);
-  return (performance.now() - started) / 1000;
+  return { wall: (performance.now() - started) / 1000, cpu: cpuSeconds(serverPid) - cpu };
 }
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
@@ -80,28 +88,31 @@ spec:
     throw new Error('the two registries serve different manifests');
   const dest = join(dir, 'pulled');
   // One untimed pull each: both start with their data in the page cache.
-  pull(serve.info.address, dest);
-  pull(registry.host, dest);
-  const ours: number[] = [];
-  const theirs: number[] = [];
+  const servePid = serve.child.pid!;
+  const registryPid = registry.process.pid!;
+  pull(serve.info.address, dest, servePid);
+  pull(registry.host, dest, registryPid);
+  const ours: Array<{ wall: number; cpu: number }> = [];
+  const theirs: Array<{ wall: number; cpu: number }> = [];
   for (let i = 0; i < RUNS; i++) {
     // Alternate the order so neither side always runs right after the other's writes.
     if (i % 2 === 0) {
-      ours.push(pull(serve.info.address, dest));
-      theirs.push(pull(registry.host, dest));
+      ours.push(pull(serve.info.address, dest, servePid));
+      theirs.push(pull(registry.host, dest, registryPid));
     } else {
-      theirs.push(pull(registry.host, dest));
-      ours.push(pull(serve.info.address, dest));
+      theirs.push(pull(registry.host, dest, registryPid));
+      ours.push(pull(serve.info.address, dest, servePid));
     }
   }
-  const [o, t] = [median(ours), median(theirs)];
+  const [o, t] = [median(ours.map((x) => x.wall)), median(theirs.map((x) => x.wall))];
+  const [oc, tc] = [median(ours.map((x) => x.cpu)), median(theirs.map((x) => x.cpu))];
   const rate = (s: number) => `${(LAYER / MiB / s).toFixed(0)} MiB/s`;
   process.stdout.write(
     [
       `image: one ${LAYER / MiB} MiB gzip layer, manifest sha256:${digest(registry.host)}; skopeo copy docker://… oci:DIR, ${RUNS} runs each, medians`,
-      `docker-registry (filesystem storage): ${t.toFixed(2)} s (${rate(t)})  runs: ${theirs.map((x) => x.toFixed(2)).join(' ')}`,
-      `kubechat registry serve (bundle, in place): ${o.toFixed(2)} s (${rate(o)})  runs: ${ours.map((x) => x.toFixed(2)).join(' ')}`,
-      `ratio kubechat/docker-registry: ${(o / t).toFixed(2)}x`,
+      `docker-registry (filesystem storage): ${t.toFixed(2)} s (${rate(t)}), server CPU ${tc.toFixed(2)} s  runs: ${theirs.map((x) => x.wall.toFixed(2)).join(' ')}`,
+      `kubechat registry serve (bundle, in place): ${o.toFixed(2)} s (${rate(o)}), server CPU ${oc.toFixed(2)} s  runs: ${ours.map((x) => x.wall.toFixed(2)).join(' ')}`,
+      `ratio kubechat/docker-registry: ${(o / t).toFixed(2)}x wall, ${(oc / tc).toFixed(2)}x server CPU`,
     ].join('\n') + '\n',
   );
 } finally {
