@@ -67,6 +67,7 @@ export async function buildCatalog(
       'run kubechat bundle verify on it, then copy the bundle (or layout) again',
     );
 
+  const docs = new Map<string, Partial<ImageIndex & ImageManifest>>();
   const load = async (d: Descriptor): Promise<ServedManifest | undefined> => {
     const known = manifests.get(d.digest);
     if (known) return known;
@@ -79,17 +80,22 @@ export async function buildCatalog(
     for await (const chunk of store.read(d.digest, 0, size)) parts.push(Buffer.from(chunk)); // a copy
     const bytes = Buffer.concat(parts);
     if (sha256Digest(bytes) !== d.digest) throw corrupt(`manifest ${d.digest} does not match its digest`);
+    let doc: unknown;
     try {
-      JSON.parse(bytes.toString('utf8'));
+      doc = JSON.parse(bytes.toString('utf8'));
     } catch {
       throw corrupt(`manifest ${d.digest} is not JSON`);
     }
+    if (typeof doc !== 'object' || doc === null || Array.isArray(doc))
+      throw corrupt(`manifest ${d.digest} is not a JSON object`);
+    const parsed = doc as Partial<ImageIndex & ImageManifest>;
     // The descriptor's media type is what the image was pushed with; a bare descriptor falls back
     // to the manifest's own mediaType field.
-    const own = (JSON.parse(bytes.toString('utf8')) as { mediaType?: unknown } | null)?.mediaType;
+    const own = parsed.mediaType;
     const mediaType = d.mediaType || (typeof own === 'string' ? own : MediaType.ociManifest);
     const m = { digest: d.digest, mediaType, bytes };
     manifests.set(d.digest, m);
+    docs.set(d.digest, parsed);
     return m;
   };
 
@@ -101,16 +107,19 @@ export async function buildCatalog(
       return;
     }
     into.manifests.add(d.digest);
-    const doc = JSON.parse(m.bytes.toString('utf8')) as Partial<ImageIndex & ImageManifest>;
+    const doc = docs.get(d.digest)!;
     if (INDEX_MEDIA_TYPES.has(m.mediaType) || Array.isArray(doc.manifests)) {
-      for (const child of doc.manifests ?? []) {
+      for (const child of Array.isArray(doc.manifests) ? doc.manifests : []) {
         // A bundle keeps only the platforms its spec chose: absent children are expected.
-        if ((await store.size(child.digest)) !== undefined) await walk(child, into, root);
+        if (typeof child?.digest === 'string' && (await store.size(child.digest)) !== undefined)
+          await walk(child, into, root);
       }
       return;
     }
-    for (const blob of [...(doc.config ? [doc.config] : []), ...(doc.layers ?? [])]) {
-      if (!DIGEST_RE.test(blob.digest)) throw corrupt(`manifest ${d.digest} references "${blob.digest}"`);
+    const blobs = [...(doc.config ? [doc.config] : []), ...(Array.isArray(doc.layers) ? doc.layers : [])];
+    for (const blob of blobs) {
+      if (typeof blob?.digest !== 'string' || !DIGEST_RE.test(blob.digest))
+        throw corrupt(`manifest ${d.digest} references "${blob.digest}"`);
       if ((await store.size(blob.digest)) === undefined)
         warnings.push(`${root}: blob ${blob.digest} is not in ${store.name}: pulls of it will fail`);
       into.blobs.add(blob.digest);
@@ -123,6 +132,7 @@ export async function buildCatalog(
   } catch {
     throw corrupt('index.json is not JSON');
   }
+  if (typeof index !== 'object' || index === null) throw corrupt('index.json is not a JSON object');
   const repositories = new Map<string, ServedRepository>();
   const repo = (name: string) => {
     let r = repositories.get(name);
@@ -135,7 +145,8 @@ export async function buildCatalog(
   // Primary names (registry host dropped) can collide: such a tag is served only by qualified names.
   const primary = new Map<string, Set<string>>();
   const roots: Array<{ names: string[]; tag: string; digest: string; reach: Reachable }> = [];
-  for (const d of index.manifests ?? []) {
+  for (const d of Array.isArray(index.manifests) ? index.manifests : []) {
+    if (typeof d?.digest !== 'string') throw corrupt('index.json has an entry without a digest');
     const refName = d.annotations?.[Annotation.refName];
     if (refName === undefined) {
       warnings.push(`index.json entry ${d.digest} has no ${Annotation.refName}: not served by name`);
