@@ -132,7 +132,8 @@ export async function buildCatalog(
   } catch {
     throw corrupt('index.json is not JSON');
   }
-  if (typeof index !== 'object' || index === null) throw corrupt('index.json is not a JSON object');
+  if (typeof index !== 'object' || index === null || Array.isArray(index))
+    throw corrupt('index.json is not a JSON object');
   const repositories = new Map<string, ServedRepository>();
   const repo = (name: string) => {
     let r = repositories.get(name);
