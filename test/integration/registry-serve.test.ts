@@ -527,6 +527,16 @@ describe('registry serve: refusals and lifecycle', () => {
     expect(r.stderr).toContain('not an OCI image layout');
   });
 
+  it('Given no --json, When listening, Then the first stdout line gives the URL and then one pull name per tag', async () => {
+    const s = await startServe([bundle, '--addr', '127.0.0.1:0'], { json: false });
+    expect(s.line).toMatch(/^listening on http:\/\/127\.0\.0\.1:\d+ \(serve 1\.0\.0, read-only\)$/);
+    expect((await fetch(`${s.info.url}/v2/`)).status).toBe(200);
+    const r = await s.stop('SIGTERM');
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain(`  ${s.info.address}/multi/app:2.0  ${multi.indexDigest}`);
+    expect(r.stderr).toContain('SIGTERM: stopping');
+  });
+
   it('Given a running server, When SIGINT arrives, Then it stops cleanly with exit 0 and prints nothing more on stdout', async () => {
     const s = await startServe([bundle, '--addr', '127.0.0.1:0']);
     const r = await s.stop('SIGINT');

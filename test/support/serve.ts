@@ -21,10 +21,15 @@ export interface RunningServe {
   stop(signal?: NodeJS.Signals): Promise<{ code: number; stdout: string; stderr: string }>;
 }
 
-export function startServe(args: string[]): Promise<RunningServe> {
+/**
+ * Starts the server; resolves once it says it listens. Without `json`, `info` holds only the address
+ * and url parsed from the human "listening on URL" line.
+ */
+export function startServe(args: string[], options: { json?: boolean } = {}): Promise<RunningServe> {
+  const json = options.json ?? true;
   const child = spawn(
     process.execPath,
-    [join(ROOT, 'bin', 'run.js'), 'registry', 'serve', ...args, '--json'],
+    [join(ROOT, 'bin', 'run.js'), 'registry', 'serve', ...args, ...(json ? ['--json'] : [])],
     {
       cwd: ROOT,
       env: { ...process.env, CI: '1', NO_COLOR: '1' },
@@ -42,7 +47,17 @@ export function startServe(args: string[]): Promise<RunningServe> {
       if (nl < 0) return;
       const line = stdout.slice(0, nl);
       try {
-        const info = JSON.parse(line) as ServeInfo;
+        const url = /^listening on (https?:\/\/(\S+))/.exec(line);
+        const info: ServeInfo = json
+          ? (JSON.parse(line) as ServeInfo)
+          : {
+              address: url![2]!,
+              url: url![1]!,
+              tls: false,
+              source: { path: '', kind: '' },
+              tags: [],
+              warnings: [],
+            };
         resolve({
           info,
           line,
