@@ -8,22 +8,18 @@ export type ServeResult = Omit<RegistryServer, 'close'>;
 
 export default class RegistryServe extends KubechatCommand {
   static override summary = 'Serve a bundle or OCI layout as a read-only OCI registry.';
-  static override description = `Serves the images, charts and models of a bundle (one file or its split parts, read in
-place through the seek table: nothing is extracted) or of an OCI image layout (oci:DIR) over the OCI
-distribution API, so nodes can pull during bootstrap before a real registry exists. Read-only:
-pushes are answered 405 UNSUPPORTED. Names: docker.io/demo/app:1.0 is pulled as HOST/demo/app:1.0
-(also HOST/docker.io/demo/app:1.0), a chart as HOST/charts/<name>:<version>, a model under its Ollama
-name (HOST/library/<model>:<tag>). Binds loopback unless --addr says otherwise; prints the address
-once listening (with --json: one JSON line) and stops cleanly on Ctrl-C or SIGTERM (exit 0).
-Exits ${ExitCode.serveAddress} when it cannot listen, ${ExitCode.serveTls} for a bad TLS certificate or key,
-${ExitCode.serveContent} when the bundle cannot be served in place (a delta, or recompressed without a seek table).
+  static override description = `Serves the images, charts and models of a bundle (one file or its split parts, read in place through the seek table: nothing is extracted) or of an OCI image layout (oci:DIR) over the OCI distribution API, so nodes can pull during bootstrap before a real registry exists. Read-only: pushes are answered 405 UNSUPPORTED.
+
+Names: docker.io/demo/app:1.0 is pulled as HOST/demo/app:1.0 (also HOST/docker.io/demo/app:1.0), a chart as HOST/charts/<name>:<version>, a model under its Ollama name (HOST/library/<model>:<tag>).
+
+Binds loopback unless --addr says otherwise; there is no authentication. Prints the address once listening (with --json: one JSON line) and stops cleanly on Ctrl-C or SIGTERM (exit 0). Exits ${ExitCode.serveAddress} when it cannot listen, ${ExitCode.serveTls} for a bad TLS certificate or key, ${ExitCode.serveContent} when the bundle cannot be served in place (a delta, or recompressed without a seek table).
 
 ${EXIT_CODES_HELP}`;
 
   static override examples = [
     '<%= config.bin %> registry serve out/demo-1.0.0.kcb.tar.zst',
     '<%= config.bin %> registry serve /media/usb/demo-1.0.0.kcb.tar.zst.parts.json --addr 0.0.0.0:5000',
-    '<%= config.bin %> registry serve oci:/srv/images --addr 10.0.0.5:443 --tls-cert reg.crt --tls-key reg.key',
+    '<%= config.bin %> registry serve oci:/srv/images --addr 10.0.0.5:5443 --tls-cert reg.pem --tls-key reg.key',
   ];
 
   static override args = {
