@@ -22,6 +22,9 @@ export const ExitCode = {
   chartRepo: 17,
   chartDependency: 18,
   cache: 19,
+  serveAddress: 35,
+  serveTls: 36,
+  serveContent: 37,
 } as const;
 
 export type ExitCodeName = keyof typeof ExitCode;
@@ -34,7 +37,9 @@ export const EXIT_CODES_HELP =
   '12 not found on the server, 13 server answered out of protocol, 14 upstream content does not match its digest, ' +
   '15 requested platform not in the image, 16 download interrupted and not resumable, ' +
   '17 bad chart repository index or chart archive, 18 chart dependency unresolvable, ' +
-  '19 bad cache flag or cache directory, 130/143 interrupted (partial output removed).';
+  '19 bad cache flag or cache directory, 35 registry serve: cannot listen on ' +
+  '--addr, 36 registry serve: bad TLS certificate or key, 37 registry serve: nothing servable (delta ' +
+  'bundle, no seek table, not an OCI layout), 130/143 interrupted (partial output removed).';
 
 export class KubechatError extends Error {
   readonly exitCode: number;
@@ -96,6 +101,15 @@ export const chartDependencyError = (message: string, fix?: string, cause?: unkn
 /** Bad cache flag value (--max-size, --older-than) or an unusable cache directory. */
 export const cacheError = (message: string, fix?: string, cause?: unknown) =>
   new KubechatError('cache', message, fix, { cause });
+/** `registry serve` cannot listen on its address (in use, not a local address, privileged port). */
+export const serveAddressError = (message: string, fix?: string, cause?: unknown) =>
+  new KubechatError('serveAddress', message, fix, { cause });
+/** `registry serve` TLS certificate or key unreadable, invalid, or not a pair. */
+export const serveTlsError = (message: string, fix?: string, cause?: unknown) =>
+  new KubechatError('serveTls', message, fix, { cause });
+/** `registry serve` was given something it cannot serve in place (delta bundle, no seek table, not a layout). */
+export const serveContentError = (message: string, fix?: string, cause?: unknown) =>
+  new KubechatError('serveContent', message, fix, { cause });
 
 /** Map a Node.js system error on `path` to a KubechatError with a fix, or undefined if it is not one we know. */
 export function describeFsError(
