@@ -13,7 +13,7 @@ import { dump } from 'js-yaml';
 import { kubechat, sh } from '../support/cli.js';
 import { writeOciLayout } from '../support/oci-fixture.js';
 import { writeChart } from '../support/chart-fixture.js';
-import { startRegistry, type TestRegistry } from '../support/registry.js';
+import { makeCertificates, startRegistry, type TestRegistry } from '../support/registry.js';
 import { startRegistryProxy, startStaticServer } from '../support/registry-proxy.js';
 import {
   ollamaModel,
@@ -492,6 +492,37 @@ describe('auth', () => {
       expect(ok.code, ok.stderr).toBe(0);
     } finally {
       await secure.stop();
+    }
+  }, 60_000);
+});
+
+describe('TLS', () => {
+  it('a TLS registry with a private CA: refused (exit 10) until --registry-ca names the CA, or --insecure-registry allows it', async () => {
+    const certs = await makeCertificates();
+    const tls = await startRegistry({ tls: { cert: certs.cert, key: certs.key } });
+    try {
+      await skopeoCopy(`oci:${join(dir, 'layouts', 'app')}:1.0`, `docker://${tls.host}/demo/app:1.0`);
+      const file = await spec('tls', `  images:\n    - {ref: "${tls.host}/demo/app:1.0"}\n`);
+      const args = (name: string) => [
+        'bundle',
+        'create',
+        '-f',
+        file,
+        '-o',
+        join(dir, name),
+        '--cache-dir',
+        cacheDir(name),
+      ];
+      const refused = await kubechat(args('tls0'));
+      expect(refused.code).toBe(10);
+      expect(refused.stderr).toContain('--registry-ca');
+      const withCa = await kubechat([...args('tls1'), '--registry-ca', certs.ca]);
+      expect(withCa.code, withCa.stderr).toBe(0);
+      const insecure = await kubechat([...args('tls2'), '--insecure-registry', tls.host]);
+      expect(insecure.code, insecure.stderr).toBe(0);
+    } finally {
+      await tls.stop();
+      await rm(certs.dir, { recursive: true, force: true });
     }
   }, 60_000);
 });
