@@ -5,6 +5,7 @@
  *   blobs/sha256/<hex>    only ever verified content, renamed into place after its sha256 matched
  *   partial/<hex>         a download in progress or interrupted: resumed with a Range request next time
  *   partial/<hex>.ranges  progress of a parallel ranged download (JSON), so each range resumes
+ *   partial/<hex>.lock    pid of the process downloading it (two creates never write one partial file)
  *   tmp/                  whole-blob writes in flight (temp + rename)
  *
  * A blob's mtime is its last use: `has()` touches it, so `prune` drops the least recently used first.
@@ -12,7 +13,7 @@
  * and concurrent downloads of one blob only race to write the same verified bytes.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdir, readdir, rename, rm, stat, utimes, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rename, rm, stat, utimes, writeFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { DIGEST_RE, hexOf } from '../lib/digest.js';
@@ -77,6 +78,31 @@ export class BlobCache {
     );
   }
 
+  /**
+   * Takes the download lock of a blob (`partial/<hex>.lock`, holding our pid), so two processes
+   * sharing the cache never write one partial file. While another live process holds it, polls until
+   * `done()` (the blob arrived: returns undefined) or the lock is released; a dead holder's lock is
+   * taken over. Returns the release function.
+   */
+  async lock(digest: string, done: () => Promise<boolean>): Promise<(() => Promise<void>) | undefined> {
+    const path = `${this.partialPath(digest)}.lock`;
+    for (;;) {
+      try {
+        await writeFile(path, String(process.pid), { flag: 'wx' });
+        return () => rm(path, { force: true });
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw this.fsError(err, path);
+      }
+      const holder = Number(await readFile(path, 'utf8').catch(() => ''));
+      if (!isAlive(holder)) {
+        await rm(path, { force: true });
+        continue;
+      }
+      if (await done()) return undefined;
+      await new Promise((r) => setTimeout(r, 250));
+    }
+  }
+
   /** True when the blob is cached with the expected size; marks it used. */
   async has(digest: string, size?: number): Promise<boolean> {
     const path = this.blobPath(digest);
@@ -130,6 +156,8 @@ export class BlobCache {
     try {
       await rename(file, path);
     } catch (err) {
+      // Another process committed the same blob first: its copy is verified too.
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT' && (await this.has(digest))) return path;
       throw this.fsError(err, path);
     }
     return path;
@@ -202,6 +230,16 @@ export class BlobCache {
       keptBytes,
       staleFiles,
     };
+  }
+}
+
+function isAlive(pid: number): boolean {
+  if (!Number.isInteger(pid) || pid <= 0) return false;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
   }
 }
 

@@ -101,6 +101,7 @@ export class Puller {
   readonly #rangeSize: number;
   readonly #rangeConcurrency: number;
   readonly #resumes: number;
+  readonly #inFlight = new Map<string, Promise<string>>();
 
   constructor(
     readonly client: RegistryClient,
@@ -176,8 +177,49 @@ export class Puller {
     /** Called with the length of the prefix of `partialPath(d.digest)` that is complete, as it grows. */
     onContiguous?: (n: number) => void,
   ): Promise<string> {
+    // One download per digest at a time (images share configs and layers); later callers wait for it.
+    const running = this.#inFlight.get(d.digest);
+    if (running) {
+      const path = await running;
+      onBytes?.(d.size);
+      onContiguous?.(d.size);
+      return path;
+    }
+    const p = this.#download(repo, d, what, onBytes, onContiguous);
+    this.#inFlight.set(d.digest, p);
+    try {
+      return await p;
+    } finally {
+      this.#inFlight.delete(d.digest);
+    }
+  }
+
+  async #download(
+    repo: Repo,
+    d: Descriptor,
+    what: string,
+    onBytes?: (n: number) => void,
+    onContiguous?: (n: number) => void,
+  ): Promise<string> {
     if (await this.cache.has(d.digest, d.size)) return this.cache.blobPath(d.digest);
     await this.cache.ensureDirs();
+    // Another kubechat process downloading the same blob into this cache: wait for it.
+    const release = await this.cache.lock(d.digest, () => this.cache.has(d.digest, d.size));
+    if (release === undefined) return this.cache.blobPath(d.digest);
+    try {
+      return await this.#locked(repo, d, what, onBytes, onContiguous);
+    } finally {
+      await release();
+    }
+  }
+
+  async #locked(
+    repo: Repo,
+    d: Descriptor,
+    what: string,
+    onBytes?: (n: number) => void,
+    onContiguous?: (n: number) => void,
+  ): Promise<string> {
     const partial = this.cache.partialPath(d.digest);
     const sidecar = `${partial}.ranges`;
     const ranged = d.size >= this.#rangeThreshold;

@@ -43,6 +43,28 @@ export interface BundlePlan {
   chartImages: ChartImage[];
 }
 
+const RESOLVE_CONCURRENCY = 6;
+
+/** `fn` over `items`, at most `limit` at a time; results in input order; the first failure wins. */
+async function mapLimit<T, R>(items: T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
+  const out: R[] = new Array<R>(items.length);
+  let next = 0;
+  let failed = false;
+  const worker = async () => {
+    while (!failed && next < items.length) {
+      const i = next++;
+      try {
+        out[i] = await fn(items[i]!);
+      } catch (err) {
+        failed = true;
+        throw err;
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  return out;
+}
+
 function offline(what: string): Error {
   return specError(
     `${what} is a remote source, and this command reads local sources only`,
@@ -60,17 +82,18 @@ export async function planBundle(
   const artifacts: PlannedArtifact[] = [];
   const remote = options.remote;
 
-  for (const image of spec.spec.images ?? []) {
+  // Images resolve concurrently (a manifest and configs each: round trips, not bandwidth); order is kept.
+  const images = await mapLimit(spec.spec.images ?? [], RESOLVE_CONCURRENCY, async (image) => {
     const ref = normalizeReference(image.ref);
     if (image.from?.startsWith('oci:')) {
       const { layoutDir, tag } = parseOciFrom(image.from, dir);
       const source = { ref, layoutDir, tag: tag ?? parseReference(ref).tag, source: image.from };
-      artifacts.push(await planOciLayoutImage(source, parsedPlatforms, options.allPlatforms ?? false));
-    } else {
-      if (!remote) throw offline(image.from ?? ref);
-      artifacts.push(await remote.sources.image(image.ref, image.from));
+      return planOciLayoutImage(source, parsedPlatforms, options.allPlatforms ?? false);
     }
-  }
+    if (!remote) throw offline(image.from ?? ref);
+    return remote.sources.image(image.ref, image.from);
+  });
+  artifacts.push(...images);
   for (const chart of spec.spec.charts ?? []) {
     if ('path' in chart) {
       const chartDir = resolve(dir, chart.path);

@@ -583,6 +583,29 @@ describe('interrupted downloads', () => {
   }, 60_000);
 });
 
+describe('a cache shared by concurrent creates', () => {
+  it('two creates of the same spec at once download each blob once and both succeed', async () => {
+    const proxy = await startRegistryProxy({ upstream: reg.url });
+    try {
+      const file = await spec(
+        'shared',
+        `  models:\n    - {name: "tiny:1b", from: "ollama://${proxy.host}/library/tiny:1b"}\n`,
+      );
+      const c = cacheDir('shared');
+      const [a, b] = await Promise.all([
+        createBundle({ specPath: file, outDir: join(dir, 'shared-a'), cacheDir: c, now: new Date(0) }),
+        createBundle({ specPath: file, outDir: join(dir, 'shared-b'), cacheDir: c, now: new Date(0) }),
+      ]);
+      expect(a.manifestDigest).toBe(b.manifestDigest);
+      const weights = model.blobs.get(model.weights)!.length;
+      expect(proxy.stats.blobBytes).toBeLessThan(2 * weights);
+      expect((await readdir(join(c, 'partial'))).filter((n) => n.endsWith('.lock'))).toEqual([]);
+    } finally {
+      await proxy.stop();
+    }
+  }, 60_000);
+});
+
 describe('digest checks on ranged downloads', () => {
   it('a corrupt large blob fetched in parallel ranges is refused (exit 14) and never cached', async () => {
     const proxy = await startRegistryProxy({ upstream: reg.url, corrupt: model.weights });
