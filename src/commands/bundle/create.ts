@@ -105,10 +105,6 @@ ${EXIT_CODES_HELP}`;
         );
       }
     }
-    for (const c of result.chartImages) {
-      if (!c.inBundle)
-        this.say(`  chart ${c.chart} uses ${c.image} (not in the bundle; --add-chart-images adds it)`);
-    }
     for (const f of result.files) this.say(`  ${f}`);
     const a = result.artifacts;
     this.say(`  ${a.images} images, ${a.charts} charts, ${a.models} models, ${a.files} files`);
@@ -123,8 +119,23 @@ ${EXIT_CODES_HELP}`;
       );
     }
     if (result.manifestDigest) this.say(`  manifest ${result.manifestDigest}`);
+    const missing = result.chartImages.filter((c) => !c.inBundle);
+    if (result.dryRun) {
+      for (const c of missing) this.say(`  chart ${c.chart} uses ${c.image}: not in the bundle`);
+    }
+    if (missing.length > 0) {
+      this.say(
+        `  ${missing.length} images the charts use are not in the bundle: --add-chart-images adds them`,
+      );
+    }
     const p = result.pull;
-    if (p.downloadedBytes + p.cachedBytes + p.chartRepoBytes > 0) {
+    if (result.dryRun) {
+      const toPull = result.plan.reduce(
+        (n, l) => n + (l.source.includes('://') ? l.size - l.cachedBytes : 0),
+        0,
+      );
+      this.say(`  to pull ${formatBytes(toPull)}, already cached ${formatBytes(p.cachedBytes)}`);
+    } else if (p.downloadedBytes + p.cachedBytes + p.chartRepoBytes > 0) {
       this.say(
         `  pulled ${formatBytes(p.downloadedBytes + p.chartRepoBytes)}, from cache ${formatBytes(p.cachedBytes)}, ` +
           `dedup saved ${formatBytes(result.dedupSavedBytes)}, compressed ${formatBytes(result.bundleBytes)}`,
