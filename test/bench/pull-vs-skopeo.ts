@@ -12,13 +12,16 @@
  *   npm run build && npx tsc -p tsconfig.scripts.json && node dist-scripts/test/bench/pull-vs-skopeo.js
  */
 import { spawn } from 'node:child_process';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ROOT } from '../support/cli.js';
 import { writeOciLayout } from '../support/oci-fixture.js';
 import { startRegistry } from '../support/registry.js';
 import { startRegistryProxy } from '../support/registry-proxy.js';
+import { BlobCache } from '../../src/cache/blob-cache.js';
+import { Puller } from '../../src/oci/pull.js';
+import { RegistryClient } from '../../src/oci/registry-client.js';
 
 const MiB = 1024 * 1024;
 const RUNS = Number(process.env.KUBECHAT_BENCH_RUNS ?? 3);
@@ -42,7 +45,11 @@ async function main() {
   try {
     const layout = join(dir, 'layout');
     // Registries serve compressed layers: a gzip layer of incompressible content, as in real images.
-    await writeOciLayout(layout, { tag: '1.0', layers: [{ size: 256 * MiB, seed: 'bench' }], gzip: true });
+    const fixture = await writeOciLayout(layout, {
+      tag: '1.0',
+      layers: [{ size: 256 * MiB, seed: 'bench' }],
+      gzip: true,
+    });
     await timed(
       `skopeo copy --quiet --dest-tls-verify=false oci:${layout}:1.0 docker://${reg.host}/bench/big:1.0`,
     );
@@ -79,6 +86,20 @@ async function main() {
       if (i < RUNS - 1) await rm(cache, { recursive: true, force: true });
       await rm(out, { recursive: true, force: true });
     }
+    // The pull stage alone (in-process Puller into an empty cache), for where the time goes.
+    const manifest = JSON.parse(
+      await readFile(join(layout, 'blobs', 'sha256', fixture.manifestDigests[0]!.slice(7)), 'utf8'),
+    ) as { layers: Array<{ mediaType: string; digest: string; size: number }> };
+    const pullOnly: number[] = [];
+    for (let i = 0; i < RUNS; i++) {
+      const client = new RegistryClient();
+      const puller = new Puller(client, new BlobCache(join(dir, `pull-only-${i}`)));
+      const start = process.hrtime.bigint();
+      await puller.blob({ registry: reg.host, repository: 'bench/big' }, manifest.layers[0]!, 'bench');
+      pullOnly.push(Number(process.hrtime.bigint() - start) / 1e9);
+      await client.close();
+      await rm(join(dir, `pull-only-${i}`), { recursive: true, force: true });
+    }
     // Second create through a counting proxy, with the last run's warm cache.
     const proxy = await startRegistryProxy({ upstream: reg.url });
     const spec2 = join(dir, 'bench2.yaml');
@@ -101,6 +122,10 @@ async function main() {
       `skopeo copy docker:// oci: (pull only):            ${b.toFixed(2)} s   runs: ${theirs.map((x) => x.toFixed(2)).join(' ')}`,
     );
     console.log(`ratio kubechat/skopeo: ${(a / b).toFixed(2)}x (target <= 1.0x)`);
+    console.log(
+      `pull stage alone (Puller.blob, verified into the cache): ${median(pullOnly).toFixed(2)} s, ` +
+        `${(median(pullOnly) / b).toFixed(2)}x skopeo   runs: ${pullOnly.map((x) => x.toFixed(2)).join(' ')}`,
+    );
     console.log(
       `second create, warm cache: ${warm.toFixed(2)} s; registry saw ${proxy.stats.blobRequests} blob requests, ` +
         `${proxy.stats.blobBytes} blob bytes, ${proxy.stats.requests} requests in all (manifest by tag only)`,
