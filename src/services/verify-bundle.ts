@@ -10,6 +10,9 @@ import { digestOfBlobPath, Entry } from '../bundle/layout.js';
 import { readToc, openBundle, streamEntries, type OpenedBundle } from '../bundle/reader.js';
 import { INDEX_MEDIA_TYPES, MANIFEST_MEDIA_TYPES } from '../oci/media-types.js';
 import type { Descriptor, ImageIndex, ImageManifest } from '../oci/types.js';
+import { enforceBundlePolicy } from '../signing/policy.js';
+import type { TrustedKey } from '../signing/signature.js';
+import { NO_INSTALLED_VERSIONS } from '../signing/versions.js';
 
 export type ProblemKind =
   | 'digest-mismatch'
@@ -34,7 +37,13 @@ export interface VerifyResult {
   version: string;
   manifestDigest: string;
   ok: boolean;
-  signature: 'absent' | 'present-unchecked';
+  /** 'verified': signed by a trusted key, and the signed statement names exactly this manifest. */
+  signature: 'absent' | 'verified';
+  signer: null | { keyId: string; key: string };
+  /** The expiry that applies, or null. */
+  expires: string | null;
+  /** Overrides used (--allow-expired), each also a warning. */
+  warnings: string[];
   parts: number;
   entries: { listed: number; checked: number; fromBase: number; bytes: number };
   delta: null | { base: { name: string; version: string; manifestDigest: string }; baseChecked: boolean };
@@ -45,6 +54,12 @@ export interface VerifyResult {
 export interface VerifyOptions {
   bundlePath: string;
   basePath?: string;
+  /** Keys whose signatures are accepted. A signed bundle is always checked against them. */
+  trustedKeys?: readonly TrustedKey[];
+  /** Refuse an unsigned bundle (exit 20). */
+  requireSignature?: boolean;
+  allowExpired?: boolean;
+  now?: Date;
   reporter?: Reporter;
 }
 
@@ -52,6 +67,17 @@ export async function verifyBundle(options: VerifyOptions): Promise<VerifyResult
   const reporter = options.reporter ?? silentReporter;
   const bundle = await openBundle(options.bundlePath);
   const { manifest } = bundle;
+  // The signature first: a bundle whose signature fails is rejected before the long pass.
+  const policy = await enforceBundlePolicy({
+    manifestBytes: bundle.manifestBytes,
+    sigstoreBytes: bundle.signature,
+    trustedKeys: options.trustedKeys ?? [],
+    allowUnsigned: !options.requireSignature,
+    allowExpired: options.allowExpired,
+    versions: NO_INSTALLED_VERSIONS,
+    now: options.now,
+    source: options.bundlePath,
+  });
   const listed = new Map(manifest.contents.map((c) => [c.path, c]));
   const problems: Problem[] = [];
   const problem = (kind: ProblemKind, path: string, message: string) =>
@@ -152,7 +178,10 @@ export async function verifyBundle(options: VerifyOptions): Promise<VerifyResult
     version: manifest.version,
     manifestDigest: bundle.manifestDigest,
     ok: problems.length === 0,
-    signature: bundle.signature ? 'present-unchecked' : 'absent',
+    signature: policy.signed ? 'verified' : 'absent',
+    signer: policy.keyId ? { keyId: policy.keyId, key: policy.keySource! } : null,
+    expires: policy.expires ?? null,
+    warnings: policy.warnings.filter((_, i) => policy.overrides[i] !== 'allow-unsigned'),
     parts: bundle.source.parts?.parts.length ?? 0,
     entries: { listed: manifest.contents.length, checked, fromBase, bytes: total },
     delta: manifest.delta ? { base: manifest.delta.base, baseChecked } : null,
