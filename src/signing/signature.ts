@@ -110,13 +110,15 @@ export function readSignature(sigstoreBytes: Buffer): { keyId: string; statement
   return { keyId, statement };
 }
 
-function parseSigstore(bytes: Buffer): Bundle {
+function parseSigstore(bytes: Buffer, checkEnvelope = false): Bundle {
   let json: unknown;
   try {
     json = JSON.parse(bytes.toString('utf8'));
   } catch {
     throw malformed('not valid JSON');
   }
+  // Before the schema check, which would call both of these merely "invalid".
+  if (checkEnvelope) checkEnvelopeShape(json);
   try {
     return bundleFromJSON(json);
   } catch (err) {
@@ -154,6 +156,27 @@ function parseStatement(payload: Buffer): Statement {
   return s as Statement;
 }
 
+/** Exactly one signature and the in-toto payloadType (exit codes 26 and 25). */
+function checkEnvelopeShape(json: unknown): void {
+  const env = (json as { dsseEnvelope?: { signatures?: unknown; payloadType?: unknown } } | null)
+    ?.dsseEnvelope;
+  if (!env) return; // not a DSSE bundle: reported by the caller
+  if (Array.isArray(env.signatures) && env.signatures.length !== 1) {
+    throw trustError(
+      'signatureCount',
+      `${Entry.signature}: the DSSE envelope has ${env.signatures.length} signatures, kubechat requires exactly one`,
+      'do not install this bundle: its signature envelope was altered (or re-sign it with kubechat bundle sign --replace)',
+    );
+  }
+  if (env.payloadType !== IN_TOTO_PAYLOAD_TYPE) {
+    throw trustError(
+      'payloadType',
+      `${Entry.signature}: DSSE payloadType is "${String(env.payloadType)}", expected ${IN_TOTO_PAYLOAD_TYPE}`,
+      'do not install this bundle: its signature envelope was altered',
+    );
+  }
+}
+
 const EMPTY_TRUSTED_ROOT = {
   mediaType: 'application/vnd.dev.sigstore.trustedroot+json;version=0.1',
   tlogs: [],
@@ -172,7 +195,7 @@ export function verifyManifestSignature(
   sigstoreBytes: Buffer,
   trusted: readonly TrustedKey[],
 ): VerifiedSignature {
-  const bundle = parseSigstore(sigstoreBytes);
+  const bundle = parseSigstore(sigstoreBytes, true);
   if (bundle.mediaType !== BUNDLE_V03_MEDIA_TYPE)
     throw malformed(`media type ${bundle.mediaType}, expected ${BUNDLE_V03_MEDIA_TYPE}`);
   if (bundle.content.$case !== 'dsseEnvelope')
@@ -190,20 +213,7 @@ export function verifyManifestSignature(
       'carries transparency-log entries or timestamps, which offline verification cannot check',
     );
   const envelope = bundle.content.dsseEnvelope;
-  if (envelope.signatures.length !== 1) {
-    throw trustError(
-      'signatureCount',
-      `${Entry.signature}: the DSSE envelope has ${envelope.signatures.length} signatures, kubechat requires exactly one`,
-      'sign the bundle again with kubechat bundle sign --replace',
-    );
-  }
-  if (envelope.payloadType !== IN_TOTO_PAYLOAD_TYPE) {
-    throw trustError(
-      'payloadType',
-      `${Entry.signature}: DSSE payloadType is "${envelope.payloadType}", expected ${IN_TOTO_PAYLOAD_TYPE}`,
-      'do not install this bundle: its signature envelope was altered',
-    );
-  }
+  checkEnvelopeShape({ dsseEnvelope: envelope });
   const hint = material.content.publicKey.hint;
   const sigKeyId = envelope.signatures[0]!.keyid;
   if (sigKeyId !== '' && sigKeyId !== hint)
