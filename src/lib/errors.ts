@@ -13,6 +13,10 @@ export const ExitCode = {
   /** A key file (private, public or trusted) is missing, corrupt or not a kubechat Ed25519 key. */
   signature: 7,
   output: 8,
+  network: 10,
+  auth: 11,
+  notFound: 12,
+  protocol: 13,
   // Signing and trust (20-29): one code per refusal, so scripts can tell them apart.
   unsigned: 20,
   untrustedSigner: 21,
@@ -44,6 +48,8 @@ export const EXIT_CODES_HELP =
   'Exit codes: 0 ok, 1 internal error (a bug), 2 usage, 3 bad spec or flag value, 4 bad or missing source, ' +
   '5 unreadable or truncated bundle, 6 integrity failure (an entry differs from the manifest), ' +
   '7 key file missing or corrupt, 8 output not writable (disk full, permissions), ' +
+  '10 server unreachable (connection, TLS), 11 credentials refused, 12 not found on the server, ' +
+  '13 server answered out of protocol, ' +
   '20 unsigned bundle, 21 signer not trusted, 22 signature does not verify, 23 manifest changed after signing, ' +
   '24 signature is for another bundle, 25 wrong DSSE payloadType, 26 not exactly one signature, ' +
   '27 bundle expired, 28 older than the installed version, 29 wrong or missing passphrase, ' +
@@ -79,6 +85,18 @@ export const integrityError = (message: string, fix?: string, cause?: unknown) =
 export const outputError = (message: string, fix?: string, cause?: unknown) =>
   new KubechatError('output', message, fix, { cause });
 
+/** A server (registry, Ollama, chart repository) cannot be reached: refused, reset, DNS, TLS, timeout. */
+export const networkError = (message: string, fix?: string, cause?: unknown) =>
+  new KubechatError('network', message, fix, { cause });
+/** The server refused our credentials, or wants credentials we do not have. */
+export const authError = (message: string, fix?: string, cause?: unknown) =>
+  new KubechatError('auth', message, fix, { cause });
+/** The server does not have what was asked for (image, tag, blob, chart version, model). */
+export const notFoundError = (message: string, fix?: string, cause?: unknown) =>
+  new KubechatError('notFound', message, fix, { cause });
+/** The server answered something the protocol does not allow (bad status, bad JSON, wrong media type). */
+export const protocolError = (message: string, fix?: string, cause?: unknown) =>
+  new KubechatError('protocol', message, fix, { cause });
 /** A key file (private key, public key, trusted key, trust directory) is missing, corrupt or of the wrong kind. */
 export const keyError = (message: string, fix?: string, cause?: unknown) =>
   new KubechatError('signature', message, fix, { cause });
