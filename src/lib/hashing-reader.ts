@@ -141,7 +141,7 @@ function releaseSlot(b: SharedArrayBuffer): void {
  * sha256 of data the caller pushes, computed on the hash worker so it overlaps with whatever the
  * caller does next (decompressing the following chunks). A chunk in a leasable shared buffer
  * (leases.ts) is hashed in place and leased until the worker is done with it; any other chunk is
- * copied into a shared slot (at most 8 x 4 MiB in flight, all streams together).
+ * copied into shared slots (at most 8 x 4 MiB in flight, all streams together).
  */
 export class WorkerHash {
   readonly #stream = nextStream++;
@@ -212,6 +212,9 @@ export class WorkerHash {
       at += n;
       if (this.#fill === CHUNK) this.#flush();
     }
+    // Never hold a half-filled slot between calls: with many streams open, held slots would
+    // starve each other (every slot given out is on its way to the worker, so it comes back).
+    this.#flush();
   }
 
   /** The sha256 hex of everything pushed; call once, after the last update. */

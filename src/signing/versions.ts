@@ -8,6 +8,9 @@ import { dirname } from 'node:path';
 import { trustError } from '../lib/errors.js';
 import { writeFileAtomic } from './keys.js';
 
+/** Name of the state file install keeps beside its targets (e.g. in the registry or Ollama store directory). */
+export const INSTALLED_VERSIONS_FILE = 'kubechat-installed-versions.json';
+
 export interface InstalledVersion {
   name: string;
   version: string;

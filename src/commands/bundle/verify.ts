@@ -3,7 +3,8 @@ import { KubechatCommand } from '../../lib/command.js';
 import { EXIT_CODES_HELP, ExitCode, integrityError } from '../../lib/errors.js';
 import { formatBytes } from '../../lib/progress.js';
 import { verifyBundle, type VerifyResult } from '../../services/verify-bundle.js';
-import { loadTrustedKeys, TRUST_DIR_ENV } from '../../signing/trust.js';
+import { trustFlags } from '../../signing/flags.js';
+import { loadTrustedKeys } from '../../signing/trust.js';
 
 export default class BundleVerify extends KubechatCommand {
   static override summary = 'Check every entry of a bundle against its manifest.';
@@ -33,14 +34,7 @@ ${EXIT_CODES_HELP}`;
   };
   static override flags = {
     base: Flags.string({ summary: 'For a delta: the base bundle it was made against.' }),
-    'trusted-key': Flags.string({
-      summary: 'A trusted public key (.pub); repeatable. Adds to the keys in the trust directory.',
-      multiple: true,
-    }),
-    'trust-dir': Flags.string({
-      summary: 'Trust directory of *.pub keys (default ~/.config/kubechat/trust).',
-      env: TRUST_DIR_ENV,
-    }),
+    ...trustFlags,
     'require-signature': Flags.boolean({ summary: 'Refuse an unsigned bundle (exit 20).' }),
     'allow-expired': Flags.boolean({ summary: 'Accept a bundle past its expiry (printed as a warning).' }),
   };
