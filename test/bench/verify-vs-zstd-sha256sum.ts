@@ -127,7 +127,7 @@ spec:
   const p95 = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length * 0.95)]!;
   const lines = [
     `bundle: ${(size / MiB).toFixed(0)} MiB compressed, ${(tarSize / MiB).toFixed(0)} MiB of tar; ${RUNS} runs each, medians`,
-    `load average at the start: ${loadavg()[0]!.toFixed(1)} on ${availableParallelism()} CPUs`,
+    `load average (1 min) at the end: ${loadavg()[0]!.toFixed(1)} on ${availableParallelism()} CPUs`,
     `zstd -dc B | sha256sum: ${t.toFixed(2)} s (${mbs(t)} MiB/s), ${tc.toFixed(2)} s of CPU`,
     `kubechat bundle verify (signature + every entry, process start included): ${o.toFixed(2)} s (${mbs(o)} MiB/s), ${oc.toFixed(2)} s of CPU`,
     `throughput ratio kubechat/reference: ${(t / o).toFixed(2)} (target >= 0.80)`,
