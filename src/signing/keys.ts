@@ -6,7 +6,7 @@
  * clear with `--no-passphrase`. Neither the passphrase nor key bytes ever appear in an error.
  */
 import { createHash, randomBytes, scrypt as scryptCb } from 'node:crypto';
-import { chmod, lstat, open, readFile, rename, rm } from 'node:fs/promises';
+import { chmod, lstat, open, readFile, rename, rm, stat } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import nacl from 'tweetnacl';
 import { describeFsError, keyError, outputError, trustError } from '../lib/errors.js';
@@ -200,7 +200,7 @@ export async function loadSigningKey(path: string, passphrase: string | undefine
   const doc = parseKeyFile(text, path);
   let seed: Uint8Array;
   if (doc.encryption === null) {
-    const mode = (await lstat(path)).mode & 0o777;
+    const mode = (await stat(path)).mode & 0o777;
     if (mode & 0o077) {
       throw keyError(
         `${path}: unencrypted private key is readable by other users (mode ${mode.toString(8).padStart(4, '0')})`,
@@ -274,6 +274,12 @@ export async function writeFileAtomic(path: string, text: string, mode: number, 
     await rename(temp, path);
   } catch (err) {
     await rm(temp, { force: true });
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT')
+      throw outputError(
+        `${dirname(path)}: no such directory`,
+        'create it first, or write somewhere else',
+        err,
+      );
     throw describeFsError(err, path, 'write') ?? outputError(`${path}: cannot write`, undefined, err);
   }
 }

@@ -126,12 +126,22 @@ function parseSigstore(bytes: Buffer, checkEnvelope = false): Bundle {
   }
 }
 
+/**
+ * The statement inside a verified envelope. A payload that is not a kubechat bundle statement was
+ * still signed by a trusted key, for something else (another attestation): refused as foreign.
+ */
 function parseStatement(payload: Buffer): Statement {
+  const foreign = (what: string) =>
+    trustError(
+      'foreignStatement',
+      `${Entry.signature}: the signed payload ${what}, not a kubechat bundle statement (in-toto Statement v1, predicate ${PREDICATE_TYPE})`,
+      'do not install this bundle: its signature was made for something else',
+    );
   let s: Partial<Statement>;
   try {
     s = JSON.parse(payload.toString('utf8')) as Partial<Statement>;
   } catch {
-    throw malformed('the DSSE payload is not JSON');
+    throw foreign('is not JSON');
   }
   const p = s?.predicate as Partial<BundlePredicate> | undefined;
   const subjectOk =
@@ -149,9 +159,9 @@ function parseStatement(payload: Buffer): Statement {
     typeof p?.name !== 'string' ||
     typeof p.version !== 'string' ||
     typeof p.created !== 'string' ||
-    !(p.expires === null || typeof p.expires === 'string')
+    !(p.expires === null || (typeof p.expires === 'string' && Number.isFinite(Date.parse(p.expires))))
   ) {
-    throw malformed(`the DSSE payload is not an in-toto Statement v1 with predicate ${PREDICATE_TYPE}`);
+    throw foreign(`has _type ${String(s?._type)} and predicateType ${String(s?.predicateType)}`);
   }
   return s as Statement;
 }

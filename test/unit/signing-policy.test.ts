@@ -5,6 +5,8 @@
 import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { bundleToJSON } from '@sigstore/bundle';
+import { DSSEBundleBuilder } from '@sigstore/sign';
 import { Entry } from '../../src/bundle/layout.js';
 import { openBundle } from '../../src/bundle/reader.js';
 import { ExitCode } from '../../src/lib/errors.js';
@@ -216,6 +218,37 @@ describe('refusals, each with its own exit code', () => {
       policyOf(out),
       ExitCode.foreignStatement,
       /signature is for demo 1\.1\.0, not for this bundle demo 1\.0\.0/,
+    );
+  });
+
+  it('a trusted signature over another kind of statement (SLSA provenance naming the manifest) -> 24', async () => {
+    const b = await openBundle(signed1);
+    const statement = {
+      _type: 'https://in-toto.io/Statement/v1',
+      subject: [{ name: Entry.manifest, digest: { sha256: b.manifestDigest.slice('sha256:'.length) } }],
+      predicateType: 'https://slsa.dev/provenance/v1',
+      predicate: { buildDefinition: {} },
+    };
+    const builder = new DSSEBundleBuilder({
+      witnesses: [],
+      signer: {
+        sign: async (data) => ({
+          signature: keyA.sign(data),
+          key: { $case: 'publicKey', publicKey: keyA.pem, hint: keyA.keyId },
+        }),
+      },
+    });
+    const sig = await builder.create({
+      data: Buffer.from(JSON.stringify(statement)),
+      type: 'application/vnd.in-toto+json',
+    });
+    const out = await tamper(signed1, join(ws.dir, 'slsa.kcb.tar.zst'), (entries) => {
+      entry(entries, Entry.signature).data = Buffer.from(JSON.stringify(bundleToJSON(sig)));
+    });
+    await refused(
+      policyOf(out),
+      ExitCode.foreignStatement,
+      /predicateType https:\/\/slsa\.dev\/provenance\/v1, not a kubechat bundle statement/,
     );
   });
 
