@@ -12,6 +12,22 @@ import nacl from 'tweetnacl';
 import { describeFsError, keyError, outputError, trustError } from '../lib/errors.js';
 
 export const PASSPHRASE_ENV = 'KUBECHAT_KEY_PASSPHRASE';
+export const PASSPHRASE_FILE_ENV = 'KUBECHAT_KEY_PASSPHRASE_FILE';
+
+/**
+ * The passphrase: the file named by KUBECHAT_KEY_PASSPHRASE_FILE (one trailing newline dropped;
+ * for secrets mounted as files), else KUBECHAT_KEY_PASSPHRASE, else undefined.
+ */
+export async function readPassphrase(env: NodeJS.ProcessEnv = process.env): Promise<string | undefined> {
+  const file = env[PASSPHRASE_FILE_ENV];
+  if (file) {
+    const text = await readFile(file, 'utf8').catch((err: unknown) => {
+      throw readFailure(err, file);
+    });
+    return text.replace(/\r?\n$/, '') || undefined;
+  }
+  return env[PASSPHRASE_ENV] || undefined;
+}
 const KEY_FORMAT = 'kubechat-ed25519-private-key';
 const KDF = { name: 'scrypt', logN: 17, r: 8, p: 1 } as const;
 /** Bounds accepted from a key file, so a crafted file cannot make scrypt eat the machine. */
@@ -213,8 +229,8 @@ export async function loadSigningKey(path: string, passphrase: string | undefine
     if (passphrase === undefined || passphrase === '') {
       throw trustError(
         'passphrase',
-        `${path} is encrypted and ${PASSPHRASE_ENV} is not set`,
-        `export ${PASSPHRASE_ENV} with the key's passphrase`,
+        `${path} is encrypted and neither ${PASSPHRASE_ENV} nor ${PASSPHRASE_FILE_ENV} is set`,
+        `export ${PASSPHRASE_ENV} (or ${PASSPHRASE_FILE_ENV}) with the key's passphrase`,
       );
     }
     const { kdf, cipher } = doc.encryption;

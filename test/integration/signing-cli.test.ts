@@ -195,15 +195,16 @@ describe('bundle sign', () => {
     expect(
       await refusedJson(['bundle', 'sign', partsFile, '--key', join(ws.dir, 'release.key')], ExitCode.spec),
     ).toMatch(/already signed/);
-    const again = await run([
-      'bundle',
-      'sign',
-      partsFile,
-      '--key',
-      join(ws.dir, 'release.key'),
-      '--replace',
-      '--json',
-    ]);
+    // The passphrase from a file (a mounted secret) instead of the environment.
+    await writeFile(join(ws.dir, 'passphrase.txt'), `${PASS}\n`, { mode: 0o600 });
+    const again = await run(
+      ['bundle', 'sign', partsFile, '--key', join(ws.dir, 'release.key'), '--replace', '--json'],
+      {
+        KUBECHAT_KEY_PASSPHRASE: '',
+        KUBECHAT_KEY_PASSPHRASE_FILE: join(ws.dir, 'passphrase.txt'),
+      },
+    );
+    expect(again.code, again.stderr).toBe(0);
     expect(JSON.parse(again.stdout)).toMatchObject({ replaced: keyId });
   });
 

@@ -2,7 +2,7 @@
  * The install policy and signature verification on real bundles, signed with keys generated here
  * and tampered with in the test: every refusal has its own exit code (20-29) and one clear line.
  */
-import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { bundleToJSON } from '@sigstore/bundle';
@@ -11,6 +11,7 @@ import { Entry } from '../../src/bundle/layout.js';
 import { openBundle } from '../../src/bundle/reader.js';
 import { ExitCode } from '../../src/lib/errors.js';
 import { createBundle } from '../../src/services/create-bundle.js';
+import { signBundle } from '../../src/services/sign-bundle.js';
 import { verifyBundle } from '../../src/services/verify-bundle.js';
 import { generateKey, loadSigningKey, readPublicKey, type SigningKey } from '../../src/signing/keys.js';
 import {
@@ -315,7 +316,11 @@ describe('keys', () => {
   it('wrong passphrase -> 29; no passphrase for an encrypted key -> 29', async () => {
     const path = join(ws.dir, 'a.key');
     await refused(loadSigningKey(path, 'not the passphrase'), ExitCode.passphrase, /wrong passphrase/);
-    await refused(loadSigningKey(path, undefined), ExitCode.passphrase, /KUBECHAT_KEY_PASSPHRASE is not set/);
+    await refused(
+      loadSigningKey(path, undefined),
+      ExitCode.passphrase,
+      /is encrypted and neither KUBECHAT_KEY_PASSPHRASE nor KUBECHAT_KEY_PASSPHRASE_FILE is set/,
+    );
   });
 
   it('corrupt key files -> 7, each named', async () => {
@@ -372,6 +377,44 @@ describe('keys', () => {
     const s1 = await signManifest(b.manifestBytes, m, keyA, m.expires);
     const s2 = await signManifest(other, m, keyA, m.expires);
     expect(s1.length).toBe(s2.length);
+  });
+});
+
+describe('bundle sign', () => {
+  it('Given a bundle with a damaged entry, When signed, Then it refuses (6) and leaves the file and directory as they were', async () => {
+    const dir = join(ws.dir, 'sign-damaged');
+    await mkdir(dir);
+    const out = await tamper(unsigned1, join(dir, 'demo-1.0.0.kcb.tar.zst'), (entries) => {
+      const doc = entry(entries, 'files/docs/index.md');
+      doc.data = Buffer.from(doc.data.toString().replace('KubeChat', 'EvilChat'));
+    });
+    const before = await readFile(out);
+    const err = await failure(signBundle({ bundlePath: out, signingKey: keyA }));
+    expect(err.exitCode).toBe(ExitCode.integrity);
+    expect(err.message).toMatch(/files\/docs\/index\.md sha256 .* does not match the manifest/);
+    expect((await readFile(out)).equals(before)).toBe(true);
+    expect(await readdir(dir)).toEqual(['demo-1.0.0.kcb.tar.zst']);
+  });
+
+  it('Given an unsigned bundle, When signed with --expires, Then the manifest is unchanged and the signed expiry applies', async () => {
+    const dir = join(ws.dir, 'sign-ok');
+    await mkdir(dir);
+    const copy = join(dir, 'demo-1.0.0.kcb.tar.zst');
+    await writeFile(copy, await readFile(unsigned1));
+    const before = await openBundle(copy);
+    const r = await signBundle({ bundlePath: copy, signingKey: keyA, expires: '10d', now: NOW });
+    expect(r).toMatchObject({ keyId: keyA.keyId, expires: '2026-06-11T00:00:00.000Z', replaced: null });
+    const after = await openBundle(copy);
+    expect(after.manifestBytes.equals(before.manifestBytes)).toBe(true);
+    expect((await policyOf(copy)).expires).toBe('2026-06-11T00:00:00.000Z');
+    await refused(policyOf(copy, { now: new Date('2026-06-12T00:00:00Z') }), ExitCode.expired, /expired/);
+    const v = await verifyBundle({
+      bundlePath: copy,
+      trustedKeys: trustedA,
+      now: NOW,
+      requireSignature: true,
+    });
+    expect(v.ok).toBe(true);
   });
 });
 

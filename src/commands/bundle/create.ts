@@ -5,7 +5,7 @@ import { formatBytes } from '../../lib/progress.js';
 import { parseSplitSize } from '../../bundle/split.js';
 import { defaultCompressOptions } from '../../bundle/zstd.js';
 import { createBundle, type CreateBundleResult } from '../../services/create-bundle.js';
-import { loadSigningKey, PASSPHRASE_ENV } from '../../signing/keys.js';
+import { loadSigningKey, PASSPHRASE_ENV, PASSPHRASE_FILE_ENV, readPassphrase } from '../../signing/keys.js';
 
 export default class BundleCreate extends KubechatCommand {
   static override summary = 'Create a bundle from a spec file (bundles/*.yaml).';
@@ -40,7 +40,7 @@ ${EXIT_CODES_HELP}`;
       max: 64,
     }),
     key: Flags.string({
-      summary: `Sign with this private key (from kubechat keys generate; passphrase in ${PASSPHRASE_ENV}).`,
+      summary: `Sign with this private key (from kubechat keys generate; passphrase in ${PASSPHRASE_ENV} or ${PASSPHRASE_FILE_ENV}).`,
       env: 'KUBECHAT_SIGNING_KEY',
     }),
     expires: Flags.string({
@@ -57,7 +57,7 @@ ${EXIT_CODES_HELP}`;
     const splitSize = flags.split === undefined ? undefined : parseSplitSize(flags.split);
     const now = sourceDateEpoch(process.env.SOURCE_DATE_EPOCH);
     // Unlock the key first: a wrong passphrase should fail before minutes of work.
-    const signingKey = flags.key ? await loadSigningKey(flags.key, process.env[PASSPHRASE_ENV]) : undefined;
+    const signingKey = flags.key ? await loadSigningKey(flags.key, await readPassphrase()) : undefined;
     const result = await this.progress(`Creating bundle from ${flags.file}`, (reporter) =>
       createBundle({
         signingKey,

@@ -3,7 +3,7 @@ import { KubechatCommand } from '../../lib/command.js';
 import { EXIT_CODES_HELP } from '../../lib/errors.js';
 import { formatBytes } from '../../lib/progress.js';
 import { signBundle, type SignBundleResult } from '../../services/sign-bundle.js';
-import { loadSigningKey, PASSPHRASE_ENV } from '../../signing/keys.js';
+import { loadSigningKey, PASSPHRASE_ENV, PASSPHRASE_FILE_ENV, readPassphrase } from '../../signing/keys.js';
 
 export default class BundleSign extends KubechatCommand {
   static override summary = 'Sign an existing bundle (rewrites it in place, atomically).';
@@ -11,7 +11,7 @@ export default class BundleSign extends KubechatCommand {
 statement naming the manifest's sha256) as the bundle's second entry. The manifest is kept byte for
 byte, every other entry is copied and checked against it on the way, and the new bundle replaces
 the old one (file or split parts) only when it is complete. The private key's passphrase is read
-from ${PASSPHRASE_ENV}.
+from ${PASSPHRASE_ENV} or the file named by ${PASSPHRASE_FILE_ENV}.
 
 ${EXIT_CODES_HELP}`;
 
@@ -37,7 +37,7 @@ ${EXIT_CODES_HELP}`;
 
   async run(): Promise<SignBundleResult> {
     const { args, flags } = await this.parse(BundleSign);
-    const signingKey = await loadSigningKey(flags.key, process.env[PASSPHRASE_ENV]);
+    const signingKey = await loadSigningKey(flags.key, await readPassphrase());
     const r = await this.progress(`Signing ${args.bundle}`, (reporter) =>
       signBundle({
         bundlePath: args.bundle,

@@ -2,7 +2,13 @@ import { Flags } from '@oclif/core';
 import { resolve } from 'node:path';
 import { KubechatCommand } from '../../lib/command.js';
 import { EXIT_CODES_HELP, trustError } from '../../lib/errors.js';
-import { generateKey, PASSPHRASE_ENV, writeFileAtomic } from '../../signing/keys.js';
+import {
+  generateKey,
+  PASSPHRASE_ENV,
+  PASSPHRASE_FILE_ENV,
+  readPassphrase,
+  writeFileAtomic,
+} from '../../signing/keys.js';
 
 export interface KeysGenerateResult {
   keyId: string;
@@ -14,7 +20,8 @@ export interface KeysGenerateResult {
 export default class KeysGenerate extends KubechatCommand {
   static override summary = 'Generate an Ed25519 signing key pair: PREFIX.key and PREFIX.pub.';
   static override description = `PREFIX.pub is the public key as an SPKI PEM (what verifiers trust; openssl reads it).
-PREFIX.key is the private key, encrypted with the passphrase in ${PASSPHRASE_ENV} (scrypt N=2^17,
+PREFIX.key is the private key, encrypted with the passphrase in ${PASSPHRASE_ENV} (or the file named by
+${PASSPHRASE_FILE_ENV}) (scrypt N=2^17,
 r=8, p=1 + XSalsa20-Poly1305) and written with mode 0600. Without a passphrase it refuses unless
 --no-passphrase (then the key is stored in clear: keep it on an encrypted disk or an HSM-backed host).
 The key id is the sha256 of the public key's SPKI DER. Existing files are never replaced without --force.
@@ -34,11 +41,11 @@ ${EXIT_CODES_HELP}`;
 
   async run(): Promise<KeysGenerateResult> {
     const { flags } = await this.parse(KeysGenerate);
-    const passphrase = process.env[PASSPHRASE_ENV];
+    const passphrase = await readPassphrase();
     if (!passphrase && !flags['no-passphrase']) {
       throw trustError(
         'passphrase',
-        `${PASSPHRASE_ENV} is not set: refusing to write an unencrypted private key`,
+        `no passphrase (${PASSPHRASE_ENV} or ${PASSPHRASE_FILE_ENV}): refusing to write an unencrypted private key`,
         `export ${PASSPHRASE_ENV}, or pass --no-passphrase to store the key in clear`,
       );
     }
