@@ -86,6 +86,15 @@ export interface VerifiedSignature {
   predicate: BundlePredicate;
 }
 
+/** Untrusted text from the envelope, made safe for a one-line message (quoted, escaped, bounded). */
+const shown = (v: unknown): string => {
+  const text = JSON.stringify(String(v));
+  return text.length > 90 ? `${text.slice(0, 80)}…"` : text;
+};
+const KEY_ID = /^[a-f0-9]{64}$/;
+/** A bundle name or version as the statement has it: plain when it looks like one, else quoted. */
+const printableName = (v: string): string => (/^[A-Za-z0-9._+-]{1,128}$/.test(v) ? v : shown(v));
+
 const malformed = (what: string) =>
   formatError(
     `${Entry.signature}: ${what}`,
@@ -161,7 +170,7 @@ function parseStatement(payload: Buffer): Statement {
     typeof p.created !== 'string' ||
     !(p.expires === null || (typeof p.expires === 'string' && Number.isFinite(Date.parse(p.expires))))
   ) {
-    throw foreign(`has _type ${String(s?._type)} and predicateType ${String(s?.predicateType)}`);
+    throw foreign(`has _type ${shown(s?._type)} and predicateType ${shown(s?.predicateType)}`);
   }
   return s as Statement;
 }
@@ -181,7 +190,7 @@ function checkEnvelopeShape(json: unknown): void {
   if (env.payloadType !== IN_TOTO_PAYLOAD_TYPE) {
     throw trustError(
       'payloadType',
-      `${Entry.signature}: DSSE payloadType is "${String(env.payloadType)}", expected ${IN_TOTO_PAYLOAD_TYPE}`,
+      `${Entry.signature}: DSSE payloadType is ${shown(env.payloadType)}, expected ${IN_TOTO_PAYLOAD_TYPE}`,
       'do not install this bundle: its signature envelope was altered',
     );
   }
@@ -207,7 +216,7 @@ export function verifyManifestSignature(
 ): VerifiedSignature {
   const bundle = parseSigstore(sigstoreBytes, true);
   if (bundle.mediaType !== BUNDLE_V03_MEDIA_TYPE)
-    throw malformed(`media type ${bundle.mediaType}, expected ${BUNDLE_V03_MEDIA_TYPE}`);
+    throw malformed(`media type ${shown(bundle.mediaType)}, expected ${BUNDLE_V03_MEDIA_TYPE}`);
   if (bundle.content.$case !== 'dsseEnvelope')
     throw malformed('holds a message signature, expected a DSSE envelope');
   const material = bundle.verificationMaterial;
@@ -227,13 +236,13 @@ export function verifyManifestSignature(
   const hint = material.content.publicKey.hint;
   const sigKeyId = envelope.signatures[0]!.keyid;
   if (sigKeyId !== '' && sigKeyId !== hint)
-    throw malformed(`signature keyid ${sigKeyId} differs from the key hint ${hint}`);
+    throw malformed(`signature keyid ${shown(sigKeyId)} differs from the key hint ${shown(hint)}`);
   const byId = new Map(trusted.map((k) => [k.keyId, k]));
   const key = byId.get(hint);
   if (!key) {
     throw trustError(
       'untrustedSigner',
-      `signed by key ${hint || '(unnamed)'}, which is not a trusted key (${trusted.length} trusted)`,
+      `signed by key ${KEY_ID.test(hint) ? hint : shown(hint)}, which is not a trusted key (${trusted.length} trusted)`,
       'if you trust the signer, add its public key: kubechat keys trust KEY.pub (or pass --trusted-key KEY.pub)',
     );
   }
@@ -265,7 +274,7 @@ export function verifyManifestSignature(
   if (subject.length !== 1 || subject[0]!.name !== Entry.manifest) {
     throw trustError(
       'foreignStatement',
-      `the signed statement's subjects are ${subject.map((s) => s.name).join(', ') || 'empty'}, expected exactly ${Entry.manifest}`,
+      `the signed statement's subjects are ${subject.map((s) => shown(s.name)).join(', ') || 'empty'}, expected exactly ${Entry.manifest}`,
       'do not install this bundle: the signature was made for something else',
     );
   }
@@ -279,14 +288,14 @@ export function verifyManifestSignature(
     }
     throw trustError(
       'foreignStatement',
-      `the signature is for ${pred.name} ${pred.version}, not for this bundle ${manifest.name} ${manifest.version}`,
+      `the signature is for ${printableName(pred.name)} ${printableName(pred.version)}, not for this bundle ${manifest.name} ${manifest.version}`,
       'do not install this bundle: its signature was taken from another bundle',
     );
   }
   if (!same || pred.created !== manifest.created) {
     throw trustError(
       'foreignStatement',
-      `the signed statement names ${pred.name} ${pred.version} (${pred.created}), the manifest ${manifest.name} ${manifest.version} (${manifest.created})`,
+      `the signed statement names ${printableName(pred.name)} ${printableName(pred.version)} (${shown(pred.created)}), the manifest ${manifest.name} ${manifest.version} (${manifest.created})`,
       'do not install this bundle: its signature was made for another bundle',
     );
   }

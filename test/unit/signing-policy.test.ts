@@ -138,6 +138,17 @@ describe('refusals, each with its own exit code', () => {
     );
     await refused(policyOf(byB, { allowUnsigned: true }), ExitCode.untrustedSigner, /not a trusted key/);
     await refused(policyOf(signed1, { trustedKeys: [] }), ExitCode.untrustedSigner, /0 trusted/);
+    // A hint crafted to break the one-line message (or drive the terminal) is shown quoted and escaped.
+    const crafted = await tamper(byB, join(ws.dir, 'crafted-hint.kcb.tar.zst'), (entries) => {
+      const sig = entry(entries, Entry.signature);
+      sig.data = Buffer.from(sig.data.toString().replaceAll(keyB.keyId, 'evil\\n\\u001b[2Jkey'));
+    });
+    const err = await refused(
+      policyOf(crafted),
+      ExitCode.untrustedSigner,
+      /signed by key "evil\\n\\u001b\[2Jkey"/,
+    );
+    expect(err.message).not.toContain('\u001b');
   });
 
   it('signature by another key claiming the trusted key id -> 22', async () => {
@@ -249,7 +260,7 @@ describe('refusals, each with its own exit code', () => {
     await refused(
       policyOf(out),
       ExitCode.foreignStatement,
-      /predicateType https:\/\/slsa\.dev\/provenance\/v1, not a kubechat bundle statement/,
+      /predicateType "https:\/\/slsa\.dev\/provenance\/v1", not a kubechat bundle statement/,
     );
   });
 
