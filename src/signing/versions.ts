@@ -32,6 +32,26 @@ export const NO_INSTALLED_VERSIONS: InstalledVersionStore = {
   record: async () => undefined,
 };
 
+/**
+ * Several stores as one (the state file beside the targets and PostgreSQL): the highest version is
+ * the highest any of them knows, so losing or rolling back one store does not reopen a rollback;
+ * an install is recorded in all of them.
+ */
+export function combineVersionStores(stores: readonly InstalledVersionStore[]): InstalledVersionStore {
+  return {
+    async highest(bundleName) {
+      const all = await Promise.all(stores.map((s) => s.highest(bundleName)));
+      return all
+        .filter((v): v is string => v !== undefined)
+        .sort(compareVersions)
+        .at(-1);
+    },
+    async record(entry) {
+      for (const s of stores) await s.record(entry);
+    },
+  };
+}
+
 const SEMVER = /^v?(\d+)\.(\d+)\.(\d+)(?:-([0-9A-Za-z.-]+))?(?:\+[0-9A-Za-z.-]+)?$/;
 
 /**

@@ -22,7 +22,12 @@ import {
 } from '../../src/signing/policy.js';
 import { signManifest, type TrustedKey } from '../../src/signing/signature.js';
 import { loadTrustedKeys } from '../../src/signing/trust.js';
-import { compareVersions, FileVersionStore, NO_INSTALLED_VERSIONS } from '../../src/signing/versions.js';
+import {
+  combineVersionStores,
+  compareVersions,
+  FileVersionStore,
+  NO_INSTALLED_VERSIONS,
+} from '../../src/signing/versions.js';
 import { failure } from '../support/helpers.js';
 import { entry, tamper } from '../support/tamper.js';
 import { makeWorkspace, type Workspace } from '../support/workspace.js';
@@ -454,6 +459,19 @@ describe('versions and expiry', () => {
       '10.0.0',
     ]);
     expect(compareVersions('1.0.0+build.1', '1.0.0+build.2')).toBe(0);
+  });
+
+  it('Given two stores, Then the highest version is the highest either knows, and an install is recorded in both', async () => {
+    const a = new FileVersionStore(join(ws.dir, 'state', 'a.json'));
+    const b = new FileVersionStore(join(ws.dir, 'state', 'b.json'));
+    const both = combineVersionStores([a, b]);
+    const entry = { name: 'demo', manifestDigest: 'sha256:x', installedAt: NOW.toISOString(), overrides: [] };
+    await a.record({ ...entry, version: '1.2.0-rc.1' });
+    await b.record({ ...entry, version: '1.1.9' });
+    expect(await both.highest('demo')).toBe('1.2.0-rc.1');
+    await both.record({ ...entry, version: '1.2.0' });
+    expect([await a.highest('demo'), await b.highest('demo')]).toEqual(['1.2.0', '1.2.0']);
+    expect(await both.highest('other')).toBeUndefined();
   });
 
   it('--expires: durations from the creation time, dates, and refusals', () => {
