@@ -28,6 +28,9 @@ export const ExitCode = {
   expired: 27,
   downgrade: 28,
   passphrase: 29,
+  serveAddress: 35,
+  serveTls: 36,
+  serveContent: 37,
 } as const;
 
 export type ExitCodeName = keyof typeof ExitCode;
@@ -53,6 +56,8 @@ export const EXIT_CODES_HELP =
   '20 unsigned bundle, 21 signer not trusted, 22 signature does not verify, 23 manifest changed after signing, ' +
   '24 signature is for another bundle, 25 wrong DSSE payloadType, 26 not exactly one signature, ' +
   '27 bundle expired, 28 older than the installed version, 29 wrong or missing passphrase, ' +
+  '35 registry serve: cannot listen on --addr, 36 registry serve: bad TLS certificate or key, ' +
+  '37 registry serve: nothing servable (delta bundle, no seek table, not an OCI layout), ' +
   '130/143 interrupted (partial output removed).';
 
 export class KubechatError extends Error {
@@ -103,6 +108,15 @@ export const keyError = (message: string, fix?: string, cause?: unknown) =>
 /** A signing or trust refusal (exit codes 20-29). */
 export const trustError = (kind: TrustRefusal, message: string, fix?: string, cause?: unknown) =>
   new KubechatError(kind, message, fix, { cause });
+/** `registry serve` cannot listen on its address (in use, not a local address, privileged port). */
+export const serveAddressError = (message: string, fix?: string, cause?: unknown) =>
+  new KubechatError('serveAddress', message, fix, { cause });
+/** `registry serve` TLS certificate or key unreadable, invalid, or not a pair. */
+export const serveTlsError = (message: string, fix?: string, cause?: unknown) =>
+  new KubechatError('serveTls', message, fix, { cause });
+/** `registry serve` was given something it cannot serve in place (delta bundle, no seek table, not a layout). */
+export const serveContentError = (message: string, fix?: string, cause?: unknown) =>
+  new KubechatError('serveContent', message, fix, { cause });
 
 /** Map a Node.js system error on `path` to a KubechatError with a fix, or undefined if it is not one we know. */
 export function describeFsError(
