@@ -90,9 +90,8 @@ ${EXIT_CODES_HELP}`;
       );
     }
     if (result.manifestDigest) this.say(`  manifest ${result.manifestDigest}`);
-    this.say(
-      `  signed    ${result.signedBy ? `by key ${result.signedBy}` : 'no (unsigned: pass --key to sign)'}`,
-    );
+    const signer = `${result.dryRun ? 'would be signed' : 'signed'} by key ${result.signedBy}`;
+    this.say(`  signed    ${result.signedBy ? signer : 'no (unsigned: pass --key to sign)'}`);
     if (result.expires) this.say(`  expires   ${result.expires}`);
     return result;
   }
