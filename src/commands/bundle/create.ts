@@ -7,6 +7,7 @@ import { defaultCompressOptions } from '../../bundle/zstd.js';
 import { createBundle, type CreateBundleResult } from '../../services/create-bundle.js';
 import { parseRegistryAuthFlag } from '../../oci/registry-credentials.js';
 import { readFile } from 'node:fs/promises';
+import { loadSigningKey, PASSPHRASE_ENV, PASSPHRASE_FILE_ENV, readPassphrase } from '../../signing/keys.js';
 
 export default class BundleCreate extends KubechatCommand {
   static override summary = 'Create a bundle from a spec file (bundles/*.yaml).';
@@ -25,6 +26,7 @@ ${EXIT_CODES_HELP}`;
     '<%= config.bin %> bundle create -f bundles/demo.yaml -o out --base out/demo-1.0.0.kcb.tar.zst',
     '<%= config.bin %> bundle create -f bundles/demo.yaml -o /media/usb --split fat32 --json',
     '<%= config.bin %> bundle create -f bundles/demo.yaml -o /media/usb --split dvd --dry-run',
+    'KUBECHAT_KEY_PASSPHRASE=… <%= config.bin %> bundle create -f bundles/demo.yaml -o out --key release.key --expires 365d',
   ];
 
   static override flags = {
@@ -38,6 +40,14 @@ ${EXIT_CODES_HELP}`;
       summary: 'zstd worker threads (default: CPU count, at most 8).',
       min: 1,
       max: 64,
+    }),
+    key: Flags.string({
+      summary: `Sign with this private key (from kubechat keys generate; passphrase in ${PASSPHRASE_ENV} or ${PASSPHRASE_FILE_ENV}).`,
+      env: 'KUBECHAT_SIGNING_KEY',
+    }),
+    expires: Flags.string({
+      summary:
+        'Expiry, recorded in the manifest and the signature: a duration (365d, 12h, 2w, 1y) or a date (2027-01-31).',
     }),
     'dry-run': Flags.boolean({
       summary: 'Plan and size the bundle (and its parts) without writing anything.',
@@ -71,8 +81,12 @@ ${EXIT_CODES_HELP}`;
     const now = sourceDateEpoch(process.env.SOURCE_DATE_EPOCH);
     const credentials = new Map((flags['registry-auth'] ?? []).map((v) => parseRegistryAuthFlag(v)));
     const ca = flags['registry-ca'] === undefined ? undefined : await readCa(flags['registry-ca']);
+    // Unlock the key first: a wrong passphrase should fail before minutes of work.
+    const signingKey = flags.key ? await loadSigningKey(flags.key, await readPassphrase()) : undefined;
     const result = await this.progress(`Creating bundle from ${flags.file}`, (reporter) =>
       createBundle({
+        signingKey,
+        expires: flags.expires,
         specPath: flags.file,
         outDir: flags.output,
         basePath: flags.base,
@@ -87,7 +101,7 @@ ${EXIT_CODES_HELP}`;
         addChartImages: flags['add-chart-images'],
         registry: { insecure: flags['insecure-registry'] ?? [], credentials, ...(ca ? { ca } : {}) },
       }),
-    );
+    ).finally(() => signingKey?.dispose());
     const what = `${result.delta ? 'Delta bundle' : 'Bundle'} ${result.name} ${result.version}`;
     this.say(result.dryRun ? `${what} (dry run: nothing written)` : what);
     if (result.dryRun) {
@@ -141,6 +155,9 @@ ${EXIT_CODES_HELP}`;
           `dedup saved ${formatBytes(result.dedupSavedBytes)}, compressed ${formatBytes(result.bundleBytes)}`,
       );
     }
+    const signer = `${result.dryRun ? 'would be signed' : 'signed'} by key ${result.signedBy}`;
+    this.say(`  signed    ${result.signedBy ? signer : 'no (unsigned: pass --key to sign)'}`);
+    if (result.expires) this.say(`  expires   ${result.expires}`);
     return result;
   }
 }
