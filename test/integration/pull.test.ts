@@ -74,6 +74,7 @@ beforeAll(async () => {
   });
   await skopeoCopy(`oci:${join(dir, 'layouts', 'multi')}:2.0`, `${r}/demo/multi:2.0`, '--all');
   await skopeoCopy(`oci:${join(dir, 'layouts', 'app')}:1.0`, `${r}/demo/v2s2:1.0`, '--format v2s2');
+  await skopeoCopy(`oci:${join(dir, 'layouts', 'multi')}:2.0`, `${r}/demo/list:2.0`, '--all --format v2s2');
   model = ollamaModel(2 * 1024 * 1024 + 17);
   await pushOllamaModel(reg.url, 'library/tiny', '1b', model);
 
@@ -317,6 +318,45 @@ describe('bundle create with remote sources', () => {
     });
     expect(r.artifacts.images).toBe(1);
     expect(r.chartImages[0]!.inBundle).toBe(true);
+  }, 60_000);
+});
+
+describe('platforms', () => {
+  it('a Docker manifest list keeps its bytes as the root with only the chosen platform; --all-platforms keeps both', async () => {
+    const file = await spec(
+      'list',
+      `  platforms: [linux/arm64]\n  images:\n    - {ref: "${reg.host}/demo/list:2.0"}\n`,
+    );
+    const one = await createBundle({
+      specPath: file,
+      outDir: join(dir, 'list1'),
+      cacheDir: cacheDir('list'),
+    });
+    const all = await createBundle({
+      specPath: file,
+      outDir: join(dir, 'list2'),
+      cacheDir: cacheDir('list'),
+      allPlatforms: true,
+    });
+    const raw = await sh(`skopeo inspect --tls-verify=false --raw docker://${reg.host}/demo/list:2.0`);
+    const list = JSON.parse(raw.stdout) as { mediaType: string; manifests: Array<{ digest: string }> };
+    expect(list.mediaType).toBe('application/vnd.docker.distribution.manifest.list.v2+json');
+    expect(one.plan[0]!.digest).toBe(`sha256:${sha(Buffer.from(raw.stdout))}`);
+    expect(all.plan[0]!.digest).toBe(one.plan[0]!.digest);
+    // Two platforms' layers and configs versus one.
+    expect(all.plan[0]!.size).toBeGreaterThan(one.plan[0]!.size + 150_000);
+    const x = join(dir, 'xlist');
+    await mkdir(x);
+    expect((await sh(`zstd -dc '${one.bundle}' | tar -x -C '${x}'`)).code).toBe(0);
+    const m = JSON.parse(await readFile(join(x, 'kubechat-bundle.json'), 'utf8')) as {
+      artifacts: { images: Array<{ platforms: string[]; mediaType: string }> };
+    };
+    expect(m.artifacts.images[0]!.platforms).toEqual(['linux/arm64']);
+    expect(m.artifacts.images[0]!.mediaType).toBe(
+      'application/vnd.docker.distribution.manifest.list.v2+json',
+    );
+    const present = list.manifests.filter((d) => existsSync(join(x, 'blobs', 'sha256', d.digest.slice(7))));
+    expect(present).toHaveLength(1);
   }, 60_000);
 });
 
