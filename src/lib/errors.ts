@@ -12,6 +12,10 @@ export const ExitCode = {
   integrity: 6,
   signature: 7,
   output: 8,
+  target: 30,
+  journal: 31,
+  baseMissing: 32,
+  targetMismatch: 33,
 } as const;
 
 export type ExitCodeName = keyof typeof ExitCode;
@@ -20,7 +24,9 @@ export type ExitCodeName = keyof typeof ExitCode;
 export const EXIT_CODES_HELP =
   'Exit codes: 0 ok, 1 internal error (a bug), 2 usage, 3 bad spec or flag value, 4 bad or missing source, ' +
   '5 unreadable or truncated bundle, 6 integrity failure, 7 signature/trust, 8 output not writable ' +
-  '(disk full, permissions), 130/143 interrupted (partial output removed).';
+  '(disk full, permissions), 30 an install target failed or refused a write (registry, Ollama, directory), ' +
+  '31 install journal unreadable or unwritable, 32 a delta needs content its base should have installed, ' +
+  '33 a target holds something other than the bundle says, 130/143 interrupted (partial output removed).';
 
 export class KubechatError extends Error {
   readonly exitCode: number;
@@ -51,6 +57,16 @@ export const integrityError = (message: string, fix?: string, cause?: unknown) =
 /** The output cannot be written (disk full, permission, read-only media). */
 export const outputError = (message: string, fix?: string, cause?: unknown) =>
   new KubechatError('output', message, fix, { cause });
+
+/** An install target (registry, Ollama, OCI layout or files directory) failed or refused a write. */
+export const targetError = (message: string, fix?: string, cause?: unknown) =>
+  new KubechatError('target', message, fix, { cause });
+/** A delta bundle references content that is neither in it nor already on the target. */
+export const baseMissingError = (message: string, fix?: string, cause?: unknown) =>
+  new KubechatError('baseMissing', message, fix, { cause });
+/** A target holds something other than what the bundle says (an Ollama digest, a tag's manifest). */
+export const targetMismatchError = (message: string, fix?: string, cause?: unknown) =>
+  new KubechatError('targetMismatch', message, fix, { cause });
 
 /** Map a Node.js system error on `path` to a KubechatError with a fix, or undefined if it is not one we know. */
 export function describeFsError(

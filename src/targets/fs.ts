@@ -1,0 +1,83 @@
+/**
+ * Writing files into a target directory so a kill at any point leaves nothing half-written under a
+ * final name: data goes to `.<name>.partial-<pid>-<n>` beside it, is fsynced, then renamed.
+ */
+import { createWriteStream } from 'node:fs';
+import { mkdir, readdir, rm, rename, stat, open } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
+import { pipeline } from 'node:stream/promises';
+import { targetError } from '../lib/errors.js';
+
+let counter = 0;
+const PARTIAL = '.partial-';
+
+export function describeWriteError(err: unknown, path: string): Error {
+  if (err instanceof Error && err.name === 'KubechatError') return err;
+  const code = (err as NodeJS.ErrnoException | undefined)?.code;
+  const fix =
+    code === 'ENOSPC' || code === 'EDQUOT'
+      ? `free space on the disk holding ${dirname(path)}, then run install again (it resumes)`
+      : code === 'EACCES' || code === 'EPERM' || code === 'EROFS'
+        ? `give the current user write access to ${dirname(path)}`
+        : 'run install again: it resumes where it stopped';
+  const what =
+    code === 'ENOSPC' ? 'no space left on device' : code ? `${code}` : ((err as Error)?.message ?? 'failed');
+  return targetError(`${path}: cannot write (${what})`, fix, err);
+}
+
+/** Streams `data` into `path` atomically. If `data` throws (digest mismatch), nothing is left. */
+export async function writeFileAtomic(
+  path: string,
+  data: AsyncIterable<Buffer>,
+  mode = 0o644,
+): Promise<void> {
+  const tmp = join(dirname(path), `.${basename(path)}${PARTIAL}${process.pid}-${counter++}`);
+  try {
+    await mkdir(dirname(path), { recursive: true });
+    await pipeline(data, createWriteStream(tmp, { mode }));
+    const fh = await open(tmp, 'r');
+    try {
+      await fh.datasync();
+    } finally {
+      await fh.close();
+    }
+    await rename(tmp, path);
+  } catch (err) {
+    await rm(tmp, { force: true });
+    throw describeWriteError(err, path);
+  }
+}
+
+export async function writeBytesAtomic(path: string, bytes: Buffer, mode = 0o644): Promise<void> {
+  await writeFileAtomic(
+    path,
+    (async function* () {
+      yield bytes;
+    })(),
+    mode,
+  );
+}
+
+export async function fileSize(path: string): Promise<number | undefined> {
+  try {
+    const st = await stat(path);
+    return st.isFile() ? st.size : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Removes partial files a killed run left in `dir` (not recursive). */
+export async function removePartials(dir: string): Promise<void> {
+  let names: string[];
+  try {
+    names = await readdir(dir);
+  } catch {
+    return;
+  }
+  await Promise.all(
+    names
+      .filter((n) => n.startsWith('.') && n.includes(PARTIAL))
+      .map((n) => rm(join(dir, n), { force: true })),
+  );
+}
