@@ -12,10 +12,13 @@ export const ExitCode = {
   integrity: 6,
   signature: 7,
   output: 8,
+  network: 10,
+  auth: 11,
+  notFound: 12,
+  protocol: 13,
   target: 30,
   journal: 31,
   baseMissing: 32,
-  targetMismatch: 33,
 } as const;
 
 export type ExitCodeName = keyof typeof ExitCode;
@@ -24,9 +27,11 @@ export type ExitCodeName = keyof typeof ExitCode;
 export const EXIT_CODES_HELP =
   'Exit codes: 0 ok, 1 internal error (a bug), 2 usage, 3 bad spec or flag value, 4 bad or missing source, ' +
   '5 unreadable or truncated bundle, 6 integrity failure, 7 signature/trust, 8 output not writable ' +
-  '(disk full, permissions), 30 an install target failed or refused a write (registry, Ollama, directory), ' +
+  '(disk full, permissions), 10 server unreachable (connection, TLS), 11 credentials refused, ' +
+  '12 not found on the server, 13 server answered out of protocol, ' +
+  '30 an install target failed or refused a write (registry, Ollama, directory), ' +
   '31 install journal unreadable or unwritable, 32 a delta needs content its base should have installed, ' +
-  '33 a target holds something other than the bundle says, 130/143 interrupted (partial output removed).';
+  '130/143 interrupted (partial output removed).';
 
 export class KubechatError extends Error {
   readonly exitCode: number;
@@ -58,15 +63,24 @@ export const integrityError = (message: string, fix?: string, cause?: unknown) =
 export const outputError = (message: string, fix?: string, cause?: unknown) =>
   new KubechatError('output', message, fix, { cause });
 
+/** A server (registry, Ollama, chart repository) cannot be reached: refused, reset, DNS, TLS, timeout. */
+export const networkError = (message: string, fix?: string, cause?: unknown) =>
+  new KubechatError('network', message, fix, { cause });
+/** The server refused our credentials, or wants credentials we do not have. */
+export const authError = (message: string, fix?: string, cause?: unknown) =>
+  new KubechatError('auth', message, fix, { cause });
+/** The server does not have what was asked for (image, tag, blob, chart version, model). */
+export const notFoundError = (message: string, fix?: string, cause?: unknown) =>
+  new KubechatError('notFound', message, fix, { cause });
+/** The server answered something the protocol does not allow (bad status, bad JSON, wrong media type). */
+export const protocolError = (message: string, fix?: string, cause?: unknown) =>
+  new KubechatError('protocol', message, fix, { cause });
 /** An install target (registry, Ollama, OCI layout or files directory) failed or refused a write. */
 export const targetError = (message: string, fix?: string, cause?: unknown) =>
   new KubechatError('target', message, fix, { cause });
 /** A delta bundle references content that is neither in it nor already on the target. */
 export const baseMissingError = (message: string, fix?: string, cause?: unknown) =>
   new KubechatError('baseMissing', message, fix, { cause });
-/** A target holds something other than what the bundle says (an Ollama digest, a tag's manifest). */
-export const targetMismatchError = (message: string, fix?: string, cause?: unknown) =>
-  new KubechatError('targetMismatch', message, fix, { cause });
 
 /** Map a Node.js system error on `path` to a KubechatError with a fix, or undefined if it is not one we know. */
 export function describeFsError(

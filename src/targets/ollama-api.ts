@@ -8,7 +8,7 @@
  */
 import { Readable } from 'node:stream';
 import { Agent, request, type Dispatcher } from 'undici';
-import { targetError } from '../lib/errors.js';
+import { networkError, targetError } from '../lib/errors.js';
 import { MediaType } from '../oci/media-types.js';
 import type { Descriptor, ImageManifest } from '../oci/types.js';
 import { parseOllamaRef, shortName, versionTag } from './ollama-store.js';
@@ -75,7 +75,7 @@ export class OllamaApiTarget implements BlobTarget {
   }
 
   #unreachable(err: unknown) {
-    return targetError(
+    return networkError(
       `${this.label}: cannot reach the server (${(err as Error).message})`,
       `check that Ollama runs and listens on ${this.#base.origin} (OLLAMA_HOST), then run install again`,
       err,

@@ -319,9 +319,9 @@ describe('install into Ollama servers over the API (double)', () => {
     expect(await readdir(join(n.store, 'blobs'))).toEqual([]);
   });
 
-  it('Given an Ollama URL nothing listens on, Then it exits 30 naming the server', async () => {
+  it('Given an Ollama URL nothing listens on, Then it exits 10 naming the server', async () => {
     const r = await run([demo.path, '--allow-unsigned', '--ollama', 'http://127.0.0.1:9']);
-    expect(r.code).toBe(30);
+    expect(r.code).toBe(10);
     expect(r.stderr).toMatch(/Ollama http:\/\/127\.0\.0\.1:9: cannot reach/);
   });
 });
