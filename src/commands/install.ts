@@ -47,13 +47,13 @@ ${EXIT_CODES_HELP}`;
     'registry-ca': Flags.string({
       summary: 'PEM CA certificate(s) the registry’s TLS certificate chains to.',
     }),
-    'registry-username': Flags.string({
-      summary: 'Registry user (basic auth).',
-      env: 'KUBECHAT_REGISTRY_USERNAME',
+    'registry-auth': Flags.string({
+      summary:
+        'Registry credentials as HOST=USER:PASSWORD_ENV_VAR (the password is read from that variable).',
+      multiple: true,
     }),
-    'registry-password': Flags.string({
-      summary: 'Registry password (basic auth); prefer the environment variable.',
-      env: 'KUBECHAT_REGISTRY_PASSWORD',
+    'insecure-registry': Flags.boolean({
+      summary: 'Allow plain HTTP or an unverified certificate for --registry (loopback hosts need no flag).',
     }),
     'ollama-store': Flags.string({
       summary: 'Ollama models directory (OLLAMA_MODELS) to write models into.',
@@ -82,8 +82,8 @@ ${EXIT_CODES_HELP}`;
           registry: flags.registry,
           prefix: flags['registry-prefix'],
           caFile: flags['registry-ca'],
-          username: flags['registry-username'],
-          password: flags['registry-password'],
+          auth: flags['registry-auth'],
+          insecure: flags['insecure-registry'],
         }),
       );
     if (flags['ollama-store']) targets.push(new OllamaStoreTarget(resolve(flags['ollama-store'])));

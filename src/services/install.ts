@@ -350,8 +350,10 @@ class InstallRun {
       ...desc,
       mediaType: users[0]!.blobs.find((b) => b.digest === desc.digest)?.mediaType ?? '',
     };
+    const targets = this.targetsFor(users);
+    if (targets.length === 0) return; // a model with no Ollama target given: skipped by the reader
     const wanted: BlobTarget[] = [];
-    for (const t of this.targetsFor(users)) {
+    for (const t of targets) {
       if (t.mustReceive?.(blob)) wanted.push(t);
       else if (await this.holds(t, blob)) {
         this.stats.skipped++;

@@ -26,6 +26,8 @@ export class ArtifactGraph {
   readonly #users = new Map<string, InstallArtifact[]>();
   /** Documents we still wait for (digest → artifacts), only those the archive holds. */
   readonly #waiting = new Map<string, Pending[]>();
+  /** Media type of each document from the descriptor that named it (OCI manifests may omit their own). */
+  readonly #mediaTypes = new Map<string, string>();
   #indexSeen = false;
 
   /**
@@ -71,6 +73,7 @@ export class ArtifactGraph {
 
   #expect(p: Pending, d: Descriptor): void {
     if (p.docs.has(d.digest)) return;
+    this.#mediaTypes.set(d.digest, d.mediaType);
     p.docs.set(d.digest, undefined);
     p.order.push(d.digest);
     if (!this.inArchive(d.digest)) return;
@@ -95,7 +98,7 @@ export class ArtifactGraph {
       throw formatError(`${this.what}: manifest ${digest} is not valid JSON`, 'copy the bundle again', err);
     }
     if (sha256Digest(bytes) !== digest) throw new Error(`internal: document ${digest} not verified`);
-    const mediaType = parsed.mediaType ?? mediaTypeHint ?? '';
+    const mediaType = parsed.mediaType ?? mediaTypeHint ?? this.#mediaTypes.get(digest) ?? '';
     for (const p of ps) {
       p.docs.set(digest, { digest, mediaType, bytes });
       const refs: Descriptor[] = [...(parsed.manifests ?? [])];
