@@ -60,7 +60,7 @@ export const journalError = (message: string, fix?: string, cause?: unknown) =>
   new KubechatError('journal', message, fix, { cause });
 
 export class FileJournal implements InstallJournal {
-  #fh: FileHandle | undefined;
+  #fh: Promise<FileHandle> | undefined;
   readonly #jobs = new Map<string, JournalJob>();
 
   constructor(readonly path: string) {}
@@ -108,12 +108,11 @@ export class FileJournal implements InstallJournal {
 
   async #append(r: Record, sync: boolean): Promise<void> {
     try {
-      if (!this.#fh) {
-        await mkdir(dirname(this.path), { recursive: true });
-        this.#fh = await open(this.path, 'a', 0o600);
-      }
-      await this.#fh.write(JSON.stringify(r) + '\n');
-      if (sync) await this.#fh.datasync();
+      // One handle for the run, opened once even when the first appends race each other.
+      this.#fh ??= mkdir(dirname(this.path), { recursive: true }).then(() => open(this.path, 'a', 0o600));
+      const fh = await this.#fh;
+      await fh.write(JSON.stringify(r) + '\n');
+      if (sync) await fh.datasync();
     } catch (err) {
       throw journalError(
         `${this.path}: cannot write the install journal (${(err as Error).message})`,
@@ -139,7 +138,7 @@ export class FileJournal implements InstallJournal {
   async close(): Promise<void> {
     const fh = this.#fh;
     this.#fh = undefined;
-    await fh?.close();
+    await (await fh?.catch(() => undefined))?.close();
   }
 }
 
