@@ -181,6 +181,10 @@ class InstallRun {
   }
 
   async prepare(): Promise<void> {
+    this.reporter.emit({
+      task: 'prepare',
+      title: `Checking ${this.options.targets.map((t) => t.label).join(', ') || 'targets'}`,
+    });
     this.jobs = await this.journal.load();
     this.resumed = [...this.jobs.values()].filter((j) => j.state === 'completed').length;
     for (const t of this.options.targets) await t.prepare();
@@ -475,6 +479,10 @@ class InstallRun {
   async commitAll(): Promise<void> {
     const graph = this.graph!;
     const incomplete = new Set(graph.incomplete);
+    this.reporter.emit({
+      task: 'commit',
+      title: `Writing manifests and tags of ${graph.artifacts.length} artifact(s)`,
+    });
     for (const t of this.options.targets) {
       for (const a of graph.artifacts.filter((x) => t.accepts(x.kind))) {
         const key = JobKey.artifact(t, a.ref);

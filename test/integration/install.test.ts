@@ -390,3 +390,59 @@ describe('kill and resume', () => {
       expect(`sha256-${await sha256File(join(store, 'blobs', b))}`).toBe(b);
   });
 });
+
+describe('split parts and deltas', () => {
+  it('Given a bundle split into parts, Then install reads the parts in place', async () => {
+    const out = join(dir, 'split');
+    const spec = await demo.ws.spec('1.0.0');
+    const c = await kubechat(['bundle', 'create', '-f', spec, '-o', out, '--split', '1M', '--json']);
+    expect(c.code, c.stderr).toBe(0);
+    const parts = (await readdir(out)).find((n) => n.endsWith('.parts.json'))!;
+    const oci = join(dir, 'split-oci');
+    const r = await run([join(out, parts), '--allow-unsigned', '--registry', `oci:${oci}`, '--json']);
+    expect(r.code, r.stderr).toBe(0);
+    const image = demo.manifest.artifacts.images[0]!;
+    expect((await sh(`skopeo inspect --raw oci:'${oci}':${image.ref} | sha256sum`)).stdout).toContain(
+      image.digest.slice(7),
+    );
+  });
+
+  it('Given a delta, Then it installs on top of its base, and is refused with exit 32 where the base is missing', async () => {
+    const spec2 = await demo.ws.spec('1.1.0', { layerSeed: 'hello-app-1.1' });
+    const out = join(dir, 'delta');
+    const c = await kubechat(['bundle', 'create', '-f', spec2, '-o', out, '--base', demo.path, '--json']);
+    expect(c.code, c.stderr).toBe(0);
+    const delta = (JSON.parse(c.stdout) as { bundle: string }).bundle;
+    const manifest = JSON.parse((await sh(`zstd -dc '${delta}' | tar -xO kubechat-bundle.json`)).stdout) as {
+      artifacts: { images: Array<{ ref: string; digest: string }> };
+    };
+    const empty = await run([delta, '--allow-unsigned', '--ollama-store', join(dir, 'delta-empty')]);
+    expect(empty.code, empty.stderr).toBe(32);
+    expect(empty.stderr).toMatch(/base/);
+    const oci = join(dir, 'delta-oci');
+    const store = join(dir, 'delta-ollama');
+    const base = await run([
+      demo.path,
+      '--allow-unsigned',
+      '--registry',
+      `oci:${oci}`,
+      '--ollama-store',
+      store,
+    ]);
+    expect(base.code, base.stderr).toBe(0);
+    const r = await run([
+      delta,
+      '--allow-unsigned',
+      '--registry',
+      `oci:${oci}`,
+      '--ollama-store',
+      store,
+      '--json',
+    ]);
+    expect(r.code, r.stderr).toBe(0);
+    const image = manifest.artifacts.images[0]!;
+    expect((await sh(`skopeo inspect --raw oci:'${oci}':${image.ref} | sha256sum`)).stdout).toContain(
+      image.digest.slice(7),
+    );
+  });
+});
