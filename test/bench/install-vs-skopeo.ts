@@ -21,10 +21,20 @@ const RUNS = Number(process.env.KUBECHAT_BENCH_RUNS ?? 3);
 const IMAGES = ['api', 'worker'];
 
 function timed(cmd: string): number {
+  return run(cmd).seconds;
+}
+
+function run(cmd: string): { seconds: number; stdout: string } {
   const started = process.hrtime.bigint();
-  const r = spawnSync('bash', ['-o', 'pipefail', '-c', cmd], { encoding: 'utf8' });
+  const r = spawnSync('bash', ['-o', 'pipefail', '-c', cmd], { encoding: 'utf8', maxBuffer: 64 * MiB });
   if (r.status !== 0) throw new Error(`${cmd} failed: ${r.stderr}`);
-  return Number(process.hrtime.bigint() - started) / 1e9;
+  return { seconds: Number(process.hrtime.bigint() - started) / 1e9, stdout: r.stdout };
+}
+
+/** Wall time of the command, and the install's own time from its --json result (no process start-up). */
+function timedInstall(cmd: string): { wall: number; inside: number } {
+  const r = run(cmd);
+  return { wall: r.seconds, inside: (JSON.parse(r.stdout) as { seconds: number }).seconds };
 }
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
@@ -61,6 +71,8 @@ ${IMAGES.map((n) => `    - {ref: "bench/${n}:1.0", from: "oci:./inputs/${n}:1.0"
   const ours: number[] = [];
   const theirs: number[] = [];
   const reruns: number[] = [];
+  const oursInside: number[] = [];
+  const rerunsInside: number[] = [];
   if (process.env.KUBECHAT_BENCH_KEEP) process.stderr.write(`bundle: ${bundle}\n`);
   for (let i = 0; i < RUNS; i++) {
     const forSkopeo = await startRegistry();
@@ -77,21 +89,26 @@ ${IMAGES.map((n) => `    - {ref: "bench/${n}:1.0", from: "oci:./inputs/${n}:1.0"
     );
     spawnSync('sync');
     const state = join(dir, `state-${i}`);
-    const install = `KUBECHAT_STATE_DIR='${state}' '${process.execPath}' '${bin}' install '${bundle}' --allow-unsigned --registry ${forUs.host} --json > /dev/null`;
-    ours.push(timed(install));
-    reruns.push(timed(install));
+    const install = `KUBECHAT_STATE_DIR='${state}' '${process.execPath}' '${bin}' install '${bundle}' --allow-unsigned --registry ${forUs.host} --json`;
+    const first = timedInstall(install);
+    const again = timedInstall(install);
+    ours.push(first.wall);
+    oursInside.push(first.inside);
+    reruns.push(again.wall);
+    rerunsInside.push(again.inside);
     await forSkopeo.stop();
     await forUs.stop();
     registries.length = 0;
   }
   const [o, t, r] = [median(ours), median(theirs), median(reruns)];
+  const [oi, ri] = [median(oursInside), median(rerunsInside)];
   const lines = [
     `two images of 128 MiB (gzip layers), loopback docker-registry, ${RUNS} runs each, medians`,
     `skopeo copy oci: -> docker:// (both images): ${t.toFixed(2)} s`,
-    `kubechat install from the bundle:            ${o.toFixed(2)} s`,
-    `kubechat install re-run (already installed): ${r.toFixed(2)} s`,
+    `kubechat install from the bundle:            ${o.toFixed(2)} s (${oi.toFixed(2)} s without process start-up)`,
+    `kubechat install re-run (already installed): ${r.toFixed(2)} s (${ri.toFixed(2)} s without process start-up)`,
     `ratio install/skopeo: ${(o / t).toFixed(2)}x (target <= 0.80x)`,
-    `ratio re-run/first install: ${((r / o) * 100).toFixed(1)}% (target < 10%)`,
+    `ratio re-run/first install: ${((r / o) * 100).toFixed(1)}% wall, ${((ri / oi) * 100).toFixed(1)}% without start-up (target < 10%)`,
   ];
   process.stdout.write(lines.join('\n') + '\n');
 } finally {
