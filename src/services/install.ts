@@ -417,6 +417,7 @@ class InstallRun {
           ch,
         );
         await this.journal.complete(key);
+        this.written.add(key);
         this.present.set(key, Promise.resolve(true));
         this.stats.pushed++;
         this.stats.pushedBytes += blob.size;
@@ -507,6 +508,19 @@ class InstallRun {
           continue;
         }
         for (const b of a.blobs) {
+          const blobKey = JobKey.blob(t, b.digest);
+          // Known only from an earlier run's journal: confirm before tagging (the target may have been
+          // wiped since). A missing one is marked failed so the next run sends it again.
+          if (this.done(blobKey) && !this.written.has(blobKey)) {
+            const users = graph.usersOf(b.digest).filter((x) => t.accepts(x.kind));
+            if (!(await t.hasBlob(b, users))) {
+              await this.journal.fail(blobKey, 'missing from the target');
+              throw targetError(
+                `${t.label}: ${b.digest} of ${a.ref}, installed by an earlier run, is no longer on the target`,
+                'run install again: it sends the missing content',
+              );
+            }
+          }
           if (!(await this.holds(t, b)))
             throw (this.digests.has(b.digest) ? baseMissingError : integrityError)(
               `${t.label}: ${a.ref} needs ${b.digest}, which neither the bundle nor the target holds`,
