@@ -14,14 +14,9 @@ import { registryTarget } from '../targets/registry.js';
 
 export default class Install extends KubechatCommand {
   static override summary = 'Install a bundle into a registry, Ollama and a files directory, in one pass.';
-  static override description = `Reads the bundle (or its split parts, in place) once, front to back, checking every blob's
-sha256 while it streams it to its targets: images and charts to --registry (an OCI registry, or an
-OCI image layout with oci:DIR), models to --ollama-store and/or every --ollama server, files/ entries
-to --files-dir. Nothing is extracted to a temporary directory. Manifests and tags are written last.
+  static override description = `Reads the bundle (or its split parts, in place) once, front to back, checking every blob's sha256 while it streams it to its targets: images and charts to --registry (an OCI registry, or an OCI image layout with oci:DIR), models to --ollama-store and/or every --ollama server, files/ entries to --files-dir. Nothing is extracted to a temporary directory. Manifests and tags are written last.
 
-A journal ($KUBECHAT_STATE_DIR, default ~/.local/state/kubechat/install/) records finished work: an
-interrupted install run again resumes, and a finished one is a fast no-op. Install contacts only the
-targets named on the command line.
+A journal ($KUBECHAT_STATE_DIR, default ~/.local/state/kubechat/install/) records finished work: an interrupted install run again resumes, and a finished one is a fast no-op. Install contacts only the targets named on the command line. An unsigned bundle is refused unless --allow-unsigned is given.
 
 ${EXIT_CODES_HELP}`;
 
@@ -57,6 +52,7 @@ ${EXIT_CODES_HELP}`;
     }),
     'ollama-store': Flags.string({
       summary: 'Ollama models directory (OLLAMA_MODELS) to write models into.',
+      env: 'KUBECHAT_OLLAMA_STORE',
     }),
     ollama: Flags.string({
       summary: 'Ollama server URL to import models into over its API (repeatable: one per GPU node).',
@@ -64,6 +60,7 @@ ${EXIT_CODES_HELP}`;
     }),
     'files-dir': Flags.string({
       summary: 'Directory the bundle’s files/ entries (docs, manifests) are written under.',
+      env: 'KUBECHAT_FILES_DIR',
     }),
     'allow-unsigned': Flags.boolean({
       summary: 'Install a bundle that carries no signature (prints a warning).',

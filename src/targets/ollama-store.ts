@@ -24,8 +24,12 @@ export interface OllamaName {
 
 /** Splits the bundle's model ref (registry.ollama.ai/library/assist:1.0). */
 export function parseOllamaRef(ref: string): OllamaName {
-  const m = /^([^/]+)\/([^/]+)\/([^/:]+):([^/:]+)$/.exec(ref);
-  if (!m) throw targetError(`model reference "${ref}" is not host/namespace/model:tag`);
+  // Each part becomes a path component of the store: no empty, dot-leading or separator-bearing parts.
+  const m = /^([A-Za-z0-9][\w.:-]*)\/([A-Za-z0-9][\w.-]*)\/([A-Za-z0-9][\w.-]*):([A-Za-z0-9_][\w.-]*)$/.exec(
+    ref,
+  );
+  if (!m)
+    throw targetError(`model reference "${ref}" is not host/namespace/model:tag`, 'recreate the bundle');
   return { host: m[1]!, namespace: m[2]!, model: m[3]!, tag: m[4]! };
 }
 

@@ -105,5 +105,8 @@ describe('where artifacts land', () => {
       'assist:1.0-0123456789ab',
     );
     expect(shortName(parseOllamaRef('registry.ollama.ai/team/m:q4'))).toBe('team/m:q4');
+    expect(shortName(parseOllamaRef('localhost:5000/team/m:q4'))).toBe('localhost:5000/team/m:q4');
+    for (const bad of ['../../etc/m:1', 'registry.ollama.ai/../m:1', 'h/ns/m:..', 'h/ns/m'])
+      expect(() => parseOllamaRef(bad), bad).toThrow(/not host\/namespace\/model:tag/);
   });
 });
