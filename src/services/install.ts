@@ -153,6 +153,10 @@ class InstallRun {
   /** (target, digest) → the target holds the blob (journal, HEAD or this run). */
   present = new Map<string, Promise<boolean>>();
   written = new Set<string>();
+  /** Blob jobs confirmed on their target in this run (written, or found by HEAD): early commits need these. */
+  confirmed = new Set<string>();
+  /** Artifact commits started as soon as their last blob landed (Ollama prunes blobs no manifest names). */
+  committing = new Map<string, Promise<void>>();
   inFlight = new Set<Promise<void>>();
   failure: Error | undefined;
   installed: InstalledArtifact[] = [];
@@ -212,7 +216,11 @@ class InstallRun {
     if (!p) {
       const users = this.graph!.usersOf(blob.digest).filter((a) => t.accepts(a.kind));
       p = this.done(key) ? Promise.resolve(true) : this.checks.run(() => t.hasBlob(blob, users));
-      p.catch(() => undefined);
+      if (!this.done(key))
+        p.then(
+          (held) => held && this.confirmed.add(key),
+          () => undefined,
+        );
       this.present.set(key, p);
     }
     return p;
@@ -364,6 +372,7 @@ class InstallRun {
         this.stats.skippedBytes += blob.size;
       } else wanted.push(t);
     }
+    for (const t of targets) if (!wanted.includes(t)) this.commitReady(t, users);
     if (wanted.length === 0) {
       this.progress?.add(blob.size);
       return; // left unread: the reader skips it
@@ -418,7 +427,9 @@ class InstallRun {
         );
         await this.journal.complete(key);
         this.written.add(key);
+        this.confirmed.add(key);
         this.present.set(key, Promise.resolve(true));
+        this.commitReady(t, users);
         this.stats.pushed++;
         this.stats.pushedBytes += blob.size;
       } catch (err) {
@@ -476,6 +487,36 @@ class InstallRun {
     this.stats.fileBytes += listed.size;
   }
 
+  /** Commits the artifacts whose every blob is now confirmed on `t`, without waiting for the pass to end. */
+  commitReady(t: BlobTarget, artifacts: InstallArtifact[]): void {
+    const incomplete = new Set(this.graph!.incomplete);
+    for (const a of artifacts) {
+      const key = JobKey.artifact(t, a.ref);
+      if (!t.accepts(a.kind) || incomplete.has(a) || this.done(key) || this.committing.has(key)) continue;
+      if (!a.blobs.every((b) => this.confirmed.has(JobKey.blob(t, b.digest)))) continue;
+      const work = this.commitOne(t, a).catch((err: unknown) => {
+        this.failure ??= err as Error;
+      });
+      this.committing.set(key, work);
+      this.inFlight.add(work);
+      void work.then(() => this.inFlight.delete(work));
+    }
+  }
+
+  async commitOne(t: BlobTarget, a: InstallArtifact): Promise<void> {
+    const key = JobKey.artifact(t, a.ref);
+    await this.journal.start(key, 'artifact', a.ref);
+    let commit: TargetCommit;
+    try {
+      commit = await t.commit(a);
+    } catch (err) {
+      await this.journal.fail(key, (err as Error).message);
+      throw err;
+    }
+    await this.journal.complete(key);
+    await this.record(t, a, commit, 'installed');
+  }
+
   /** Manifests and tags, last, for every artifact on every target. */
   async commitAll(): Promise<void> {
     const graph = this.graph!;
@@ -487,6 +528,12 @@ class InstallRun {
     for (const t of this.options.targets) {
       for (const a of graph.artifacts.filter((x) => t.accepts(x.kind))) {
         const key = JobKey.artifact(t, a.ref);
+        const early = this.committing.get(key);
+        if (early) {
+          await early;
+          if (this.failure) throw this.failure;
+          continue;
+        }
         if (incomplete.has(a)) {
           // A delta's unchanged artifact: its base's install must have put it there.
           if (!(await t.hasArtifact(a)))
@@ -527,16 +574,7 @@ class InstallRun {
               'install the base bundle first, or use a full bundle',
             );
         }
-        await this.journal.start(key, 'artifact', a.ref);
-        let commit: TargetCommit;
-        try {
-          commit = await t.commit(a);
-        } catch (err) {
-          await this.journal.fail(key, (err as Error).message);
-          throw err;
-        }
-        await this.journal.complete(key);
-        await this.record(t, a, commit, 'installed');
+        await this.commitOne(t, a);
       }
     }
   }
