@@ -7,6 +7,7 @@ import { mkdir, readdir, rm, rename, stat, open } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { targetError } from '../lib/errors.js';
+import { onInterrupt } from '../lib/interrupt.js';
 
 let counter = 0;
 const PARTIAL = '.partial-';
@@ -32,6 +33,8 @@ export async function writeFileAtomic(
   mode = 0o644,
 ): Promise<void> {
   const tmp = join(dirname(path), `.${basename(path)}${PARTIAL}${process.pid}-${counter++}`);
+  // Ctrl-C / SIGTERM: remove the partial file before exiting (a kill -9 leaves it to the next run).
+  const forget = onInterrupt(() => rm(tmp, { force: true }));
   try {
     await mkdir(dirname(path), { recursive: true });
     await pipeline(data, createWriteStream(tmp, { mode }));
@@ -45,6 +48,8 @@ export async function writeFileAtomic(
   } catch (err) {
     await rm(tmp, { force: true });
     throw describeWriteError(err, path);
+  } finally {
+    forget();
   }
 }
 

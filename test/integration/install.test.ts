@@ -446,3 +446,29 @@ describe('split parts and deltas', () => {
     );
   });
 });
+
+describe('interrupt', () => {
+  it('Given Ctrl-C mid-install, Then it exits 130 and leaves no partial file in the targets', async () => {
+    const big = await demoBundle('3.0.0', { ggufSize: 48 * 1024 * 1024 });
+    const store = join(dir, 'sigint-ollama');
+    const child = spawn(
+      process.execPath,
+      [join(ROOT, 'bin', 'run.js'), 'install', big.path, '--allow-unsigned', '--ollama-store', store],
+      { env: { ...process.env, ...env(), CI: '1' }, stdio: 'ignore' },
+    );
+    const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
+    let sent = false;
+    while (!sent && child.exitCode === null) {
+      const names = existsSync(join(store, 'blobs')) ? await readdir(join(store, 'blobs')) : [];
+      if (names.some((n) => n.includes('.partial-'))) {
+        child.kill('SIGINT');
+        sent = true;
+      }
+      await new Promise((r) => setTimeout(r, 2));
+    }
+    const code = await exited;
+    expect(sent, 'a partial blob was seen while the install ran').toBe(true);
+    expect(code).toBe(130);
+    expect((await readdir(join(store, 'blobs'))).filter((n) => n.includes('.partial-'))).toEqual([]);
+  });
+});
