@@ -12,6 +12,24 @@ import { onInterrupt } from '../lib/interrupt.js';
 let counter = 0;
 const PARTIAL = '.partial-';
 
+// Ctrl-C / SIGTERM: partial files are removed before the process exits (kill -9 leaves them to the
+// next run's prepare). A file opening while the signal arrives may appear just after the first
+// sweep, hence the second one; no new write starts once `stopping` is set.
+const live = new Set<string>();
+let stopping = false;
+let watching = false;
+function watchInterrupt(): void {
+  if (watching) return;
+  watching = true;
+  onInterrupt(async () => {
+    stopping = true;
+    const sweep = () => Promise.all([...live].map((p) => rm(p, { force: true })));
+    await sweep();
+    await new Promise((r) => setTimeout(r, 100));
+    await sweep();
+  });
+}
+
 export function describeWriteError(err: unknown, path: string): Error {
   if (err instanceof Error && err.name === 'KubechatError') return err;
   const code = (err as NodeJS.ErrnoException | undefined)?.code;
@@ -33,8 +51,9 @@ export async function writeFileAtomic(
   mode = 0o644,
 ): Promise<void> {
   const tmp = join(dirname(path), `.${basename(path)}${PARTIAL}${process.pid}-${counter++}`);
-  // Ctrl-C / SIGTERM: remove the partial file before exiting (a kill -9 leaves it to the next run).
-  const forget = onInterrupt(() => rm(tmp, { force: true }));
+  if (stopping) throw targetError(`${path}: not written: interrupted`);
+  watchInterrupt();
+  live.add(tmp);
   try {
     await mkdir(dirname(path), { recursive: true });
     await pipeline(data, createWriteStream(tmp, { mode }));
@@ -49,7 +68,7 @@ export async function writeFileAtomic(
     await rm(tmp, { force: true });
     throw describeWriteError(err, path);
   } finally {
-    forget();
+    live.delete(tmp);
   }
 }
 
