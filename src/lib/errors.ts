@@ -19,6 +19,9 @@ export const ExitCode = {
   target: 30,
   journal: 31,
   baseMissing: 32,
+  serveAddress: 35,
+  serveTls: 36,
+  serveContent: 37,
 } as const;
 
 export type ExitCodeName = keyof typeof ExitCode;
@@ -31,6 +34,8 @@ export const EXIT_CODES_HELP =
   '12 not found on the server, 13 server answered out of protocol, ' +
   '30 an install target failed or refused a write (registry, Ollama, directory), ' +
   '31 install journal unreadable or unwritable, 32 a delta needs content its base should have installed, ' +
+  '35 registry serve: cannot listen on --addr, 36 registry serve: bad TLS certificate or key, ' +
+  '37 registry serve: nothing servable (delta bundle, no seek table, not an OCI layout), ' +
   '130/143 interrupted (partial output removed).';
 
 export class KubechatError extends Error {
@@ -81,6 +86,15 @@ export const targetError = (message: string, fix?: string, cause?: unknown) =>
 /** A delta bundle references content that is neither in it nor already on the target. */
 export const baseMissingError = (message: string, fix?: string, cause?: unknown) =>
   new KubechatError('baseMissing', message, fix, { cause });
+/** `registry serve` cannot listen on its address (in use, not a local address, privileged port). */
+export const serveAddressError = (message: string, fix?: string, cause?: unknown) =>
+  new KubechatError('serveAddress', message, fix, { cause });
+/** `registry serve` TLS certificate or key unreadable, invalid, or not a pair. */
+export const serveTlsError = (message: string, fix?: string, cause?: unknown) =>
+  new KubechatError('serveTls', message, fix, { cause });
+/** `registry serve` was given something it cannot serve in place (delta bundle, no seek table, not a layout). */
+export const serveContentError = (message: string, fix?: string, cause?: unknown) =>
+  new KubechatError('serveContent', message, fix, { cause });
 
 /** Map a Node.js system error on `path` to a KubechatError with a fix, or undefined if it is not one we know. */
 export function describeFsError(
