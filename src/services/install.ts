@@ -7,7 +7,7 @@
  */
 import { Entry } from '../bundle/layout.js';
 import { openBundle, type OpenedBundle } from '../bundle/reader.js';
-import { KubechatError } from '../lib/errors.js';
+import { trustError } from '../lib/errors.js';
 import { silentReporter, type Reporter } from '../lib/progress.js';
 import type { InstallJournal } from '../targets/journal.js';
 import type { BlobTarget, FileTarget, InstallArtifact } from '../targets/types.js';
@@ -87,8 +87,8 @@ export function checkSignaturePresence(
 ) {
   if (bundle.signature) return;
   if (!allowUnsigned) {
-    throw new KubechatError(
-      'signature',
+    throw trustError(
+      'unsigned',
       `${bundle.source.name}: the bundle is not signed (no ${Entry.signature})`,
       'install a signed bundle, or pass --allow-unsigned to install it anyway',
     );

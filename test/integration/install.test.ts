@@ -176,10 +176,10 @@ describe('install into an OCI layout, an Ollama store and a files directory', ()
 });
 
 describe('refusals and faults', () => {
-  it('Given an unsigned bundle and no --allow-unsigned, Then it exits 7 before touching any target', async () => {
+  it('Given an unsigned bundle and no --allow-unsigned, Then it exits 20 before touching any target', async () => {
     const oci = join(dir, 'unsigned');
     const r = await run([demo.path, '--registry', `oci:${oci}`, '--json']);
-    expect(r.code).toBe(7);
+    expect(r.code).toBe(20);
     conforms(r.stdout, 'error');
     expect(r.stdout).toMatch(/--allow-unsigned/);
     expect(existsSync(oci)).toBe(false);
