@@ -62,10 +62,14 @@ export interface InstallOptions {
   openJournal: (key: JournalKey) => { journal: InstallJournal; location: string | null };
   allowUnsigned: boolean;
   /**
-   * The trust policy (signature, trusted keys, expiry, rollback): the signing issue supplies it. It
-   * runs first, before a byte reaches any target, and throws to refuse the bundle.
+   * The trust policy (signature, trusted keys, expiry, rollback: signing/policy.ts
+   * `enforceBundlePolicy`). It runs first, before a byte reaches any target, throws to refuse the
+   * bundle, and returns the warnings of the overrides it accepted. When given, it replaces the
+   * built-in check that only refuses an unsigned bundle without `allowUnsigned`.
    */
-  verifyPolicy?: (bundle: OpenedBundle) => Promise<void>;
+  verifyPolicy?: (bundle: OpenedBundle) => Promise<{ warnings: string[] } | void>;
+  /** Called once after a successful install (signing/policy.ts `recordInstall`, database records). */
+  onComplete?: (result: InstallResult, bundle: OpenedBundle) => Promise<void>;
   /** Called once per artifact installed on a target (the database issue records them). */
   onInstalled?: (artifact: InstalledArtifact, bundle: OpenedBundle) => Promise<void>;
   concurrency?: number;
@@ -108,8 +112,12 @@ export async function install(options: InstallOptions): Promise<InstallResult> {
   };
   const bundle = await openBundle(options.bundlePath);
   // ── Trust: the single place the policy check goes. Nothing has touched a target before this line.
-  checkSignaturePresence(bundle, options.allowUnsigned, warn);
-  await options.verifyPolicy?.(bundle);
+  if (options.verifyPolicy) {
+    const verdict = await options.verifyPolicy(bundle);
+    for (const w of verdict?.warnings ?? []) warn(w);
+  } else {
+    checkSignaturePresence(bundle, options.allowUnsigned, warn);
+  }
 
   const { journal, location } = options.openJournal({
     manifestDigest: bundle.manifestDigest,
@@ -123,5 +131,7 @@ export async function install(options: InstallOptions): Promise<InstallResult> {
   } finally {
     await run.close();
   }
-  return run.result(warnings, (Date.now() - started) / 1000);
+  const result = run.result(warnings, (Date.now() - started) / 1000);
+  await options.onComplete?.(result, bundle);
+  return result;
 }

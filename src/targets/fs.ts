@@ -16,6 +16,8 @@ const PARTIAL = '.partial-';
 // next run's prepare). A file opening while the signal arrives may appear just after the first
 // sweep, hence the second one; no new write starts once `stopping` is set.
 const live = new Set<string>();
+/** Never settles: work caught by an interrupt waits here for the handler's exit. */
+const interrupted = () => new Promise<never>(() => undefined);
 let stopping = false;
 let watching = false;
 function watchInterrupt(): void {
@@ -51,7 +53,7 @@ export async function writeFileAtomic(
   mode = 0o644,
 ): Promise<void> {
   const tmp = join(dirname(path), `.${basename(path)}${PARTIAL}${process.pid}-${counter++}`);
-  if (stopping) throw targetError(`${path}: not written: interrupted`);
+  if (stopping) await interrupted();
   watchInterrupt();
   live.add(tmp);
   try {
@@ -66,6 +68,8 @@ export async function writeFileAtomic(
     await rename(tmp, path);
   } catch (err) {
     await rm(tmp, { force: true });
+    // Interrupted: the signal handler exits with 130/143; failing here would race it with exit 30.
+    if (stopping) await interrupted();
     throw describeWriteError(err, path);
   } finally {
     live.delete(tmp);

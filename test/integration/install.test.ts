@@ -17,6 +17,10 @@ import {
   type DemoBundle,
 } from '../support/install-fixture.js';
 import { OllamaDouble } from '../support/ollama-double.js';
+import { trustError } from '../../src/lib/errors.js';
+import { install, type InstallResult } from '../../src/services/install.js';
+import { MemoryJournal } from '../../src/targets/journal.js';
+import { OciLayoutTarget } from '../../src/targets/oci-layout.js';
 
 let demo: DemoBundle;
 let dir: string;
@@ -176,6 +180,35 @@ describe('install into an OCI layout, an Ollama store and a files directory', ()
 });
 
 describe('refusals and faults', () => {
+  it('The trust-policy seam runs before any target is touched, replaces the unsigned check, and its warnings are reported', async () => {
+    const oci = join(dir, 'policy');
+    const base = {
+      bundlePath: demo.path,
+      targets: [new OciLayoutTarget(oci)],
+      openJournal: () => ({ journal: new MemoryJournal(), location: null }),
+      allowUnsigned: false,
+    };
+    const refused = install({
+      ...base,
+      verifyPolicy: () => Promise.reject(trustError('expired', 'demo 1.0.0 expired', 'get a fresh bundle')),
+    });
+    await expect(refused).rejects.toMatchObject({ exitCode: 27 });
+    expect(existsSync(oci)).toBe(false);
+    let completed: InstallResult | undefined;
+    const ok = await install({
+      ...base,
+      targets: [new OciLayoutTarget(oci)],
+      verifyPolicy: () => Promise.resolve({ warnings: ['--allow-expired: demo 1.0.0 expired'] }),
+      onComplete: (r) => {
+        completed = r;
+        return Promise.resolve();
+      },
+    });
+    expect(ok.warnings).toEqual(['--allow-expired: demo 1.0.0 expired']);
+    expect(completed).toBe(ok);
+    expect(ok.artifacts.filter((a) => a.status === 'installed')).toHaveLength(2);
+  });
+
   it('Given an unsigned bundle and no --allow-unsigned, Then it exits 20 before touching any target', async () => {
     const oci = join(dir, 'unsigned');
     const r = await run([demo.path, '--registry', `oci:${oci}`, '--json']);
