@@ -13,23 +13,26 @@ function describe(e: ProgressEvent, now = Date.now()): string {
   if (e.bytesTotal === undefined || e.bytesTotal === 0) return e.title;
   const done = e.bytesDone ?? 0;
   const pct = Math.floor((done / e.bytesTotal) * 100);
-  let line = `${e.title}: ${pct}% (${formatBytes(done)} of ${formatBytes(e.bytesTotal)})`;
   const start = startedAt.get(e.task);
   if (!start || done < start.bytes) startedAt.set(e.task, { at: now, bytes: done });
-  else if (now - start.at >= 500 && done > start.bytes) {
-    const rate = ((done - start.bytes) * 1000) / (now - start.at);
-    line += `, ${formatBytes(rate)}/s`;
-    if (!e.done && done < e.bytesTotal) line += `, ${formatDuration((e.bytesTotal - done) / rate)} left`;
-  }
   if (e.done) startedAt.delete(e.task);
-  return line;
+  // The service's own rate when it sends one, else the average since this task's first event.
+  let rate = e.bytesPerSecond ?? 0;
+  if (rate <= 0 && start && now - start.at >= 500 && done > start.bytes) {
+    rate = ((done - start.bytes) * 1000) / (now - start.at);
+  }
+  let speed = '';
+  if (rate > 0) {
+    const eta = Math.ceil((e.bytesTotal - done) / rate);
+    speed = `, ${formatBytes(rate)}/s${e.done || eta <= 0 ? '' : `, ETA ${formatDuration(eta)}`}`;
+  }
+  return `${e.title}: ${pct}% (${formatBytes(done)} of ${formatBytes(e.bytesTotal)}${speed})`;
 }
 
 function formatDuration(seconds: number): string {
-  const s = Math.ceil(seconds);
-  if (s < 60) return `${s}s`;
-  if (s < 3600) return `${Math.floor(s / 60)}m${String(s % 60).padStart(2, '0')}s`;
-  return `${Math.floor(s / 3600)}h${String(Math.floor((s % 3600) / 60)).padStart(2, '0')}m`;
+  if (seconds < 60) return `${seconds} s`;
+  const m = Math.floor(seconds / 60);
+  return m < 60 ? `${m} min ${seconds % 60} s` : `${Math.floor(m / 60)} h ${m % 60} min`;
 }
 
 /** Plain lines: every new step, its end, and at most one progress line per `intervalMs` per step. */

@@ -12,7 +12,7 @@ describe('lineReporter', () => {
     r.emit({ task: 'pull a', title: 'Pulling a', bytesDone: 50 * MiB, bytesTotal: 100 * MiB });
     r.emit({ task: 'pull b', title: 'Pulling b', bytesDone: 10 * MiB, bytesTotal: 10 * MiB, done: true });
     expect(lines[0]).toBe('Pulling a: 0% (0 B of 100 MiB)');
-    expect(lines[2]).toMatch(/^Pulling a: 50% \(50\.0 MiB of 100 MiB\), [\d.]+ MiB\/s, \d+s left$/);
-    expect(lines[3]).toMatch(/^Pulling b: 100% \(10\.0 MiB of 10\.0 MiB\), [\d.]+ MiB\/s$/);
+    expect(lines[2]).toMatch(/^Pulling a: 50% \(50\.0 MiB of 100 MiB, [\d.]+ MiB\/s, ETA \d+ s\)$/);
+    expect(lines[3]).toMatch(/^Pulling b: 100% \(10\.0 MiB of 10\.0 MiB, [\d.]+ MiB\/s\)$/);
   });
 });
