@@ -197,6 +197,12 @@ describe('bundle create with remote sources', () => {
     expect(web.images).toContain(`${reg.host}/demo/app:1.0`);
   }, 120_000);
 
+  it('Then kubechat bundle verify accepts it, and every blob the index reaches is in it', async () => {
+    const r = await kubechat(['bundle', 'verify', bundle, '--json']);
+    expect(r.code, r.stderr).toBe(0);
+    conforms(r.stdout, 'bundle-verify');
+  }, 60_000);
+
   it('Then the umbrella chart vendors its dependency from the repository as charts/web-0.2.0.tgz', async () => {
     const x = join(dir, 'x1');
     const idx = JSON.parse(await readFile(join(x, 'index.json'), 'utf8')) as {
