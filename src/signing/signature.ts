@@ -8,7 +8,6 @@
  * Chain of trust: signature -> statement -> sha256 of the manifest bytes -> every entry.
  */
 import { bundleFromJSON, bundleToJSON, BUNDLE_V03_MEDIA_TYPE, type Bundle } from '@sigstore/bundle';
-import { DSSEBundleBuilder } from '@sigstore/sign';
 import { toSignedEntity, toTrustMaterial, Verifier } from '@sigstore/verify';
 import { createPublicKey } from 'node:crypto';
 import { canonicalJson } from '../lib/json.js';
@@ -66,6 +65,9 @@ export async function signManifest(
   expires: string | null,
 ): Promise<Buffer> {
   const statement = Buffer.from(canonicalJson(statementFor(manifestBytes, manifest, expires)));
+  // Loaded here, not at the top: @sigstore/sign takes ~0.5 s to import, and only signing needs it
+  // (every command that imports this module for verification would pay it at start-up).
+  const { DSSEBundleBuilder } = await import('@sigstore/sign');
   const builder = new DSSEBundleBuilder({
     witnesses: [],
     signer: {
