@@ -13,6 +13,7 @@
 import { open, type FileHandle } from 'node:fs/promises';
 import type { FileBlob, ImageInfo, MemoryBlob, PlannedArtifact, PlannedBlob } from '../bundle/plan.js';
 import type { BlobCache } from '../cache/blob-cache.js';
+import { leasesEnded, makeLeasable } from '../lib/leases.js';
 import { KubechatError, notFoundError, platformError, protocolError, sourceError } from '../lib/errors.js';
 import { formatBytes, type Reporter } from '../lib/progress.js';
 import { INDEX_MEDIA_TYPES, MANIFEST_MEDIA_TYPES, MediaType } from '../oci/media-types.js';
@@ -555,6 +556,10 @@ class Tracker {
   async *#read(): AsyncGenerator<Buffer> {
     let fh: FileHandle | undefined;
     let pos = 0;
+    // A fixed ring of leasable buffers (leases.ts): the writer stores raw frames straight from them
+    // while the next chunks are read, and nothing is allocated per chunk (no GC churn at 256 MiB).
+    const ring = followRing();
+    let turn = 0;
     try {
       while (pos < this.size) {
         if (this.#error !== undefined) throw this.#error;
@@ -566,7 +571,9 @@ class Tracker {
         // The partial file is renamed into the cache when complete; an open handle reads on regardless.
         fh ??= await open(this.partial, 'r').catch(() => open(this.final, 'r'));
         const want = Math.min(end - pos, FOLLOW_CHUNK);
-        const buf = Buffer.allocUnsafe(want);
+        const slot = ring[turn++ % ring.length]!;
+        await leasesEnded(slot.leases);
+        const buf = slot.buf;
         const { bytesRead } = await fh.read(buf, 0, want, pos);
         if (bytesRead === 0) {
           await this.#changed();
@@ -577,8 +584,25 @@ class Tracker {
       }
     } finally {
       await fh?.close();
+      // Back to the spares only once no write holds a view of them.
+      void Promise.all(ring.map((r) => leasesEnded(r.leases))).then(() => spareRings.push(ring));
     }
   }
 }
 
 const FOLLOW_CHUNK = 4 * 1024 * 1024;
+const FOLLOW_SLOTS = 6;
+
+type Slot = { buf: Buffer; leases: Set<Promise<unknown>> };
+/** Rings of followers that finished, reused by the next (blobs are written one after another). */
+const spareRings: Slot[][] = [];
+
+function followRing(): Slot[] {
+  return (
+    spareRings.pop() ??
+    Array.from({ length: FOLLOW_SLOTS }, () => {
+      const shared = new SharedArrayBuffer(FOLLOW_CHUNK);
+      return { buf: Buffer.from(shared), leases: makeLeasable(shared) };
+    })
+  );
+}
