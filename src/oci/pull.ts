@@ -109,7 +109,7 @@ export class Puller {
     options: PullerOptions = {},
   ) {
     this.#rangeThreshold = options.rangeThreshold ?? 64 * 1024 * 1024;
-    this.#rangeSize = options.rangeSize ?? 32 * 1024 * 1024;
+    this.#rangeSize = options.rangeSize ?? 8 * 1024 * 1024;
     this.#rangeConcurrency = options.rangeConcurrency ?? 4;
     this.#resumes = options.resumes ?? 8;
   }
