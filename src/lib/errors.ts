@@ -12,6 +12,17 @@ export const ExitCode = {
   integrity: 6,
   signature: 7,
   output: 8,
+  /** 40–49: database (README "Exit codes"). */
+  dbUnreachable: 40,
+  dbAuth: 41,
+  dbMissing: 42,
+  dbDrift: 43,
+  dbNewer: 44,
+  dbPending: 45,
+  dbMigration: 46,
+  dbLocked: 47,
+  dbEmbedded: 48,
+  dbQuery: 49,
 } as const;
 
 export type ExitCodeName = keyof typeof ExitCode;
@@ -20,7 +31,11 @@ export type ExitCodeName = keyof typeof ExitCode;
 export const EXIT_CODES_HELP =
   'Exit codes: 0 ok, 1 internal error (a bug), 2 usage, 3 bad spec or flag value, 4 bad or missing source, ' +
   '5 unreadable or truncated bundle, 6 integrity failure, 7 signature/trust, 8 output not writable ' +
-  '(disk full, permissions), 130/143 interrupted (partial output removed).';
+  '(disk full, permissions), 40 database unreachable, 41 database login refused, 42 database does not exist, ' +
+  '43 schema drift (an applied migration changed or is unknown), 44 database schema newer than this kubechat, ' +
+  '45 migrations pending, 46 a migration failed (rolled back), 47 migration lock busy, ' +
+  '48 embedded PostgreSQL could not start, 49 database query failed, ' +
+  '130/143 interrupted (partial output removed).';
 
 export class KubechatError extends Error {
   readonly exitCode: number;
@@ -51,6 +66,24 @@ export const integrityError = (message: string, fix?: string, cause?: unknown) =
 /** The output cannot be written (disk full, permission, read-only media). */
 export const outputError = (message: string, fix?: string, cause?: unknown) =>
   new KubechatError('output', message, fix, { cause });
+
+/** A database error (exit 40–49); `kind` picks the code. */
+export const dbError = (
+  kind:
+    | 'dbUnreachable'
+    | 'dbAuth'
+    | 'dbMissing'
+    | 'dbDrift'
+    | 'dbNewer'
+    | 'dbPending'
+    | 'dbMigration'
+    | 'dbLocked'
+    | 'dbEmbedded'
+    | 'dbQuery',
+  message: string,
+  fix?: string,
+  cause?: unknown,
+) => new KubechatError(kind, message, fix, { cause });
 
 /** Map a Node.js system error on `path` to a KubechatError with a fix, or undefined if it is not one we know. */
 export function describeFsError(
