@@ -46,7 +46,8 @@ export async function startEmbedded(options: { home?: string; reporter: Reporter
   const paths = embeddedPaths(options.home ?? kubechatHome());
   const EmbeddedPostgres = await loadEmbeddedPostgres();
   const isRoot = process.getuid?.() === 0;
-  await mkdir(paths.dir, { recursive: true, mode: 0o700 });
+  // As root the postgres system user must traverse what we create (not list it).
+  await mkdir(paths.dir, { recursive: true, mode: isRoot ? 0o711 : 0o700 });
   if (isRoot) await prepareForPostgresUser(paths.dir);
   await refuseIfRunning(paths.data);
 
