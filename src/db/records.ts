@@ -207,8 +207,8 @@ export class DeploymentRecorder {
     await this.db
       .query(
         `UPDATE airgap_deployments
-            SET status = $2,
-                installed_at = CASE WHEN $2 = 'installed' THEN CURRENT_TIMESTAMP ELSE installed_at END,
+            SET status = $2::text,
+                installed_at = CASE WHEN $2::text = 'installed' THEN CURRENT_TIMESTAMP ELSE installed_at END,
                 configuration = CASE WHEN $3::text IS NULL THEN configuration
                                      ELSE coalesce(configuration, '{}'::jsonb) || jsonb_build_object('error', $3::text) END
           WHERE id = $1`,
