@@ -127,9 +127,10 @@ export async function startEmbedded(options: { home?: string; reporter: Reporter
     try {
       await candidate.start();
       server = candidate;
+      // Unregistered only once stopped: a Ctrl-C during the stop waits for it too.
       const stop = async () => {
-        unregister();
         await stopServer(candidate);
+        unregister();
       };
       try {
         await ensureDatabase(port, password);

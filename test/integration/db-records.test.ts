@@ -43,10 +43,11 @@ describe('DeploymentRecorder', () => {
     });
     const row = async () =>
       (
-        await db.pool.query<{ status: string; installed_at: Date | null; configuration: Record<string, unknown> }>(
-          'SELECT status, installed_at, configuration FROM airgap_deployments WHERE id = $1',
-          [rec.id],
-        )
+        await db.pool.query<{
+          status: string;
+          installed_at: Date | null;
+          configuration: Record<string, unknown>;
+        }>('SELECT status, installed_at, configuration FROM airgap_deployments WHERE id = $1', [rec.id])
       ).rows[0]!;
     expect((await row()).status).toBe('pending');
     const stored = JSON.stringify((await row()).configuration);
@@ -54,7 +55,13 @@ describe('DeploymentRecorder', () => {
     expect(stored).toContain('postgres://kubechat:***@db:5432/kubechat');
     expect(stored).toContain(D('a'));
 
-    await rec.recordPackage({ name: 'docker.io/demo/hello', version: '1.0', type: 'image', digest: D('b'), size: 1234 });
+    await rec.recordPackage({
+      name: 'docker.io/demo/hello',
+      version: '1.0',
+      type: 'image',
+      digest: D('b'),
+      size: 1234,
+    });
     await rec.recordPackage({ name: 'kubechat', version: '0.3.0', type: 'chart', digest: D('c'), size: 99 });
     await rec.recordPackage({ name: 'kubechat', version: '0.3.0', type: 'chart', digest: D('c'), size: 100 }); // again: updated
     const ids = await rec.recordModel({
@@ -77,18 +84,45 @@ describe('DeploymentRecorder', () => {
       [rec.id],
     );
     expect(pkgs.rows).toEqual([
-      { package_name: 'kubechat', package_version: '0.3.0', package_type: 'chart', checksum: 'c'.repeat(64), size: 100 },
-      { package_name: 'docker.io/demo/hello', package_version: '1.0', package_type: 'image', checksum: 'b'.repeat(64), size: 1234 },
+      {
+        package_name: 'kubechat',
+        package_version: '0.3.0',
+        package_type: 'chart',
+        checksum: 'c'.repeat(64),
+        size: 100,
+      },
+      {
+        package_name: 'docker.io/demo/hello',
+        package_version: '1.0',
+        package_type: 'image',
+        checksum: 'b'.repeat(64),
+        size: 1234,
+      },
     ]);
-    const model = await db.pool.query('SELECT model_name, model_version, checksum, status, file_size::int AS size FROM local_ai_models WHERE id = $1', [ids.modelId]);
-    expect(model.rows[0]).toEqual({ model_name: 'assist', model_version: '1.0', checksum: 'd'.repeat(64), status: 'available', size: 5_000_000 });
+    const model = await db.pool.query(
+      'SELECT model_name, model_version, checksum, status, file_size::int AS size FROM local_ai_models WHERE id = $1',
+      [ids.modelId],
+    );
+    expect(model.rows[0]).toEqual({
+      model_name: 'assist',
+      model_version: '1.0',
+      checksum: 'd'.repeat(64),
+      status: 'available',
+      size: 5_000_000,
+    });
     const catalog = await db.pool.query<{ license: string; metadata: Record<string, unknown> }>(
       'SELECT license, metadata FROM model_catalog WHERE id = $1',
       [ids.catalogId],
     );
     expect(catalog.rows[0]!.license).toBe('Apache-2.0');
-    expect(catalog.rows[0]!.metadata).toMatchObject({ family: 'llama', quantization: 'Q4_K_M', deploymentId: rec.id });
-    await expect(rec.recordPackage({ name: 'x', version: '1', type: 'file', digest: D('e'), size: 1 })).rejects.toThrow(/finished/);
+    expect(catalog.rows[0]!.metadata).toMatchObject({
+      family: 'llama',
+      quantization: 'Q4_K_M',
+      deploymentId: rec.id,
+    });
+    await expect(
+      rec.recordPackage({ name: 'x', version: '1', type: 'file', digest: D('e'), size: 1 }),
+    ).rejects.toThrow(/finished/);
   });
 
   it('a failed install keeps its reason (scrubbed) and does not count as installed', async () => {
@@ -98,7 +132,10 @@ describe('DeploymentRecorder', () => {
       'SELECT status, configuration FROM airgap_deployments WHERE id = $1',
       [rec.id],
     );
-    expect(r.rows[0]).toMatchObject({ status: 'failed', configuration: { error: 'push to https://u:***@127.0.0.1:5000 refused' } });
+    expect(r.rows[0]).toMatchObject({
+      status: 'failed',
+      configuration: { error: 'push to https://u:***@127.0.0.1:5000 refused' },
+    });
     expect(await highestInstalledVersion(db.pool, 'failing')).toBeUndefined();
     const count = await db.pool.query('SELECT 1 FROM offline_packages WHERE deployment_id = $1', [rec.id]);
     expect(count.rowCount).toBe(0);
@@ -108,7 +145,8 @@ describe('DeploymentRecorder', () => {
 describe('rollback protection', () => {
   it('finds the highest installed version by semver precedence, not text order', async () => {
     expect(await highestInstalledVersion(db.pool, 'rb')).toBeUndefined();
-    for (const v of ['1.9.0', '1.10.0-rc.1', '1.2.0']) await recordInstalledVersion(db.pool, { bundleName: 'rb', version: v });
+    for (const v of ['1.9.0', '1.10.0-rc.1', '1.2.0'])
+      await recordInstalledVersion(db.pool, { bundleName: 'rb', version: v });
     expect(await highestInstalledVersion(db.pool, 'rb')).toBe('1.10.0-rc.1');
     await recordInstalledVersion(db.pool, { bundleName: 'rb', version: '1.10.0' });
     expect(await highestInstalledVersion(db.pool, 'rb')).toBe('1.10.0');
@@ -133,7 +171,13 @@ describe('PgInstallJournal', () => {
     // A second run of the same install (targets in another order) sees the first one's jobs.
     const again = new PgInstallJournal(db.pool, D('f'), [...targets].reverse());
     const jobs = await again.load();
-    expect(jobs.get('blob:sha256:1')).toEqual({ key: 'blob:sha256:1', type: 'blob', artifact: 'demo/hello:1.0', state: 'completed', retries: 0 });
+    expect(jobs.get('blob:sha256:1')).toEqual({
+      key: 'blob:sha256:1',
+      type: 'blob',
+      artifact: 'demo/hello:1.0',
+      state: 'completed',
+      retries: 0,
+    });
     expect(jobs.get('model:assist:1.0')).toEqual({
       key: 'model:assist:1.0',
       type: 'model',
@@ -153,10 +197,18 @@ describe('PgInstallJournal', () => {
       [again.identity],
     );
     expect(rows.rows[0]!.n).toBe(2);
-    const row = await db.pool.query<{ job_data: Record<string, unknown>; started_at: Date; completed_at: Date }>(
+    const row = await db.pool.query<{
+      job_data: Record<string, unknown>;
+      started_at: Date;
+      completed_at: Date;
+    }>(
       `SELECT job_data, started_at, completed_at FROM processing_jobs WHERE job_data->>'key' = 'model:assist:1.0'`,
     );
-    expect(row.rows[0]!.job_data).toMatchObject({ key: 'model:assist:1.0', artifact: 'assist:1.0', manifestDigest: D('f') });
+    expect(row.rows[0]!.job_data).toMatchObject({
+      key: 'model:assist:1.0',
+      artifact: 'assist:1.0',
+      manifestDigest: D('f'),
+    });
     expect(row.rows[0]!.completed_at.getTime()).toBeGreaterThanOrEqual(row.rows[0]!.started_at.getTime());
 
     // Another bundle or other targets: another install, its own journal.
@@ -181,26 +233,44 @@ describe('seed', () => {
   it('inserts the defaults once and leaves an operator’s changes alone', async () => {
     const first = await seed(db.pool);
     expect(first.inserted).toBe(SECURITY_CONFIG.length + SECURITY_POLICIES.length);
-    const tls = await db.pool.query(`SELECT config_value FROM airgap_security_config WHERE config_key = 'tls_min_version'`);
+    const tls = await db.pool.query(
+      `SELECT config_value FROM airgap_security_config WHERE config_key = 'tls_min_version'`,
+    );
     expect(tls.rows[0]).toEqual({ config_value: 'TLSv1.2' });
     for (const key of ['password_min_length', 'session_timeout_minutes']) {
-      expect((await db.pool.query('SELECT 1 FROM airgap_security_config WHERE config_key = $1', [key])).rowCount).toBe(1);
+      expect(
+        (await db.pool.query('SELECT 1 FROM airgap_security_config WHERE config_key = $1', [key])).rowCount,
+      ).toBe(1);
     }
-    await db.pool.query(`UPDATE airgap_security_config SET config_value = 'TLSv1.3' WHERE config_key = 'tls_min_version'`);
+    await db.pool.query(
+      `UPDATE airgap_security_config SET config_value = 'TLSv1.3' WHERE config_key = 'tls_min_version'`,
+    );
     await db.pool.query(`DELETE FROM offline_security_policies WHERE policy_name = 'no-egress'`);
     const second = await seed(db.pool);
     expect(second.inserted).toBe(1);
     expect(second.tables[1]).toMatchObject({ table: 'offline_security_policies', inserted: ['no-egress'] });
-    const after = await db.pool.query(`SELECT config_value FROM airgap_security_config WHERE config_key = 'tls_min_version'`);
+    const after = await db.pool.query(
+      `SELECT config_value FROM airgap_security_config WHERE config_key = 'tls_min_version'`,
+    );
     expect(after.rows[0]).toEqual({ config_value: 'TLSv1.3' });
-    expect((await db.pool.query('SELECT 1 FROM airgap_security_config')).rowCount).toBe(SECURITY_CONFIG.length);
+    expect((await db.pool.query('SELECT 1 FROM airgap_security_config')).rowCount).toBe(
+      SECURITY_CONFIG.length,
+    );
   });
 });
 
 describe('scrubSecrets', () => {
   it('removes secret-looking keys and URL passwords, keeps the rest', () => {
     expect(
-      scrubSecrets({ token: 't', nested: [{ privateKey: 'k', url: 'http://a:b@h/x', keep: 1, insecure: true }], flag: false }),
-    ).toEqual({ token: '***', nested: [{ privateKey: '***', url: 'http://a:***@h/x', keep: 1, insecure: true }], flag: false });
+      scrubSecrets({
+        token: 't',
+        nested: [{ privateKey: 'k', url: 'http://a:b@h/x', keep: 1, insecure: true }],
+        flag: false,
+      }),
+    ).toEqual({
+      token: '***',
+      nested: [{ privateKey: '***', url: 'http://a:***@h/x', keep: 1, insecure: true }],
+      flag: false,
+    });
   });
 });
