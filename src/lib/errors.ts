@@ -12,6 +12,10 @@ export const ExitCode = {
   integrity: 6,
   signature: 7,
   output: 8,
+  network: 10,
+  auth: 11,
+  notFound: 12,
+  protocol: 13,
   /** 40–49: database (README "Exit codes"). */
   dbUnreachable: 40,
   dbAuth: 41,
@@ -31,7 +35,9 @@ export type ExitCodeName = keyof typeof ExitCode;
 export const EXIT_CODES_HELP =
   'Exit codes: 0 ok, 1 internal error (a bug), 2 usage, 3 bad spec or flag value, 4 bad or missing source, ' +
   '5 unreadable or truncated bundle, 6 integrity failure, 7 signature/trust, 8 output not writable ' +
-  '(disk full, permissions), 40 database unreachable, 41 database login refused, 42 database does not exist, ' +
+  '(disk full, permissions), 10 server unreachable (connection, TLS), 11 credentials refused, ' +
+  '12 not found on the server, 13 server answered out of protocol, ' +
+  '40 database unreachable, 41 database login refused, 42 database does not exist, ' +
   '43 schema drift (an applied migration changed or is unknown), 44 database schema newer than this kubechat, ' +
   '45 migrations pending, 46 a migration failed (rolled back), 47 migration lock busy, ' +
   '48 embedded PostgreSQL could not start, 49 database query failed, ' +
@@ -67,6 +73,19 @@ export const integrityError = (message: string, fix?: string, cause?: unknown) =
 export const outputError = (message: string, fix?: string, cause?: unknown) =>
   new KubechatError('output', message, fix, { cause });
 
+/** A server (registry, Ollama, chart repository) cannot be reached: refused, reset, DNS, TLS, timeout. */
+export const networkError = (message: string, fix?: string, cause?: unknown) =>
+  new KubechatError('network', message, fix, { cause });
+/** The server refused our credentials, or wants credentials we do not have. */
+export const authError = (message: string, fix?: string, cause?: unknown) =>
+  new KubechatError('auth', message, fix, { cause });
+/** The server does not have what was asked for (image, tag, blob, chart version, model). */
+export const notFoundError = (message: string, fix?: string, cause?: unknown) =>
+  new KubechatError('notFound', message, fix, { cause });
+/** The server answered something the protocol does not allow (bad status, bad JSON, wrong media type). */
+export const protocolError = (message: string, fix?: string, cause?: unknown) =>
+  new KubechatError('protocol', message, fix, { cause });
+
 /** A database error (exit 40–49); `kind` picks the code. */
 export const dbError = (
   kind:
@@ -84,7 +103,6 @@ export const dbError = (
   fix?: string,
   cause?: unknown,
 ) => new KubechatError(kind, message, fix, { cause });
-
 /** Map a Node.js system error on `path` to a KubechatError with a fix, or undefined if it is not one we know. */
 export function describeFsError(
   err: unknown,
