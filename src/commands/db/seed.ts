@@ -5,10 +5,7 @@ import { dbSeed, type SeedReport } from '../../services/db.js';
 
 export default class DbSeed extends KubechatCommand {
   static override summary = 'Insert the default security configuration and policies (idempotent).';
-  static override description = `Inserts the default rows of airgap_security_config (password policy, login lockout, session
-timeouts, minimum TLS version) and offline_security_policies, in one transaction. Rows that already exist
-are left as they are, so changes made since survive; the result lists what was inserted and what existed.
-Needs a migrated database (db migrate).
+  static override description = `Inserts the default rows of airgap_security_config (password policy, login lockout, session timeouts, minimum TLS version) and offline_security_policies, in one transaction. Rows that already exist are left as they are, so changes made since survive; the result lists what was inserted and what existed. Needs a migrated database (db migrate).
 
 ${EXIT_CODES_HELP}`;
 
