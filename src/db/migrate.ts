@@ -8,9 +8,9 @@
  * (drift), a schema newer than this kubechat, or a pending migration older than an applied one
  * (out of order) stops the run.
  */
-import { readFileSync } from 'node:fs';
 import type pg from 'pg';
 import { dbError } from '../lib/errors.js';
+import { PACKAGE_VERSION } from '../lib/package-root.js';
 import { silentReporter, type Reporter } from '../lib/progress.js';
 import { queryError } from './connection.js';
 import type { Migration } from './migration-set.js';
@@ -19,10 +19,6 @@ export const HISTORY_TABLE = 'kubechat_schema_migrations';
 /** pg_advisory_lock key: the first 8 bytes of sha256("kubechat_schema_migrations"), sign bit cleared. */
 export const MIGRATION_LOCK_KEY = '1736710916025190519';
 export const DEFAULT_LOCK_TIMEOUT_MS = 60_000;
-
-const KUBECHAT_VERSION = (
-  JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }
-).version;
 
 export type MigrationState = 'applied' | 'pending' | 'changed' | 'unknown' | 'newer' | 'out-of-order';
 
@@ -254,7 +250,7 @@ async function applyOne(client: pg.PoolClient, m: Migration, reporter: Reporter)
     await client.query(
       `INSERT INTO ${HISTORY_TABLE} (version, name, file, checksum, duration_ms, kubechat_version)
        VALUES ($1, $2, $3, $4, $5, $6)`,
-      [m.version, m.name, m.file, m.checksum, durationMs, KUBECHAT_VERSION],
+      [m.version, m.name, m.file, m.checksum, durationMs, PACKAGE_VERSION],
     );
     await client.query('COMMIT');
     return { version: m.version, name: m.name, file: m.file, checksum: m.checksum, durationMs };

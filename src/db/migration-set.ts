@@ -6,8 +6,9 @@
  */
 import { createHash } from 'node:crypto';
 import { readdir, readFile } from 'node:fs/promises';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { dbError } from '../lib/errors.js';
+import { PACKAGE_ROOT } from '../lib/package-root.js';
 
 export interface Migration {
   version: number;
@@ -25,7 +26,7 @@ export interface MigrationSource {
 }
 
 /** The migrations shipped with this kubechat (also put into every bundle as files/migrations/). */
-export const SHIPPED_MIGRATIONS_DIR = fileURLToPath(new URL('../../src/db/migrations/', import.meta.url));
+export const SHIPPED_MIGRATIONS_DIR = join(PACKAGE_ROOT, 'src', 'db', 'migrations');
 
 const FILE = /^V(\d+)__([A-Za-z0-9_]+)\.sql$/;
 
@@ -70,7 +71,7 @@ export async function loadMigrationDir(dir: string = SHIPPED_MIGRATIONS_DIR): Pr
     })
   ).filter((n) => n.endsWith('.sql'));
   const sources = await Promise.all(
-    names.map(async (name) => ({ name, bytes: await readFile(`${dir.replace(/\/$/, '')}/${name}`) })),
+    names.map(async (name) => ({ name, bytes: await readFile(join(dir, name)) })),
   );
   return migrationSet(sources, dir);
 }
