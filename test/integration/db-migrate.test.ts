@@ -73,6 +73,7 @@ describe('db migrate', () => {
   it('two runs at once: one applies, the other waits for the lock and finds nothing to do', async () => {
     const db = await fresh();
     const other = new pg.Pool({ connectionString: db.url });
+    other.on('error', () => undefined); // the database is dropped with FORCE after the test
     try {
       const set = await shipped();
       const [a, b] = await Promise.all([migrate(db.pool, set), migrate(other, set)]);
@@ -86,6 +87,7 @@ describe('db migrate', () => {
   it('waits a bounded time for a held lock, then names the holder (exit 47); 0 fails at once', async () => {
     const db = await fresh();
     const holder = new pg.Client({ connectionString: db.url, application_name: 'other-migrator' });
+    holder.on('error', () => undefined);
     await holder.connect();
     try {
       await holder.query('SELECT pg_advisory_lock($1::bigint)', [MIGRATION_LOCK_KEY]);
