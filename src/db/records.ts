@@ -262,7 +262,10 @@ export function compareSemver(a: string, b: string): number {
   return 0;
 }
 
-/** Rollback protection: the highest version of `bundleName` ever installed here, if any. */
+/**
+ * Rollback protection: the highest version of `bundleName` ever installed here, if any. A database
+ * that was never migrated has had nothing installed (install checks this before it migrates).
+ */
 export async function highestInstalledVersion(
   db: Queryable,
   bundleName: string,
@@ -277,7 +280,8 @@ export async function highestInstalledVersion(
       .sort(compareSemver)
       .at(-1);
   } catch (err) {
-    throw notMigrated(err) ?? queryError(err, 'cannot read installed versions');
+    if ((err as { code?: string }).code === '42P01') return undefined;
+    throw queryError(err, 'cannot read installed versions');
   }
 }
 

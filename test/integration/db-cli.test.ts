@@ -114,6 +114,23 @@ describe('kubechat db with --database-url', () => {
     }
   });
 
+  it('two kubechat db migrate processes at once: both succeed, each migration applied once', async () => {
+    const target = await freshDatabase('kc_twice');
+    try {
+      const args = ['db', 'migrate', '--database-url', target.url, '--json'];
+      const [a, b] = await Promise.all([kubechat(args), kubechat(args)]);
+      expect([a.code, b.code], a.stderr + b.stderr).toEqual([0, 0]);
+      const applied = [a, b].map(
+        (r) => (conforms(r.stdout, 'db-migrate') as { applied: unknown[] }).applied.length,
+      );
+      expect(applied.sort()).toEqual([0, 3]);
+      const rows = await target.pool.query('SELECT version FROM kubechat_schema_migrations ORDER BY version');
+      expect(rows.rows.map((r: { version: number }) => r.version)).toEqual([1, 2, 3]);
+    } finally {
+      await target.drop();
+    }
+  });
+
   it('an unreachable server from KUBECHAT_DATABASE_URL: exit 40, JSON error, password nowhere', async () => {
     const r = await kubechat(['db', 'migrate', '--json'], {
       env: {

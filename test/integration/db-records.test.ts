@@ -216,13 +216,17 @@ describe('PgInstallJournal', () => {
     expect((await new PgInstallJournal(db.pool, D('f'), ['registry:other:5000']).load()).size).toBe(0);
   });
 
-  it('fails clearly on a database that was never migrated (exit 45)', async () => {
+  it('on a database that was never migrated: journal and recorder fail clearly (exit 45), no rollback floor', async () => {
     const bare = await freshDatabase('kc_bare');
     try {
       const err = await failure(new PgInstallJournal(bare.pool, D('f'), []).load());
       expect(err.exitCode).toBe(45);
       expect(err.fix).toContain('kubechat db migrate');
-      expect((await failure(highestInstalledVersion(bare.pool, 'x'))).exitCode).toBe(45);
+      // Nothing was ever installed into a database that was never migrated: no rollback floor.
+      expect(await highestInstalledVersion(bare.pool, 'x')).toBeUndefined();
+      expect(
+        (await failure(DeploymentRecorder.start(bare.pool, { bundleName: 'x', version: '1.0.0' }))).exitCode,
+      ).toBe(45);
     } finally {
       await bare.drop();
     }
