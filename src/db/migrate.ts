@@ -36,6 +36,10 @@ export interface MigrationInfo {
 
 export interface Problem {
   kind: 'drift' | 'newer' | 'out-of-order';
+  /** The migration the problem is about. */
+  version: number;
+  /** For drift: the applied file changed (repairable) or is unknown to this kubechat. */
+  state: MigrationState;
   message: string;
 }
 
@@ -86,10 +90,14 @@ export function compareHistory(history: HistoryRow[], set: Migration[]): SchemaS
         state === 'newer'
           ? {
               kind: 'newer',
+              version: h.version,
+              state,
               message: `the database schema is at version ${current}, newer than this kubechat knows (${latest ?? 'none'}): V${h.version} ${h.name} was applied by a newer kubechat`,
             }
           : {
               kind: 'drift',
+              version: h.version,
+              state,
               message: `applied migration V${h.version} ${h.name} (${h.file}) is not one this kubechat ships`,
             },
       );
@@ -97,6 +105,8 @@ export function compareHistory(history: HistoryRow[], set: Migration[]): SchemaS
       state = 'changed';
       problems.push({
         kind: 'drift',
+        version: h.version,
+        state,
         message: `applied migration V${h.version} ${h.name} has changed since it was applied (checksum ${h.checksum.slice(0, 12)}… in the database, ${m.checksum.slice(0, 12)}… in ${m.file})`,
       });
     }
@@ -118,6 +128,8 @@ export function compareHistory(history: HistoryRow[], set: Migration[]): SchemaS
     if (outOfOrder) {
       problems.push({
         kind: 'out-of-order',
+        version: m.version,
+        state: 'out-of-order',
         message: `migration V${m.version} ${m.name} is pending but V${current} is already applied`,
       });
     } else pending.push(m);
@@ -150,7 +162,7 @@ export function problemError(problems: Problem[]) {
     `${p.message}${more}`,
     p.kind === 'out-of-order'
       ? 'this database was migrated by a kubechat with a different set of migrations: use the matching kubechat'
-      : 'restore the migration files this database was migrated with (kubechat db status shows which), or repair the history by hand',
+      : 'restore the migration files this database was migrated with (kubechat db status shows which); if a changed file was reviewed and is right, accept it with kubechat db repair',
   );
 }
 
@@ -313,5 +325,65 @@ async function acquireLock(client: pg.PoolClient, timeoutMs: number, reporter: R
     throw queryError(err, 'cannot take the migration lock');
   } finally {
     await client.query('RESET lock_timeout').catch(() => undefined);
+  }
+}
+
+export interface RepairResult {
+  realigned: Array<{ version: number; name: string; file: string; from: string; to: string }>;
+}
+
+/**
+ * `db repair`: accept the current files of applied migrations whose checksum changed (an edit that
+ * was reviewed, e.g. a comment), by recording their new checksum, under the migration lock. Refuses
+ * when the history holds migrations this set does not know (unknown or newer): those need the
+ * matching kubechat, not a repair. Nothing is applied.
+ */
+export async function repair(
+  pool: pg.Pool,
+  set: Migration[],
+  options: MigrateOptions = {},
+): Promise<RepairResult> {
+  const reporter = options.reporter ?? silentReporter;
+  const client = await pool.connect().catch((err: unknown) => {
+    throw queryError(err, 'cannot open a database session');
+  });
+  let broken: Error | undefined;
+  try {
+    await acquireLock(client, options.lockTimeoutMs ?? DEFAULT_LOCK_TIMEOUT_MS, reporter);
+    try {
+      const state = compareHistory(await readHistory(client), set);
+      const foreign = state.problems.filter((p) => p.state !== 'changed');
+      if (foreign.length) throw problemError(foreign);
+      const changed = state.migrations.filter((m) => m.state === 'changed');
+      await client.query('BEGIN');
+      for (const m of changed) {
+        await client.query(`UPDATE ${HISTORY_TABLE} SET checksum = $2 WHERE version = $1`, [
+          m.version,
+          m.checksum,
+        ]);
+      }
+      await client.query('COMMIT');
+      reporter.emit({ task: 'repair', title: `Realigned ${changed.length} checksum(s)`, done: true });
+      return {
+        realigned: changed.map((m) => ({
+          version: m.version,
+          name: m.name,
+          file: m.file,
+          from: m.appliedChecksum!,
+          to: m.checksum,
+        })),
+      };
+    } catch (err) {
+      await client.query('ROLLBACK').catch(() => undefined);
+      throw queryError(err, 'cannot repair the migration history');
+    } finally {
+      await client
+        .query('SELECT pg_advisory_unlock($1::bigint)', [MIGRATION_LOCK_KEY])
+        .catch((err: Error) => {
+          broken = err;
+        });
+    }
+  } finally {
+    client.release(broken);
   }
 }

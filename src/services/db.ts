@@ -8,6 +8,7 @@ import { openDatabase, type Database } from '../db/connection.js';
 import {
   inspectSchema,
   migrate,
+  repair,
   type AppliedMigration,
   type MigrationInfo,
   type Problem,
@@ -122,4 +123,17 @@ export type SeedReport = SeedResult & Where;
 
 export async function dbSeed(options: DbOptions): Promise<SeedReport> {
   return withDatabase(options, (db) => seed(db.pool));
+}
+
+export interface RepairReport extends Where {
+  migrations: string;
+  realigned: Array<{ version: number; name: string; file: string; from: string; to: string }>;
+}
+
+export async function dbRepair(options: DbOptions & { lockTimeoutMs?: number }): Promise<RepairReport> {
+  const { source, set } = await migrationsFor(options);
+  return withDatabase(options, async (db) => ({
+    migrations: source,
+    ...(await repair(db.pool, set, { lockTimeoutMs: options.lockTimeoutMs, reporter: options.reporter })),
+  }));
 }

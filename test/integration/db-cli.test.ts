@@ -106,7 +106,15 @@ describe('kubechat db with --database-url', () => {
       expect(migrate.stderr).toMatch(
         /^error: applied migration V2 airgap deployment has changed since it was applied/m,
       );
-      expect(migrate.stderr).toMatch(/^fix: /m);
+      expect(migrate.stderr).toMatch(/^fix: .*kubechat db repair/m);
+      // Reviewed and accepted: repair records the file's checksum again; nothing is re-run.
+      const repaired = await kubechat(['db', 'repair', '--database-url', db.url, '--json']);
+      expect(repaired.code, repaired.stderr).toBe(0);
+      expect(conforms(repaired.stdout, 'db-repair')).toMatchObject({
+        realigned: [{ version: 2, from: '0'.repeat(64), to: (await loadMigrationDir())[1]!.checksum }],
+      });
+      const clean = await kubechat(['db', 'status', '--database-url', db.url]);
+      expect(clean.code, clean.stderr).toBe(0);
     } finally {
       await db.pool.query(`UPDATE kubechat_schema_migrations SET checksum = $1 WHERE version = 2`, [
         (await loadMigrationDir())[1]!.checksum,

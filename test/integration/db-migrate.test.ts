@@ -9,7 +9,7 @@ import { createServer } from 'node:net';
 import pg from 'pg';
 import { afterEach, describe, expect, it } from 'vitest';
 import { openDatabase } from '../../src/db/connection.js';
-import { inspectSchema, migrate, MIGRATION_LOCK_KEY } from '../../src/db/migrate.js';
+import { inspectSchema, migrate, MIGRATION_LOCK_KEY, repair } from '../../src/db/migrate.js';
 import {
   loadMigrationDir,
   migrationSet,
@@ -156,6 +156,8 @@ describe('db migrate', () => {
       'applied migration V4 local (V004__local.sql) is not one this kubechat ships',
     );
     expect(await tableExists(db, 'next_table')).toBe(false);
+    // Not repairable: it needs the kubechat that applied V4.
+    expect((await failure(repair(db.pool, set))).exitCode).toBe(43);
   });
 
   it('refuses a pending migration older than an applied one (out of order, exit 43)', async () => {
