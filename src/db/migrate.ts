@@ -13,12 +13,12 @@ import { dbError } from '../lib/errors.js';
 import { PACKAGE_VERSION } from '../lib/package-root.js';
 import { silentReporter, type Reporter } from '../lib/progress.js';
 import { queryError } from './connection.js';
+import { DEFAULT_LOCK_TIMEOUT_MS, withMigrationLock } from './lock.js';
 import type { Migration } from './migration-set.js';
 
+export { DEFAULT_LOCK_TIMEOUT_MS, MIGRATION_LOCK_KEY } from './lock.js';
+
 export const HISTORY_TABLE = 'kubechat_schema_migrations';
-/** pg_advisory_lock key: the first 8 bytes of sha256("kubechat_schema_migrations"), sign bit cleared. */
-export const MIGRATION_LOCK_KEY = '1736710916025190519';
-export const DEFAULT_LOCK_TIMEOUT_MS = 60_000;
 
 export type MigrationState = 'applied' | 'pending' | 'changed' | 'unknown' | 'newer' | 'out-of-order';
 
@@ -214,13 +214,11 @@ export async function migrate(
   options: MigrateOptions = {},
 ): Promise<MigrateResult> {
   const reporter = options.reporter ?? silentReporter;
-  const client = await pool.connect().catch((err: unknown) => {
-    throw queryError(err, 'cannot open a database session');
-  });
-  let broken: Error | undefined;
-  try {
-    await acquireLock(client, options.lockTimeoutMs ?? DEFAULT_LOCK_TIMEOUT_MS, reporter);
-    try {
+  return withMigrationLock(
+    pool,
+    options.lockTimeoutMs ?? DEFAULT_LOCK_TIMEOUT_MS,
+    reporter,
+    async (client) => {
       await client.query(HISTORY_DDL).catch((err: unknown) => {
         throw queryError(err, `cannot create ${HISTORY_TABLE}`);
       });
@@ -239,16 +237,8 @@ export async function migrate(
         applied,
         upToDate: set.length - state.pending.length,
       };
-    } finally {
-      await client
-        .query('SELECT pg_advisory_unlock($1::bigint)', [MIGRATION_LOCK_KEY])
-        .catch((err: Error) => {
-          broken = err; // the session is gone, and its lock with it
-        });
-    }
-  } finally {
-    client.release(broken);
-  }
+    },
+  );
 }
 
 async function applyOne(client: pg.PoolClient, m: Migration, reporter: Reporter): Promise<AppliedMigration> {
@@ -280,54 +270,6 @@ async function applyOne(client: pg.PoolClient, m: Migration, reporter: Reporter)
   }
 }
 
-interface LockHolder {
-  pid: number;
-  application_name: string | null;
-  client_addr: string | null;
-  backend_start: Date | null;
-}
-
-async function lockHolder(client: pg.PoolClient): Promise<string> {
-  const { rows } = await client
-    .query<LockHolder>(
-      `SELECT a.pid, a.application_name, a.client_addr::text, a.backend_start
-         FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
-        WHERE l.locktype = 'advisory' AND l.granted AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
-          AND ((l.classid::bigint << 32) | l.objid::bigint) = $1::bigint`,
-      [MIGRATION_LOCK_KEY],
-    )
-    .catch(() => ({ rows: [] as LockHolder[] }));
-  const h = rows[0];
-  if (!h) return 'another session';
-  const app = h.application_name ? ` (${h.application_name}` : ' (';
-  return `backend pid ${h.pid}${app}${h.client_addr ? ` from ${h.client_addr}` : ''}${h.backend_start ? `, connected ${h.backend_start.toISOString()}` : ''})`;
-}
-
-async function acquireLock(client: pg.PoolClient, timeoutMs: number, reporter: Reporter): Promise<void> {
-  const tried = await client.query<{ ok: boolean }>('SELECT pg_try_advisory_lock($1::bigint) AS ok', [
-    MIGRATION_LOCK_KEY,
-  ]);
-  if (tried.rows[0]?.ok) return;
-  const holder = await lockHolder(client);
-  const busy = () =>
-    dbError(
-      'dbLocked',
-      `another migration run holds the migration lock: ${holder}${timeoutMs > 0 ? `; waited ${Math.round(timeoutMs / 1000)} s` : ''}`,
-      'wait for it to finish and run again, raise --lock-timeout, or end that session (SELECT pg_terminate_backend(PID))',
-    );
-  if (timeoutMs <= 0) throw busy();
-  reporter.emit({ task: 'lock', title: `Waiting for the migration lock held by ${holder}` });
-  try {
-    await client.query(`SET lock_timeout = ${Math.max(1, Math.round(timeoutMs))}`);
-    await client.query('SELECT pg_advisory_lock($1::bigint)', [MIGRATION_LOCK_KEY]);
-  } catch (err) {
-    if ((err as { code?: string }).code === '55P03') throw busy();
-    throw queryError(err, 'cannot take the migration lock');
-  } finally {
-    await client.query('RESET lock_timeout').catch(() => undefined);
-  }
-}
-
 export interface RepairResult {
   realigned: Array<{ version: number; name: string; file: string; from: string; to: string }>;
 }
@@ -344,25 +286,28 @@ export async function repair(
   options: MigrateOptions = {},
 ): Promise<RepairResult> {
   const reporter = options.reporter ?? silentReporter;
-  const client = await pool.connect().catch((err: unknown) => {
-    throw queryError(err, 'cannot open a database session');
-  });
-  let broken: Error | undefined;
-  try {
-    await acquireLock(client, options.lockTimeoutMs ?? DEFAULT_LOCK_TIMEOUT_MS, reporter);
-    try {
+  return withMigrationLock(
+    pool,
+    options.lockTimeoutMs ?? DEFAULT_LOCK_TIMEOUT_MS,
+    reporter,
+    async (client) => {
       const state = compareHistory(await readHistory(client), set);
       const foreign = state.problems.filter((p) => p.state !== 'changed');
       if (foreign.length) throw problemError(foreign);
       const changed = state.migrations.filter((m) => m.state === 'changed');
-      await client.query('BEGIN');
-      for (const m of changed) {
-        await client.query(`UPDATE ${HISTORY_TABLE} SET checksum = $2 WHERE version = $1`, [
-          m.version,
-          m.checksum,
-        ]);
+      try {
+        await client.query('BEGIN');
+        for (const m of changed) {
+          await client.query(`UPDATE ${HISTORY_TABLE} SET checksum = $2 WHERE version = $1`, [
+            m.version,
+            m.checksum,
+          ]);
+        }
+        await client.query('COMMIT');
+      } catch (err) {
+        await client.query('ROLLBACK').catch(() => undefined);
+        throw queryError(err, 'cannot repair the migration history');
       }
-      await client.query('COMMIT');
       reporter.emit({ task: 'repair', title: `Realigned ${changed.length} checksum(s)`, done: true });
       return {
         realigned: changed.map((m) => ({
@@ -373,17 +318,6 @@ export async function repair(
           to: m.checksum,
         })),
       };
-    } catch (err) {
-      await client.query('ROLLBACK').catch(() => undefined);
-      throw queryError(err, 'cannot repair the migration history');
-    } finally {
-      await client
-        .query('SELECT pg_advisory_unlock($1::bigint)', [MIGRATION_LOCK_KEY])
-        .catch((err: Error) => {
-          broken = err;
-        });
-    }
-  } finally {
-    client.release(broken);
-  }
+    },
+  );
 }
