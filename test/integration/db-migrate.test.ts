@@ -6,9 +6,11 @@
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
+import { join } from 'node:path';
 import pg from 'pg';
 import { afterEach, describe, expect, it } from 'vitest';
 import { openDatabase } from '../../src/db/connection.js';
+import { prepareSchema } from '../../src/db/index.js';
 import { inspectSchema, migrate, MIGRATION_LOCK_KEY, repair } from '../../src/db/migrate.js';
 import {
   loadMigrationDir,
@@ -185,6 +187,22 @@ describe('db migrate', () => {
     expect(err.message).toMatch(/schema is at version 9, newer than this kubechat knows \(3\)/);
     expect(err.fix).toMatch(/upgrade kubechat/);
     expect((await history(db)).map((r) => r.version)).toEqual([1, 2, 3, 9]);
+  });
+
+  it('prepareSchema (install): migrations as {name, bytes} read out of a bundle, then the seed; again a no-op', async () => {
+    const db = await fresh();
+    const sources = await Promise.all(
+      (await shipped()).map(async (m) => ({
+        name: `files/migrations/${m.file}`,
+        bytes: await readFile(join(SHIPPED_MIGRATIONS_DIR, m.file)),
+      })),
+    );
+    const first = await prepareSchema(db.pool, sources, { where: 'bundle.kcb.tar.zst' });
+    expect(first.migrate.applied).toHaveLength(3);
+    expect(first.seed.inserted).toBeGreaterThan(0);
+    const again = await prepareSchema(db.pool, sources, { where: 'bundle.kcb.tar.zst' });
+    expect(again.migrate.applied).toHaveLength(0);
+    expect(again.seed.inserted).toBe(0);
   });
 
   it('refuses migration files it cannot order', async () => {
