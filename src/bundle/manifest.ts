@@ -9,6 +9,7 @@ import { sha256Digest } from '../lib/digest.js';
 import { formatError } from '../lib/errors.js';
 import type { ChartInfo, ImageInfo, ModelInfo } from './plan.js';
 import { BUNDLE_SCHEMA_VERSION } from './layout.js';
+import { unsafePathReason } from './tar.js';
 
 export interface ContentEntry {
   path: string;
@@ -90,6 +91,14 @@ export function parseManifest(bytes: Buffer, what: string): BundleManifest {
   const seen = new Set<string>();
   for (const c of manifest.contents) {
     if (seen.has(c.path)) throw formatError(`${what}: kubechat-bundle.json lists ${c.path} twice`);
+    // Checked here, with the manifest, so an unsafe path is refused before any entry is read.
+    const unsafe = unsafePathReason(c.path);
+    if (unsafe) {
+      throw formatError(
+        `${what}: kubechat-bundle.json lists an unsafe path "${c.path}": ${unsafe}`,
+        'this is not a bundle made by kubechat: do not install it; get the bundle again from its source',
+      );
+    }
     seen.add(c.path);
   }
   return manifest;

@@ -11,7 +11,14 @@ import { manifestDigest, parseManifest, type BundleManifest } from './manifest.j
 import { openBundleSource, type ByteSource } from './source.js';
 import { parseTar, type TarEntry } from './tar.js';
 import type { Toc } from './archive-writer.js';
-import { decodeSeekTable, decompress, type SeekEntry } from './zstd.js';
+import {
+  decodeSeekTable,
+  decompress,
+  mayBeAllRaw,
+  parseFrameHeader,
+  rawFrameContent,
+  type SeekEntry,
+} from './zstd.js';
 
 export interface Frame {
   compressedStart: number;
@@ -126,16 +133,52 @@ export async function* streamEntries(
 }
 
 /** The tar stream from the start of frame `first` to the end of frame `last`, decompressing only those. */
-function frameReader(bundle: OpenedBundle, first: Frame, last: Frame): ByteReader {
-  const end = last.compressedStart + last.compressedSize;
-  return new ByteReader(
-    decompress(bundle.source.stream(first.compressedStart, end), bundle.source.name),
-    first.tarStart,
+function frameReader(bundle: OpenedBundle, first: number, last: number, reuse = false): ByteReader {
+  const frames = bundle.frames!;
+  async function* content(): AsyncGenerator<Buffer> {
+    for (let i = first; i <= last; i++) yield* frameContent(bundle, frames[i]!, reuse);
+  }
+  return new ByteReader(content(), frames[first]!.tarStart);
+}
+
+/** Frames at least this large are checked for the raw-block fast path (one small read each). */
+const RAW_FAST_PATH_FROM = 1024 * 1024;
+
+/**
+ * One frame's content. A frame stored as raw blocks (incompressible layers and weights: most of a
+ * bundle's bytes) is sliced out of the file as it is read, without the decompressor; anything else,
+ * or a frame that turns out not to be all raw, goes through zstd.
+ */
+async function* frameContent(bundle: OpenedBundle, frame: Frame, reuse: boolean): AsyncGenerator<Buffer> {
+  const { source } = bundle;
+  const end = frame.compressedStart + frame.compressedSize;
+  let skip = 0;
+  if (frame.tarSize >= RAW_FAST_PATH_FROM) {
+    const head = parseFrameHeader(
+      await source.read(frame.compressedStart, Math.min(18, frame.compressedSize)),
+    );
+    if (head?.contentSize === frame.tarSize && mayBeAllRaw(head, frame.tarSize, frame.compressedSize)) {
+      const r = yield* rawFrameContent(
+        source.stream(frame.compressedStart + head.headerSize, end, { reuse }),
+      );
+      if (r.complete && r.yielded === frame.tarSize) return;
+      skip = r.yielded;
+    }
+  }
+  const reader = new ByteReader(
+    decompress(source.stream(frame.compressedStart, end, { reuse }), source.name),
   );
+  await reader.skip(skip, truncated(source.name));
+  yield* reader.rest();
 }
 
 /** Reads tar bytes [start, end) using the seek table: only the frames that hold them are decompressed. */
-async function* readTarRange(bundle: OpenedBundle, start: number, end: number): AsyncGenerator<Buffer> {
+async function* readTarRange(
+  bundle: OpenedBundle,
+  start: number,
+  end: number,
+  reuse = false,
+): AsyncGenerator<Buffer> {
   const frames = bundle.frames;
   if (!frames) throw new Error('internal: readTarRange without a seek table');
   const first = frames.findIndex(
@@ -145,7 +188,7 @@ async function* readTarRange(bundle: OpenedBundle, start: number, end: number): 
   while (last >= 0 && last < frames.length - 1 && frames[last]!.tarStart + frames[last]!.tarSize < end)
     last++;
   if (first < 0) throw formatError(`${bundle.source.name}: tar offset ${start} is outside every frame`);
-  const reader = frameReader(bundle, frames[first]!, frames[last]!);
+  const reader = frameReader(bundle, first, last, reuse);
   await reader.skip(start - frames[first]!.tarStart, truncated(bundle.source.name));
   yield* reader.chunks(end - start, truncated(bundle.source.name));
 }
@@ -153,8 +196,8 @@ async function* readTarRange(bundle: OpenedBundle, start: number, end: number): 
 export async function readToc(bundle: OpenedBundle): Promise<Toc | undefined> {
   const frames = bundle.frames;
   if (!frames) return undefined;
-  const last = [...frames].reverse().find((f) => f.tarSize > 0);
-  if (!last) return undefined;
+  const last = frames.findLastIndex((f) => f.tarSize > 0);
+  if (last < 0) return undefined;
   const reader = frameReader(bundle, last, last);
   const it = parseTar(reader, bundle.source.name);
   const entry = await it.next();
@@ -191,6 +234,30 @@ export class EntryIndex {
 
   has(path: string): boolean | undefined {
     return this.toc ? this.toc.has(path) : undefined;
+  }
+
+  /** The entry's size from the table of contents (undefined: no such entry, or no table). */
+  size(path: string): number | undefined {
+    return this.toc?.get(path)?.size;
+  }
+
+  /**
+   * Bytes [start, end) of an entry, decompressing only the frames that hold them (at most one
+   * 32 MiB frame is decompressed to reach `start`). Needs the table of contents. With `reuse`, chunks
+   * may be views of reused buffers: see ByteSource.stream.
+   */
+  async *readRange(
+    path: string,
+    start: number,
+    end: number,
+    options: { reuse?: boolean } = {},
+  ): AsyncGenerator<Buffer> {
+    const e = this.toc?.get(path);
+    if (!e) throw formatError(`${this.bundle.source.name}: has no entry ${path}`);
+    if (start < 0 || end > e.size || start > end)
+      throw new Error(`internal: range ${start}-${end} outside ${path} (${e.size} bytes)`);
+    if (start === end) return;
+    yield* readTarRange(this.bundle, e.data + start, e.data + end, options.reuse);
   }
 
   async *read(path: string): AsyncGenerator<Buffer> {

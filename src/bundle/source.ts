@@ -7,6 +7,7 @@ import { createReadStream } from 'node:fs';
 import { open, readFile, stat } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { describeFsError, formatError, integrityError } from '../lib/errors.js';
+import { leasesEnded, makeLeasable } from '../lib/leases.js';
 import { PARTS_SUFFIX, partsFileName } from './layout.js';
 import { parsePartsFile, type PartsFile } from './split.js';
 
@@ -15,10 +16,19 @@ export interface ByteSource {
   readonly name: string;
   readonly size: number;
   readonly parts: PartsFile | undefined;
-  /** Bytes [start, end) as a stream. A full stream from 0 checks split parts' digests. */
-  stream(start?: number, end?: number): AsyncIterable<Buffer>;
+  /**
+   * Bytes [start, end) as a stream. A full stream from 0 checks split parts' digests. With `reuse`,
+   * chunks are views of a small ring of leasable buffers (lib/leases.ts): a consumer that hands a
+   * chunk to an asynchronous write must `lease` it; any other must be done with a chunk before it
+   * asks for the one after next. Streaming gigabytes then allocates nothing (no GC pressure).
+   */
+  stream(start?: number, end?: number, options?: { reuse?: boolean }): AsyncIterable<Buffer>;
   read(start: number, length: number): Promise<Buffer>;
 }
+
+/** Buffers of a reusing stream: enough to keep a socket busy while the next read is in flight. */
+const RING = 4;
+const RING_BUFFER = 1024 * 1024;
 
 interface Segment {
   path: string;
@@ -93,7 +103,11 @@ class SegmentedSource implements ByteSource {
     this.size = segments.reduce((n, s) => n + s.size, 0);
   }
 
-  async *stream(start = 0, end = this.size): AsyncGenerator<Buffer> {
+  async *stream(start = 0, end = this.size, options: { reuse?: boolean } = {}): AsyncGenerator<Buffer> {
+    if (options.reuse) {
+      yield* this.#reusingStream(start, end);
+      return;
+    }
     for (const seg of this.segments) {
       const segEnd = seg.start + seg.size;
       if (segEnd <= start || seg.start >= end) continue;
@@ -119,6 +133,41 @@ class SegmentedSource implements ByteSource {
           `${seg.path}: part ${seg.label} does not match the parts file (sha256)`,
           'copy this part again',
         );
+      }
+    }
+  }
+
+  async *#reusingStream(start: number, end: number): AsyncGenerator<Buffer> {
+    const ring = Array.from({ length: RING }, () => {
+      const buffer = Buffer.allocUnsafeSlow(RING_BUFFER);
+      return { buffer, leases: makeLeasable(buffer.buffer) };
+    });
+    let turn = 0;
+    for (const seg of this.segments) {
+      const segEnd = seg.start + seg.size;
+      if (segEnd <= start || seg.start >= end) continue;
+      let pos = Math.max(start, seg.start) - seg.start;
+      const to = Math.min(end, segEnd) - seg.start;
+      let fh;
+      try {
+        fh = await open(seg.path, 'r');
+      } catch (err) {
+        throw (
+          describeFsError(err, seg.path, 'read') ?? formatError(`${seg.path}: cannot open`, undefined, err)
+        );
+      }
+      try {
+        while (pos < to) {
+          const slot = ring[turn++ % RING]!;
+          await leasesEnded(slot.leases);
+          const want = Math.min(RING_BUFFER, to - pos);
+          const { bytesRead } = await fh.read(slot.buffer, 0, want, pos);
+          if (bytesRead === 0) throw formatError(`${seg.path}: ends early: the file changed while reading`);
+          pos += bytesRead;
+          yield slot.buffer.subarray(0, bytesRead);
+        }
+      } finally {
+        await fh.close();
       }
     }
   }

@@ -51,16 +51,79 @@ export interface TarEntry {
   dataOffset: number;
 }
 
+/** Types refused with a word on why: each could write outside the target or is not plain data. */
+const REFUSED_TYPES: Record<string, string> = {
+  SymbolicLink: 'a symlink',
+  Link: 'a hard link',
+  CharacterDevice: 'a device file',
+  BlockDevice: 'a device file',
+  FIFO: 'a FIFO',
+  Directory: 'a directory',
+  NextFileHasLongPath: 'a GNU long-name header (bundles use pax headers)',
+  NextFileHasLongLinkpath: 'a GNU long-link header',
+  OldGnuLongPath: 'a GNU long-name header (bundles use pax headers)',
+  GlobalExtendedHeader: 'a pax global header (tar implementations disagree on what it applies to)',
+  SparseFile: 'a GNU sparse file',
+};
+
+/**
+ * pax records kubechat honours. Anything else (GNU.sparse.*, linkpath, SCHILY.xattr.*, hdrcharset)
+ * could make another tar reader see a different file than kubechat verified, so it is refused.
+ */
+const PAX_KEYS = new Set(['path', 'size', 'mtime', 'atime', 'ctime', 'uid', 'gid', 'uname', 'gname']);
+
+/** Keys of the pax records in `body` ("<len> <key>=<value>\n" each), or undefined when malformed. */
+function paxKeys(body: Buffer): string[] | undefined {
+  const keys: string[] = [];
+  let at = 0;
+  while (at < body.length) {
+    if (body[at] === 0) break; // zero padding after the last record
+    const space = body.indexOf(0x20, at);
+    const len = Number(body.subarray(at, space).toString('latin1'));
+    if (space < 0 || !Number.isSafeInteger(len) || len <= space - at + 1 || at + len > body.length)
+      return undefined;
+    const record = body.subarray(space + 1, at + len);
+    const eq = record.indexOf(0x3d);
+    if (eq <= 0 || record[record.length - 1] !== 0x0a) return undefined;
+    keys.push(record.subarray(0, eq).toString('utf8'));
+    at += len;
+  }
+  return keys;
+}
+
+/**
+ * Why `path` may not name a bundle entry, or undefined when it may: entries are relative paths in
+ * canonical form (no "", "." or ".." component, no leading or trailing "/", no backslash or
+ * control character), so a path names exactly one file under the directory it is written to and
+ * two spellings of the same file cannot both pass.
+ */
+export function unsafePathReason(path: string): string | undefined {
+  if (path === '') return 'it is empty';
+  if (path.startsWith('/')) return 'it is absolute';
+  // eslint-disable-next-line no-control-regex -- control characters are exactly what is refused
+  if (/[\\\x00-\x1f\x7f]/.test(path)) return 'it holds a backslash or a control character';
+  const parts = path.split('/');
+  if (parts.includes('..')) return 'it climbs out with ".."';
+  if (parts.some((p) => p === '' || p === '.')) return 'it is not in canonical form (empty or "." component)';
+  return undefined;
+}
+
 /**
  * Parses a tar stream. For each regular file it yields the entry and then expects the caller to
  * consume exactly `size` bytes with `reader.chunks(entry.size)` (or skip them) before the next.
- * Ends at the end-of-archive marker; `sawEnd` tells whether it was present.
+ * Ends at the end-of-archive marker. Refuses (format error, exit 5) anything but regular files with
+ * safe, unique paths: symlinks, hard links, devices, FIFOs, directories, GNU long-name headers, pax
+ * records it does not honour, unsafe or duplicate paths. An entry is refused from its header, before
+ * its data is handed to anyone.
  */
 export async function* parseTar(reader: ByteReader, what: string): AsyncGenerator<TarEntry> {
   let pax: HeaderData | undefined;
   // Where the entry's pax header began: TarEntry.headerOffset is the first header block of the entry,
   // which is also what the writer's table of contents records.
   let paxOffset: number | undefined;
+  const seen = new Set<string>();
+  const fix =
+    'this is not a bundle made by kubechat: do not install it; get the bundle again from its source';
   for (;;) {
     const headerOffset = reader.position;
     const block = await reader.readExact(BLOCK, () =>
@@ -75,30 +138,42 @@ export async function* parseTar(reader: ByteReader, what: string): AsyncGenerato
     const header = new Header(block, 0, pax);
     if (!header.cksumValid) throw formatError(`${what}: corrupt tar header at byte ${headerOffset}`);
     const size = header.size ?? 0;
-    const type = header.type;
-    if (type === 'ExtendedHeader' || type === 'GlobalExtendedHeader') {
+    const type = header.type ?? 'Unsupported';
+    if (type === 'ExtendedHeader') {
       if (size > 1024 * 1024) throw formatError(`${what}: oversized pax header at byte ${headerOffset}`);
       const body = await reader.readExact(size + padding(size), () =>
         formatError(`${what}: truncated pax header`),
       );
-      const parsed = Pax.parse(body.subarray(0, size).toString('utf8'), pax, type === 'GlobalExtendedHeader');
-      pax = type === 'ExtendedHeader' ? { ...(pax ?? {}), ...parsed } : pax;
-      if (type === 'ExtendedHeader') paxOffset ??= headerOffset;
+      const keys = paxKeys(body.subarray(0, size));
+      if (!keys) throw formatError(`${what}: malformed pax header at byte ${headerOffset}`, fix);
+      const odd = keys.find((k) => !PAX_KEYS.has(k));
+      if (odd !== undefined)
+        throw formatError(
+          `${what}: pax header at byte ${headerOffset} sets "${odd}", which bundles never use`,
+          fix,
+        );
+      const parsed = Pax.parse(body.subarray(0, size).toString('utf8'), pax, false);
+      pax = { ...(pax ?? {}), ...parsed };
+      paxOffset ??= headerOffset;
       continue;
     }
     const entryOffset = paxOffset ?? headerOffset;
     pax = undefined;
     paxOffset = undefined;
+    const path = header.path ?? '';
     if (type !== 'File' && type !== 'OldFile' && type !== 'ContiguousFile') {
+      const why = REFUSED_TYPES[type];
+      const link = header.linkpath ? ` to "${header.linkpath}"` : '';
       throw formatError(
-        `${what}: unexpected tar entry "${header.path}" of type ${type}`,
-        'bundles hold regular files only',
+        `${what}: unexpected tar entry "${path}" of type ${type}${why ? ` (${why}${link})` : ''} at byte ${headerOffset}: bundles hold regular files only`,
+        fix,
       );
     }
-    const path = header.path ?? '';
-    if (path === '' || path.startsWith('/') || path.split('/').includes('..')) {
-      throw formatError(`${what}: unsafe tar entry path "${path}"`);
-    }
+    const unsafe = unsafePathReason(path);
+    if (unsafe) throw formatError(`${what}: unsafe tar entry path "${path}": ${unsafe}`, fix);
+    if (seen.has(path))
+      throw formatError(`${what}: tar entry "${path}" appears twice (at byte ${headerOffset} again)`, fix);
+    seen.add(path);
     yield { path, size, headerOffset: entryOffset, dataOffset: reader.position };
   }
 }

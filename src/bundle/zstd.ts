@@ -366,3 +366,78 @@ export async function* decompress(
     );
   }
 }
+
+export interface FrameHeader {
+  headerSize: number;
+  checksum: boolean;
+  contentSize: number | undefined;
+}
+
+/** Parses a zstd frame header (RFC 8878 §3.1.1.1) from the frame's first bytes (18 are always enough). */
+export function parseFrameHeader(head: Buffer): FrameHeader | undefined {
+  if (head.length < 5 || head.readUInt32LE(0) !== ZSTD_MAGIC) return undefined;
+  const d = head.readUInt8(4);
+  const fcsFlag = d >> 6;
+  const singleSegment = (d >> 5) & 1;
+  const dictIdSize = [0, 1, 2, 4][d & 3]!;
+  const fcsSize = [singleSegment ? 1 : 0, 2, 4, 8][fcsFlag]!;
+  const at = 5 + (singleSegment ? 0 : 1) + dictIdSize;
+  const headerSize = at + fcsSize;
+  if (head.length < headerSize) return undefined;
+  let contentSize: number | undefined;
+  if (fcsSize === 1) contentSize = head.readUInt8(at);
+  else if (fcsSize === 2) contentSize = head.readUInt16LE(at) + 256;
+  else if (fcsSize === 4) contentSize = head.readUInt32LE(at);
+  else if (fcsSize === 8) contentSize = Number(head.readBigUInt64LE(at));
+  return { headerSize, checksum: ((d >> 2) & 1) === 1, contentSize };
+}
+
+/**
+ * Whether a frame of `compressedSize` bytes could be all raw blocks: at least as large as its content
+ * plus a 3-byte header per 128 KiB block (any compressed or RLE block that saves space makes a frame
+ * smaller; a writer may cut raw blocks smaller than 128 KiB, which only adds headers). Only a hint:
+ * `rawFrameContent` checks every block.
+ */
+export function mayBeAllRaw(header: FrameHeader, contentSize: number, compressedSize: number): boolean {
+  const blocks = Math.max(1, Math.ceil(contentSize / MAX_BLOCK));
+  return compressedSize >= header.headerSize + contentSize + 3 * blocks + (header.checksum ? 4 : 0);
+}
+
+/**
+ * The content of a frame made of raw blocks, sliced straight out of its compressed bytes (given from
+ * just after the frame header): no decompressor and no copy, for serving large incompressible blobs.
+ * Returns the number of bytes yielded and whether the whole frame was raw; on the first block that
+ * is not raw it stops, and the caller decompresses the frame the ordinary way from that offset.
+ */
+export async function* rawFrameContent(
+  blocks: AsyncIterable<Buffer>,
+): AsyncGenerator<Buffer, { complete: boolean; yielded: number }> {
+  let yielded = 0;
+  let header = Buffer.alloc(0);
+  let dataLeft = 0;
+  let last = false;
+  for await (const chunk of blocks) {
+    let at = 0;
+    while (at < chunk.length) {
+      if (dataLeft > 0) {
+        const take = Math.min(dataLeft, chunk.length - at);
+        yield chunk.subarray(at, at + take);
+        yielded += take;
+        dataLeft -= take;
+        at += take;
+        continue;
+      }
+      if (last) return { complete: true, yielded }; // what follows is the checksum
+      const need = 3 - header.length;
+      header = Buffer.concat([header, chunk.subarray(at, at + need)]);
+      at += Math.min(need, chunk.length - at);
+      if (header.length < 3) continue;
+      const h = header.readUIntLE(0, 3);
+      header = Buffer.alloc(0);
+      if (((h >> 1) & 3) !== 0) return { complete: false, yielded };
+      last = (h & 1) === 1;
+      dataLeft = h >>> 3;
+    }
+  }
+  return { complete: last && dataLeft === 0, yielded };
+}

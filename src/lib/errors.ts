@@ -16,6 +16,9 @@ export const ExitCode = {
   auth: 11,
   notFound: 12,
   protocol: 13,
+  serveAddress: 35,
+  serveTls: 36,
+  serveContent: 37,
   /** 40–49: database (README "Exit codes"). */
   dbUnreachable: 40,
   dbAuth: 41,
@@ -36,7 +39,9 @@ export const EXIT_CODES_HELP =
   'Exit codes: 0 ok, 1 internal error (a bug), 2 usage, 3 bad spec or flag value, 4 bad or missing source, ' +
   '5 unreadable or truncated bundle, 6 integrity failure, 7 signature/trust, 8 output not writable ' +
   '(disk full, permissions), 10 server unreachable (connection, TLS), 11 credentials refused, ' +
-  '12 not found on the server, 13 server answered out of protocol, ' +
+  '12 not found on the server, 13 server answered out of protocol, 35 registry serve: cannot listen on ' +
+  '--addr, 36 registry serve: bad TLS certificate or key, 37 registry serve: nothing servable (delta ' +
+  'bundle, no seek table, not an OCI layout), ' +
   '40 database unreachable, 41 database login refused, 42 database does not exist, ' +
   '43 schema drift (an applied migration changed or is unknown), 44 database schema newer than this kubechat, ' +
   '45 migrations pending, 46 a migration failed (rolled back), 47 migration lock busy, ' +
@@ -85,6 +90,15 @@ export const notFoundError = (message: string, fix?: string, cause?: unknown) =>
 /** The server answered something the protocol does not allow (bad status, bad JSON, wrong media type). */
 export const protocolError = (message: string, fix?: string, cause?: unknown) =>
   new KubechatError('protocol', message, fix, { cause });
+/** `registry serve` cannot listen on its address (in use, not a local address, privileged port). */
+export const serveAddressError = (message: string, fix?: string, cause?: unknown) =>
+  new KubechatError('serveAddress', message, fix, { cause });
+/** `registry serve` TLS certificate or key unreadable, invalid, or not a pair. */
+export const serveTlsError = (message: string, fix?: string, cause?: unknown) =>
+  new KubechatError('serveTls', message, fix, { cause });
+/** `registry serve` was given something it cannot serve in place (delta bundle, no seek table, not a layout). */
+export const serveContentError = (message: string, fix?: string, cause?: unknown) =>
+  new KubechatError('serveContent', message, fix, { cause });
 
 /** A database error (exit 40–49); `kind` picks the code. */
 export const dbError = (

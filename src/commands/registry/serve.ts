@@ -1,0 +1,73 @@
+import { Args, Flags } from '@oclif/core';
+import { KubechatCommand } from '../../lib/command.js';
+import { EXIT_CODES_HELP, ExitCode } from '../../lib/errors.js';
+import { DEFAULT_ADDR, serveRegistry, type RegistryServer } from '../../services/serve-registry.js';
+
+/** The line `--json` prints once listening (schemas/results/registry-serve.schema.json). */
+export type ServeResult = Omit<RegistryServer, 'close'>;
+
+export default class RegistryServe extends KubechatCommand {
+  static override summary = 'Serve a bundle or OCI layout as a read-only OCI registry.';
+  static override description = `Serves the images, charts and models of a bundle (one file or its split parts, read in place through the seek table: nothing is extracted) or of an OCI image layout (oci:DIR) over the OCI distribution API, so nodes can pull during bootstrap before a real registry exists. Read-only: pushes are answered 405 UNSUPPORTED.
+
+Names: docker.io/demo/app:1.0 is pulled as HOST/demo/app:1.0 (also HOST/docker.io/demo/app:1.0), a chart as HOST/charts/<name>:<version>, a model under its Ollama name (HOST/library/<model>:<tag>).
+
+Binds loopback unless --addr says otherwise; there is no authentication. Prints the address once listening (with --json: one JSON line) and stops cleanly on Ctrl-C or SIGTERM (exit 0). Exits ${ExitCode.serveAddress} when it cannot listen, ${ExitCode.serveTls} for a bad TLS certificate or key, ${ExitCode.serveContent} when the bundle cannot be served in place (a delta, or recompressed without a seek table).
+
+${EXIT_CODES_HELP}`;
+
+  static override examples = [
+    '<%= config.bin %> registry serve out/demo-1.0.0.kcb.tar.zst',
+    '<%= config.bin %> registry serve /media/usb/demo-1.0.0.kcb.tar.zst.parts.json --addr 0.0.0.0:5000',
+    '<%= config.bin %> registry serve oci:/srv/images --addr 10.0.0.5:5443 --tls-cert reg.pem --tls-key reg.key',
+  ];
+
+  static override args = {
+    source: Args.string({
+      description: 'Bundle file, first part or parts file; or oci:DIR for an OCI image layout.',
+      required: true,
+    }),
+  };
+  static override flags = {
+    addr: Flags.string({
+      summary: 'HOST:PORT to listen on (port 0: any free port).',
+      default: DEFAULT_ADDR,
+      env: 'KUBECHAT_REGISTRY_ADDR',
+    }),
+    'tls-cert': Flags.string({
+      summary: 'PEM certificate (chain) to serve HTTPS with.',
+      dependsOn: ['tls-key'],
+    }),
+    'tls-key': Flags.string({ summary: 'PEM private key of --tls-cert.', dependsOn: ['tls-cert'] }),
+  };
+
+  async run(): Promise<void> {
+    const { args, flags } = await this.parse(RegistryServe);
+    const tlsCert = flags['tls-cert'];
+    const tlsKey = flags['tls-key'];
+    const server = await serveRegistry({
+      source: args.source,
+      addr: flags.addr,
+      tls: tlsCert && tlsKey ? { certPath: tlsCert, keyPath: tlsKey } : undefined,
+      onStreamError: (err, what) =>
+        process.stderr.write(`warning: serving ${what} failed: ${(err as Error).message.split('\n')[0]}\n`),
+    });
+    const stopped = new Promise<NodeJS.Signals>((resolve) => {
+      process.once('SIGINT', resolve);
+      process.once('SIGTERM', resolve);
+    });
+    const { close, ...result } = server;
+    for (const w of server.warnings) process.stderr.write(`warning: ${w}\n`);
+    if (this.jsonEnabled()) {
+      process.stdout.write(JSON.stringify(result satisfies ServeResult) + '\n');
+    } else {
+      const what =
+        result.source.kind === 'bundle' ? `${result.source.name} ${result.source.version}` : args.source;
+      this.say(`listening on ${server.url} (${what}, read-only)`);
+      for (const t of server.tags) this.say(`  ${server.address}/${t.repository}:${t.tag}  ${t.digest}`);
+    }
+    const signal = await stopped;
+    process.stderr.write(`${signal}: stopping\n`);
+    await close();
+  }
+}
