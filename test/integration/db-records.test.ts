@@ -3,6 +3,8 @@
  * processing_jobs, rollback protection's version lookup, and seeding, against a real PostgreSQL.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { BundleManifest } from '../../src/bundle/manifest.js';
+import { recordInstalledArtifact, splitRef } from '../../src/db/install-records.js';
 import { PgInstallJournal } from '../../src/db/journal.js';
 import { migrate } from '../../src/db/migrate.js';
 import { loadMigrationDir } from '../../src/db/migration-set.js';
@@ -139,6 +141,95 @@ describe('DeploymentRecorder', () => {
     expect(await highestInstalledVersion(db.pool, 'failing')).toBeUndefined();
     const count = await db.pool.query('SELECT 1 FROM offline_packages WHERE deployment_id = $1', [rec.id]);
     expect(count.rowCount).toBe(0);
+  });
+});
+
+describe("recordInstalledArtifact (install's onInstalled)", () => {
+  it('turns installed images, charts and models into packages, models and catalog rows from the manifest', async () => {
+    const manifest = {
+      name: 'demo',
+      version: '2.0.0',
+      artifacts: {
+        images: [{ ref: 'docker.io/demo/hello:1.0', digest: D('1'), size: 4096, platforms: ['linux/amd64'] }],
+        charts: [
+          {
+            ref: 'charts/kubechat:0.1.0',
+            name: 'kubechat',
+            version: '0.1.0',
+            digest: D('2'),
+            size: 6952,
+            images: [],
+          },
+        ],
+        models: [
+          {
+            ref: 'registry.ollama.ai/library/assist:1.0',
+            name: 'assist:1.0',
+            digest: D('3'),
+            size: 123456,
+            family: 'llama',
+            parameterSize: '1B',
+            quantization: 'Q8_0',
+            license: null,
+          },
+        ],
+        files: [],
+      },
+    } as unknown as BundleManifest;
+    const rec = await DeploymentRecorder.start(db.pool, { bundleName: 'demo', version: '2.0.0' });
+    await recordInstalledArtifact(
+      rec,
+      {
+        kind: 'image',
+        ref: 'docker.io/demo/hello:1.0',
+        digest: D('1'),
+        location: '127.0.0.1:5000/demo/hello:1.0',
+        targetDigest: D('1'),
+      },
+      manifest,
+    );
+    await recordInstalledArtifact(
+      rec,
+      {
+        kind: 'chart',
+        ref: 'charts/kubechat:0.1.0',
+        digest: D('2'),
+        location: '127.0.0.1:5000/charts/kubechat:0.1.0',
+        targetDigest: D('2'),
+      },
+      manifest,
+    );
+    await recordInstalledArtifact(
+      rec,
+      {
+        kind: 'model',
+        ref: 'registry.ollama.ai/library/assist:1.0',
+        digest: D('3'),
+        location: 'ollama:/models assist:1.0',
+        targetDigest: D('4'),
+      },
+      manifest,
+    );
+    await rec.finish('installed');
+    const pkgs = await db.pool.query(
+      'SELECT package_type, package_name, package_version, size_bytes::int AS size FROM offline_packages WHERE deployment_id = $1 ORDER BY package_type',
+      [rec.id],
+    );
+    expect(pkgs.rows).toEqual([
+      { package_type: 'chart', package_name: 'kubechat', package_version: '0.1.0', size: 6952 },
+      { package_type: 'image', package_name: 'docker.io/demo/hello', package_version: '1.0', size: 4096 },
+      { package_type: 'model', package_name: 'assist', package_version: '1.0', size: 123456 },
+    ]);
+    const cat = await db.pool.query<{ metadata: Record<string, unknown> }>(
+      `SELECT metadata FROM model_catalog WHERE model_name = 'assist' AND version = '1.0'`,
+    );
+    expect(cat.rows[0]!.metadata).toMatchObject({
+      quantization: 'Q8_0',
+      targetDigest: D('4'),
+      bundle: 'demo:2.0.0',
+    });
+    expect(splitRef('localhost:5000/a/b')).toEqual({ name: 'localhost:5000/a/b', version: 'latest' });
+    expect(splitRef('a/b@sha256:ff')).toEqual({ name: 'a/b', version: 'sha256:ff' });
   });
 });
 
