@@ -6,7 +6,7 @@ import { dbPlan, type PlanReport } from '../../services/db.js';
 
 export default class DbPlan extends KubechatCommand {
   static override summary = 'Print the SQL that db migrate would run, without running it.';
-  static override description = `Prints each pending migration's SQL in the order db migrate would apply it, each preceded by a comment with its version, file and sha256. Read-only. Fails like db migrate would on drift or a newer schema, since then nothing would be applied.
+  static override description = `Prints each pending migration's SQL in the order db migrate would apply it, each preceded by a comment with its version, file and sha256. Changes nothing in the database. Fails like db migrate would on drift or a newer schema, since then nothing would be applied.
 
 ${EXIT_CODES_HELP}`;
 
