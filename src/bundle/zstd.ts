@@ -8,6 +8,7 @@ import { createRequire } from 'node:module';
 // zstd-napi's low-level binding is CommonJS without named-export hints; load it through require.
 const zstd = createRequire(import.meta.url)('zstd-napi/binding.js') as typeof import('zstd-napi/binding.js');
 import { formatError } from '../lib/errors.js';
+import { leasesEnded, makeLeasable } from '../lib/leases.js';
 
 export const SKIPPABLE_MAGIC_BASE = 0x184d2a50;
 export const SEEK_TABLE_MAGIC = 0x184d2a5e;
@@ -312,6 +313,8 @@ export function compressFrame(data: Buffer, options: CompressOptions): Buffer {
  * header padding are read past). Throws a format error on corrupt data or a stream that ends
  * inside a frame.
  */
+const RING = 8;
+
 export async function* decompress(
   source: AsyncIterable<Buffer>,
   what: string,
@@ -319,9 +322,15 @@ export async function* decompress(
 ): AsyncGenerator<Buffer> {
   const dctx = new zstd.DCtx();
   const outSize = 1024 * 1024;
-  // With `reuse`, output cycles through three buffers (no allocation, no GC churn): only for
-  // consumers that finish with a chunk before they ask for the one after next.
-  const ring = options.reuse ? [0, 1, 2].map(() => Buffer.allocUnsafeSlow(outSize)) : undefined;
+  // With `reuse`, output cycles through a ring of shared buffers (no allocation, no GC churn): a
+  // chunk is valid until the consumer asks for the one after next, or longer if it leases the
+  // buffer (leases.ts), e.g. to hash it on a worker thread while the next chunks are decompressed.
+  const ring = options.reuse
+    ? Array.from({ length: RING }, () => {
+        const shared = new SharedArrayBuffer(outSize);
+        return { buf: Buffer.from(shared), leases: makeLeasable(shared) };
+      })
+    : undefined;
   let turn = 0;
   let inFrame = false;
   let sawInput = false;
@@ -338,7 +347,9 @@ export async function* decompress(
     sawInput ||= chunk.length > 0;
     let input = chunk;
     for (;;) {
-      const out = ring ? ring[turn++ % ring.length]! : Buffer.allocUnsafe(outSize);
+      const slot = ring?.[turn++ % ring.length];
+      if (slot) await leasesEnded(slot.leases);
+      const out = slot ? slot.buf : Buffer.allocUnsafe(outSize);
       let result: [number, number, number];
       try {
         result = dctx.decompressStream(out, input);

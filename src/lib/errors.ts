@@ -10,12 +10,24 @@ export const ExitCode = {
   source: 4,
   bundleFormat: 5,
   integrity: 6,
+  /** A key file (private, public or trusted) is missing, corrupt or not a kubechat Ed25519 key. */
   signature: 7,
   output: 8,
   network: 10,
   auth: 11,
   notFound: 12,
   protocol: 13,
+  // Signing and trust (20-29): one code per refusal, so scripts can tell them apart.
+  unsigned: 20,
+  untrustedSigner: 21,
+  badSignature: 22,
+  manifestTampered: 23,
+  foreignStatement: 24,
+  payloadType: 25,
+  signatureCount: 26,
+  expired: 27,
+  downgrade: 28,
+  passphrase: 29,
   serveAddress: 35,
   serveTls: 36,
   serveContent: 37,
@@ -33,15 +45,30 @@ export const ExitCode = {
 } as const;
 
 export type ExitCodeName = keyof typeof ExitCode;
+export type TrustRefusal =
+  | 'unsigned'
+  | 'untrustedSigner'
+  | 'badSignature'
+  | 'manifestTampered'
+  | 'foreignStatement'
+  | 'payloadType'
+  | 'signatureCount'
+  | 'expired'
+  | 'downgrade'
+  | 'passphrase';
 
 /** The exit-code table, appended to every command's help (the README has the same table). */
 export const EXIT_CODES_HELP =
   'Exit codes: 0 ok, 1 internal error (a bug), 2 usage, 3 bad spec or flag value, 4 bad or missing source, ' +
-  '5 unreadable or truncated bundle, 6 integrity failure, 7 signature/trust, 8 output not writable ' +
-  '(disk full, permissions), 10 server unreachable (connection, TLS), 11 credentials refused, ' +
-  '12 not found on the server, 13 server answered out of protocol, 35 registry serve: cannot listen on ' +
-  '--addr, 36 registry serve: bad TLS certificate or key, 37 registry serve: nothing servable (delta ' +
-  'bundle, no seek table, not an OCI layout), ' +
+  '5 unreadable or truncated bundle, 6 integrity failure (an entry differs from the manifest), ' +
+  '7 key file missing or corrupt, 8 output not writable (disk full, permissions), ' +
+  '10 server unreachable (connection, TLS), 11 credentials refused, 12 not found on the server, ' +
+  '13 server answered out of protocol, ' +
+  '20 unsigned bundle, 21 signer not trusted, 22 signature does not verify, 23 manifest changed after signing, ' +
+  '24 signature is for another bundle, 25 wrong DSSE payloadType, 26 not exactly one signature, ' +
+  '27 bundle expired, 28 older than the installed version, 29 wrong or missing passphrase, ' +
+  '35 registry serve: cannot listen on --addr, 36 registry serve: bad TLS certificate or key, ' +
+  '37 registry serve: nothing servable (delta bundle, no seek table, not an OCI layout), ' +
   '40 database unreachable, 41 database login refused, 42 database does not exist, ' +
   '43 schema drift (an applied migration changed or is unknown), 44 database schema newer than this kubechat, ' +
   '45 migrations pending, 46 a migration failed (rolled back), 47 migration lock busy, ' +
@@ -90,6 +117,12 @@ export const notFoundError = (message: string, fix?: string, cause?: unknown) =>
 /** The server answered something the protocol does not allow (bad status, bad JSON, wrong media type). */
 export const protocolError = (message: string, fix?: string, cause?: unknown) =>
   new KubechatError('protocol', message, fix, { cause });
+/** A key file (private key, public key, trusted key, trust directory) is missing, corrupt or of the wrong kind. */
+export const keyError = (message: string, fix?: string, cause?: unknown) =>
+  new KubechatError('signature', message, fix, { cause });
+/** A signing or trust refusal (exit codes 20-29). */
+export const trustError = (kind: TrustRefusal, message: string, fix?: string, cause?: unknown) =>
+  new KubechatError(kind, message, fix, { cause });
 /** `registry serve` cannot listen on its address (in use, not a local address, privileged port). */
 export const serveAddressError = (message: string, fix?: string, cause?: unknown) =>
   new KubechatError('serveAddress', message, fix, { cause });

@@ -7,7 +7,7 @@ import { createHash, type Hash } from 'node:crypto';
 import { parentPort } from 'node:worker_threads';
 
 type Message =
-  | { op: 'update'; stream: number; slot: number; buffer: SharedArrayBuffer; length: number }
+  | { op: 'update'; stream: number; slot: number; buffer: SharedArrayBuffer; offset?: number; length: number }
   | { op: 'digest'; stream: number };
 
 const hashes = new Map<number, Hash>();
@@ -16,7 +16,7 @@ parentPort!.on('message', (m: Message) => {
   if (m.op === 'update') {
     let h = hashes.get(m.stream);
     if (!h) hashes.set(m.stream, (h = createHash('sha256')));
-    h.update(new Uint8Array(m.buffer, 0, m.length));
+    h.update(new Uint8Array(m.buffer, m.offset ?? 0, m.length));
     parentPort!.postMessage({ op: 'updated', stream: m.stream, slot: m.slot });
   } else {
     const h = hashes.get(m.stream) ?? createHash('sha256');

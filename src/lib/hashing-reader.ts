@@ -6,7 +6,7 @@
 import { open } from 'node:fs/promises';
 import { Worker } from 'node:worker_threads';
 import { describeFsError, sourceError } from './errors.js';
-import { leasesEnded, makeLeasable } from './leases.js';
+import { lease, leasesEnded, makeLeasable } from './leases.js';
 
 const CHUNK = 4 * 1024 * 1024;
 const SLOTS = 4;
@@ -118,4 +118,109 @@ export function readHashed(path: string): HashedChunks {
   }
 
   return { [Symbol.asyncIterator]: chunks, digest: () => digest };
+}
+
+const MAX_WORKER_SLOTS = 8;
+const slotPool: SharedArrayBuffer[] = [];
+let slotsOut = 0;
+const slotWaiters: Array<() => void> = [];
+
+async function acquireSlot(): Promise<SharedArrayBuffer> {
+  while (slotsOut >= MAX_WORKER_SLOTS) await new Promise<void>((r) => slotWaiters.push(r));
+  slotsOut++;
+  return slotPool.pop() ?? new SharedArrayBuffer(CHUNK);
+}
+
+function releaseSlot(b: SharedArrayBuffer): void {
+  slotPool.push(b);
+  slotsOut--;
+  slotWaiters.shift()?.();
+}
+
+/**
+ * sha256 of data the caller pushes, computed on the hash worker so it overlaps with whatever the
+ * caller does next (decompressing the following chunks). A chunk in a leasable shared buffer
+ * (leases.ts) is hashed in place and leased until the worker is done with it; any other chunk is
+ * copied into shared slots (at most 8 x 4 MiB in flight, all streams together).
+ */
+export class WorkerHash {
+  readonly #stream = nextStream++;
+  readonly #worker = hashWorker();
+  readonly #inWorker = new Map<number, { release: () => void }>();
+  readonly #digest: Promise<string>;
+  #nextId = 0;
+  #slot: SharedArrayBuffer | undefined;
+  #fill = 0;
+
+  constructor() {
+    let settle!: { resolve: (hex: string) => void; reject: (e: Error) => void };
+    this.#digest = new Promise<string>((resolve, reject) => (settle = { resolve, reject }));
+    this.#digest.catch(() => undefined); // observed by whoever calls digest()
+    this.#worker.ref();
+    const done = () => {
+      listeners.delete(this.#stream);
+      if (listeners.size === 0) this.#worker.unref();
+      for (const p of this.#inWorker.values()) p.release();
+      this.#inWorker.clear();
+    };
+    listeners.set(this.#stream, (m) => {
+      if (m.op === 'updated') {
+        this.#inWorker.get(m.slot!)?.release();
+        this.#inWorker.delete(m.slot!);
+      } else if (m.op === 'digest') {
+        done();
+        settle.resolve(m.hex!);
+      } else {
+        done();
+        settle.reject(m.error!);
+      }
+    });
+  }
+
+  #post(buffer: SharedArrayBuffer, offset: number, length: number, release: () => void): void {
+    const id = this.#nextId++;
+    this.#inWorker.set(id, { release });
+    this.#worker.postMessage({ op: 'update', stream: this.#stream, slot: id, buffer, offset, length });
+  }
+
+  #flush(): void {
+    const slot = this.#slot;
+    if (!slot) return;
+    this.#slot = undefined;
+    if (this.#fill === 0) releaseSlot(slot);
+    else this.#post(slot, 0, this.#fill, () => releaseSlot(slot));
+  }
+
+  async update(chunk: Buffer): Promise<void> {
+    if (chunk.length === 0) return;
+    if (chunk.buffer instanceof SharedArrayBuffer) {
+      let release!: () => void;
+      if (lease(chunk, new Promise<void>((r) => (release = r)))) {
+        this.#flush(); // order: what was copied before this chunk goes first
+        this.#post(chunk.buffer, chunk.byteOffset, chunk.length, release);
+        return;
+      }
+    }
+    for (let at = 0; at < chunk.length;) {
+      if (!this.#slot) {
+        this.#slot = await acquireSlot();
+        this.#fill = 0;
+      }
+      const n = Math.min(chunk.length - at, CHUNK - this.#fill);
+      new Uint8Array(this.#slot, this.#fill, n).set(chunk.subarray(at, at + n));
+      this.#fill += n;
+      at += n;
+      if (this.#fill === CHUNK) this.#flush();
+    }
+    // Never hold a half-filled slot between calls: with many streams open, held slots would
+    // starve each other (every slot given out is on its way to the worker, so it comes back).
+    this.#flush();
+  }
+
+  /** The sha256 hex of everything pushed; call once, after the last update. */
+  digest(): Promise<string> {
+    this.#flush();
+    this.#worker.postMessage({ op: 'digest', stream: this.#stream });
+    return this.#digest;
+  }
 }

@@ -20,6 +20,7 @@ import type { BundlePlan } from './plan-bundle.js';
 interface AssembleInput {
   plan: BundlePlan;
   created: string;
+  expires: string | null;
   base: BaseIndex | undefined;
   digestOf: (b: FileBlob) => string;
   fileHex: (path: string) => string;
@@ -88,7 +89,7 @@ export function assembleHeader(input: AssembleInput): { entries: HeaderEntry[]; 
     name: plan.name,
     version: plan.version,
     created: input.created,
-    expires: null,
+    expires: input.expires,
     platforms: plan.platforms,
     delta: base
       ? { base: { name: base.name, version: base.version, manifestDigest: base.manifestDigest } }
@@ -112,4 +113,10 @@ export function assembleHeader(input: AssembleInput): { entries: HeaderEntry[]; 
   for (const { blob, stored } of memory.values())
     if (stored) entries.push({ path: blobPath(blob.digest), data: blob.data });
   return { entries, manifest };
+}
+
+/** The header with the signature entry second, right after the manifest (bundle format v1). */
+export function withSignature(entries: HeaderEntry[], signature: Buffer): HeaderEntry[] {
+  if (entries[0]?.path !== Entry.manifest) throw new Error('internal: the manifest must be the first entry');
+  return [entries[0], { path: Entry.signature, data: signature }, ...entries.slice(1)];
 }

@@ -17,7 +17,10 @@ import { openBundle } from '../bundle/reader.js';
 import { createSink } from '../bundle/sink.js';
 import { loadSpec } from '../bundle/spec.js';
 import { defaultCompressOptions, type CompressOptions } from '../bundle/zstd.js';
-import { assembleHeader } from './bundle-header.js';
+import { parseExpires } from '../signing/policy.js';
+import { signManifest } from '../signing/signature.js';
+import type { SigningKey } from '../signing/keys.js';
+import { assembleHeader, withSignature } from './bundle-header.js';
 import { planBundle, type BundlePlan } from './plan-bundle.js';
 
 export interface CreateBundleOptions {
@@ -28,6 +31,10 @@ export interface CreateBundleOptions {
   allPlatforms?: boolean;
   /** Plan and size the bundle without writing it. */
   dryRun?: boolean;
+  /** Sign the bundle with this key (unlocked by the caller before any work starts). */
+  signingKey?: SigningKey;
+  /** `--expires`: a duration from the creation time (365d) or a date; recorded in the manifest and the signature. */
+  expires?: string;
   compress?: CompressOptions;
   now?: Date;
   reporter?: Reporter;
@@ -44,6 +51,9 @@ export interface CreateBundleResult {
   /** null in a dry run (digests of content not yet read are unknown). */
   manifestDigest: string | null;
   delta: BundleManifest['delta'];
+  /** The signing key's id (sha256 of its SPKI DER), or null for an unsigned bundle. */
+  signedBy: string | null;
+  expires: string | null;
   artifacts: { images: number; charts: number; models: number; files: number };
   entries: { total: number; stored: number; fromBase: number };
   /** Bytes of content the manifest lists, and of the part this file stores. */
@@ -139,29 +149,41 @@ export async function createBundle(options: CreateBundleOptions): Promise<Create
   for (const b of blobs) {
     if (digestOfBlob(b) === undefined) placeholders.set(b.path, sha256Digest(`kubechat-placeholder-${n++}`));
   }
-  const created = (options.now ?? new Date()).toISOString();
+  const createdAt = options.now ?? new Date();
+  const created = createdAt.toISOString();
+  const expires = options.expires === undefined ? null : parseExpires(options.expires, createdAt);
   const assemble = (digestOf: (b: FileBlob) => string, fileHex: (path: string) => string) =>
-    assembleHeader({ plan, created, base, digestOf, fileHex, pendingArtifacts, inBase });
+    assembleHeader({ plan, created, expires, base, digestOf, fileHex, pendingArtifacts, inBase });
+  // The signature covers the manifest; it has the same size for the placeholder and the real one.
+  const key = options.signingKey;
+  const sign = async (h: ReturnType<typeof assemble>) =>
+    key
+      ? withSignature(h.entries, await signManifest(h.entries[0]!.data, h.manifest, key, expires))
+      : h.entries;
+  const signed = { signedBy: key?.keyId ?? null, expires };
   const placeholderHeader = assemble(
     (b) => digestOfBlob(b) ?? placeholders.get(b.path)!,
     (p) => fileDigests.get(p) ?? hexOf(PLACEHOLDER_DIGEST),
   );
+  const placeholderEntries = await sign(placeholderHeader);
 
   const fileName = bundleFileName(plan.name, plan.version, base?.version);
   const finalPath = resolve(options.outDir, fileName);
   if (options.dryRun) {
     // Nothing is written. Sizes are upper bounds: stored content as if it did not compress.
     const stored = new Set([
-      ...placeholderHeader.entries.map((e) => e.path),
+      ...placeholderEntries.map((e) => e.path),
       ...body.map((b) => b.path ?? blobPath(placeholders.get(b.source)!)),
     ]);
     const summary = summarize(placeholderHeader.manifest, stored, files.length);
     // zstd output is at most 1/256 larger than its input; each entry adds at most a tar header and
     // padding, frame headers, a seek-table and a table-of-contents entry (well under 4 KiB).
-    const raw = summary.content.stored + placeholderHeader.entries[0]!.data.length;
+    const raw =
+      summary.content.stored + placeholderEntries[0]!.data.length + (placeholderEntries[1]?.data.length ?? 0);
     const upper = raw + Math.ceil(raw / 256) + 4096 * (stored.size + 4);
     return {
       ...summary,
+      ...signed,
       dryRun: true,
       bundle: options.splitSize === undefined ? finalPath : partsFileName(finalPath),
       files: [],
@@ -177,7 +199,7 @@ export async function createBundle(options: CreateBundleOptions): Promise<Create
     sink,
     options.compress ?? defaultCompressOptions(),
     mtime,
-    placeholderHeader.entries.map((e) => ({ path: e.path, size: e.data.length })),
+    placeholderEntries.map((e) => ({ path: e.path, size: e.data.length })),
   );
   try {
     const total = body.reduce((s, b) => s + b.size, 0);
@@ -208,15 +230,17 @@ export async function createBundle(options: CreateBundleOptions): Promise<Create
       (p) => fileDigests.get(p)!,
     );
     reporter.emit({ task: 'finish', title: 'Writing manifest and index' });
-    const written = await writer.finish(real.entries);
+    const realEntries = await sign(real);
+    const written = await writer.finish(realEntries);
     const committed = await sink.commit();
     reporter.emit({ task: 'finish', title: 'Bundle written', done: true });
     const stored = new Set([
-      ...real.entries.map((e) => e.path),
+      ...realEntries.map((e) => e.path),
       ...body.map((b) => b.path ?? blobPath(learned.get(b.source)!)),
     ]);
     return {
       ...summarize(real.manifest, stored, files.length),
+      ...signed,
       dryRun: false,
       bundle: committed.parts ? committed.files[committed.files.length - 1]! : finalPath,
       files: committed.files,

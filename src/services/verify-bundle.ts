@@ -5,11 +5,18 @@
  */
 import { createHash } from 'node:crypto';
 import { formatPlatform } from '../sources/oci-layout.js';
+import { WorkerHash } from '../lib/hashing-reader.js';
 import { ByteProgress, silentReporter, type Reporter } from '../lib/progress.js';
 import { digestOfBlobPath, Entry } from '../bundle/layout.js';
 import { readToc, openBundle, streamEntries, type OpenedBundle } from '../bundle/reader.js';
 import { INDEX_MEDIA_TYPES, MANIFEST_MEDIA_TYPES } from '../oci/media-types.js';
 import type { Descriptor, ImageIndex, ImageManifest } from '../oci/types.js';
+import { enforceBundlePolicy } from '../signing/policy.js';
+import type { TrustedKey } from '../signing/signature.js';
+import { NO_INSTALLED_VERSIONS } from '../signing/versions.js';
+
+/** Entries at least this large are hashed on the worker thread. */
+const WORKER_HASH_FROM = 256 * 1024;
 
 export type ProblemKind =
   | 'digest-mismatch'
@@ -34,7 +41,13 @@ export interface VerifyResult {
   version: string;
   manifestDigest: string;
   ok: boolean;
-  signature: 'absent' | 'present-unchecked';
+  /** 'verified': signed by a trusted key, and the signed statement names exactly this manifest. */
+  signature: 'absent' | 'verified';
+  signer: null | { keyId: string; key: string };
+  /** The expiry that applies, or null. */
+  expires: string | null;
+  /** Overrides used (--allow-expired), each also a warning. */
+  warnings: string[];
   parts: number;
   entries: { listed: number; checked: number; fromBase: number; bytes: number };
   delta: null | { base: { name: string; version: string; manifestDigest: string }; baseChecked: boolean };
@@ -45,6 +58,12 @@ export interface VerifyResult {
 export interface VerifyOptions {
   bundlePath: string;
   basePath?: string;
+  /** Keys whose signatures are accepted. A signed bundle is always checked against them. */
+  trustedKeys?: readonly TrustedKey[];
+  /** Refuse an unsigned bundle (exit 20). */
+  requireSignature?: boolean;
+  allowExpired?: boolean;
+  now?: Date;
   reporter?: Reporter;
 }
 
@@ -52,6 +71,17 @@ export async function verifyBundle(options: VerifyOptions): Promise<VerifyResult
   const reporter = options.reporter ?? silentReporter;
   const bundle = await openBundle(options.bundlePath);
   const { manifest } = bundle;
+  // The signature first: a bundle whose signature fails is rejected before the long pass.
+  const policy = await enforceBundlePolicy({
+    manifestBytes: bundle.manifestBytes,
+    sigstoreBytes: bundle.signature,
+    trustedKeys: options.trustedKeys ?? [],
+    allowUnsigned: !options.requireSignature,
+    allowExpired: options.allowExpired,
+    versions: NO_INSTALLED_VERSIONS,
+    now: options.now,
+    source: options.bundlePath,
+  });
   const listed = new Map(manifest.contents.map((c) => [c.path, c]));
   const problems: Problem[] = [];
   const problem = (kind: ProblemKind, path: string, message: string) =>
@@ -63,53 +93,82 @@ export async function verifyBundle(options: VerifyOptions): Promise<VerifyResult
   let position = 0;
   let tocSeenAt = -1;
   let checked = 0;
+  const checks: Array<{
+    path: string;
+    size: number;
+    expected: { size: number; sha256: string };
+    hex: Promise<string>;
+    keep: Buffer | undefined;
+  }> = [];
 
-  for await (const entry of streamEntries(bundle, { transient: true })) {
-    const at = position++;
-    if (entry.path === Entry.manifest || entry.path === Entry.signature) {
-      const expectedAt = entry.path === Entry.manifest ? 0 : 1;
-      if (at !== expectedAt)
-        problem('misplaced', entry.path, `${entry.path} must be entry ${expectedAt + 1}, found at ${at + 1}`);
-      continue;
+  // A worker-hashed entry cut short by an error must still be closed, or the worker keeps the process alive.
+  let open: WorkerHash | undefined;
+  try {
+    for await (const entry of streamEntries(bundle, { transient: true })) {
+      const at = position++;
+      if (entry.path === Entry.manifest || entry.path === Entry.signature) {
+        const expectedAt = entry.path === Entry.manifest ? 0 : 1;
+        if (at !== expectedAt)
+          problem(
+            'misplaced',
+            entry.path,
+            `${entry.path} must be entry ${expectedAt + 1}, found at ${at + 1}`,
+          );
+        continue;
+      }
+      if (entry.path === Entry.toc) {
+        tocSeenAt = at;
+        continue;
+      }
+      if (tocSeenAt >= 0) problem('misplaced', Entry.toc, `${Entry.toc} must be the last entry`);
+      if (seen.has(entry.path)) {
+        problem('duplicate', entry.path, `${entry.path} appears more than once`);
+        continue;
+      }
+      seen.set(entry.path, { header: entry.headerOffset, data: entry.dataOffset, size: entry.size });
+      const expected = listed.get(entry.path);
+      if (!expected) {
+        problem('unlisted', entry.path, `${entry.path} is in the archive but not in the manifest`);
+        continue;
+      }
+      // Content is hashed on the worker thread while the next chunks are decompressed; small entries
+      // and the JSON documents the reference check reads are hashed here.
+      const keep = refs.wants(entry.path, entry.size) ? ([] as Buffer[]) : undefined;
+      const hash = keep || entry.size < WORKER_HASH_FROM ? createHash('sha256') : new WorkerHash();
+      if (hash instanceof WorkerHash) open = hash;
+      for await (const chunk of entry.data) {
+        if (hash instanceof WorkerHash) await hash.update(chunk);
+        else hash.update(chunk);
+        keep?.push(Buffer.from(chunk));
+        progress.add(chunk.length);
+      }
+      checked++;
+      open = undefined;
+      checks.push({
+        path: entry.path,
+        size: entry.size,
+        expected,
+        hex: hash instanceof WorkerHash ? hash.digest() : Promise.resolve(hash.digest('hex')),
+        keep: keep && Buffer.concat(keep),
+      });
     }
-    if (entry.path === Entry.toc) {
-      tocSeenAt = at;
-      continue;
-    }
-    if (tocSeenAt >= 0) problem('misplaced', Entry.toc, `${Entry.toc} must be the last entry`);
-    if (seen.has(entry.path)) {
-      problem('duplicate', entry.path, `${entry.path} appears more than once`);
-      continue;
-    }
-    seen.set(entry.path, { header: entry.headerOffset, data: entry.dataOffset, size: entry.size });
-    const expected = listed.get(entry.path);
-    if (!expected) {
-      problem('unlisted', entry.path, `${entry.path} is in the archive but not in the manifest`);
-      continue;
-    }
-    const hash = createHash('sha256');
-    const keep = refs.wants(entry.path, entry.size) ? ([] as Buffer[]) : undefined;
-    for await (const chunk of entry.data) {
-      hash.update(chunk);
-      keep?.push(Buffer.from(chunk));
-      progress.add(chunk.length);
-    }
-    checked++;
-    const hex = hash.digest('hex');
-    if (entry.size !== expected.size) {
-      problem(
-        'size-mismatch',
-        entry.path,
-        `${entry.path} has ${entry.size} bytes, the manifest says ${expected.size}`,
-      );
-    } else if (hex !== expected.sha256) {
+  } catch (err) {
+    void open?.digest();
+    throw err;
+  }
+  // In archive order, so problems are reported in the order of the entries.
+  for (const c of checks) {
+    const hex = await c.hex;
+    if (c.size !== c.expected.size) {
+      problem('size-mismatch', c.path, `${c.path} has ${c.size} bytes, the manifest says ${c.expected.size}`);
+    } else if (hex !== c.expected.sha256) {
       problem(
         'digest-mismatch',
-        entry.path,
-        `${entry.path} sha256 is ${hex}, the manifest says ${expected.sha256}`,
+        c.path,
+        `${c.path} sha256 is ${hex}, the manifest says ${c.expected.sha256}`,
       );
-    } else if (keep) {
-      refs.add(entry.path, Buffer.concat(keep));
+    } else if (c.keep) {
+      refs.add(c.path, c.keep);
     }
   }
   progress.finish();
@@ -152,7 +211,10 @@ export async function verifyBundle(options: VerifyOptions): Promise<VerifyResult
     version: manifest.version,
     manifestDigest: bundle.manifestDigest,
     ok: problems.length === 0,
-    signature: bundle.signature ? 'present-unchecked' : 'absent',
+    signature: policy.signed ? 'verified' : 'absent',
+    signer: policy.keyId ? { keyId: policy.keyId, key: policy.keySource! } : null,
+    expires: policy.expires ?? null,
+    warnings: policy.warnings.filter((_, i) => policy.overrides[i] !== 'allow-unsigned'),
     parts: bundle.source.parts?.parts.length ?? 0,
     entries: { listed: manifest.contents.length, checked, fromBase, bytes: total },
     delta: manifest.delta ? { base: manifest.delta.base, baseChecked } : null,

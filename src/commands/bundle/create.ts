@@ -5,6 +5,7 @@ import { formatBytes } from '../../lib/progress.js';
 import { parseSplitSize } from '../../bundle/split.js';
 import { defaultCompressOptions } from '../../bundle/zstd.js';
 import { createBundle, type CreateBundleResult } from '../../services/create-bundle.js';
+import { loadSigningKey, PASSPHRASE_ENV, PASSPHRASE_FILE_ENV, readPassphrase } from '../../signing/keys.js';
 
 export default class BundleCreate extends KubechatCommand {
   static override summary = 'Create a bundle from a spec file (bundles/*.yaml).';
@@ -23,6 +24,7 @@ ${EXIT_CODES_HELP}`;
     '<%= config.bin %> bundle create -f bundles/demo.yaml -o out --base out/demo-1.0.0.kcb.tar.zst',
     '<%= config.bin %> bundle create -f bundles/demo.yaml -o /media/usb --split fat32 --json',
     '<%= config.bin %> bundle create -f bundles/demo.yaml -o /media/usb --split dvd --dry-run',
+    'KUBECHAT_KEY_PASSPHRASE=… <%= config.bin %> bundle create -f bundles/demo.yaml -o out --key release.key --expires 365d',
   ];
 
   static override flags = {
@@ -37,6 +39,14 @@ ${EXIT_CODES_HELP}`;
       min: 1,
       max: 64,
     }),
+    key: Flags.string({
+      summary: `Sign with this private key (from kubechat keys generate; passphrase in ${PASSPHRASE_ENV} or ${PASSPHRASE_FILE_ENV}).`,
+      env: 'KUBECHAT_SIGNING_KEY',
+    }),
+    expires: Flags.string({
+      summary:
+        'Expiry, recorded in the manifest and the signature: a duration (365d, 12h, 2w, 1y) or a date (2027-01-31).',
+    }),
     'dry-run': Flags.boolean({
       summary: 'Plan and size the bundle (and its parts) without writing anything.',
     }),
@@ -46,8 +56,12 @@ ${EXIT_CODES_HELP}`;
     const { flags } = await this.parse(BundleCreate);
     const splitSize = flags.split === undefined ? undefined : parseSplitSize(flags.split);
     const now = sourceDateEpoch(process.env.SOURCE_DATE_EPOCH);
+    // Unlock the key first: a wrong passphrase should fail before minutes of work.
+    const signingKey = flags.key ? await loadSigningKey(flags.key, await readPassphrase()) : undefined;
     const result = await this.progress(`Creating bundle from ${flags.file}`, (reporter) =>
       createBundle({
+        signingKey,
+        expires: flags.expires,
         specPath: flags.file,
         outDir: flags.output,
         basePath: flags.base,
@@ -58,7 +72,7 @@ ${EXIT_CODES_HELP}`;
         dryRun: flags['dry-run'],
         reporter,
       }),
-    );
+    ).finally(() => signingKey?.dispose());
     const what = `${result.delta ? 'Delta bundle' : 'Bundle'} ${result.name} ${result.version}`;
     this.say(result.dryRun ? `${what} (dry run: nothing written)` : what);
     if (result.dryRun) this.say(`  would write ${result.bundle}`);
@@ -76,6 +90,9 @@ ${EXIT_CODES_HELP}`;
       );
     }
     if (result.manifestDigest) this.say(`  manifest ${result.manifestDigest}`);
+    const signer = `${result.dryRun ? 'would be signed' : 'signed'} by key ${result.signedBy}`;
+    this.say(`  signed    ${result.signedBy ? signer : 'no (unsigned: pass --key to sign)'}`);
+    if (result.expires) this.say(`  expires   ${result.expires}`);
     return result;
   }
 }

@@ -29,9 +29,12 @@ ${EXIT_CODES_HELP}`;
     this.say(`  created   ${r.created}`);
     this.say(`  expires   ${r.expires ?? 'never'}`);
     this.say(`  manifest  ${r.manifestDigest}`);
-    this.say(
-      `  signature ${r.signature === 'absent' ? 'none (unsigned)' : 'present (not checked by inspect; run bundle verify)'}`,
-    );
+    if (!r.signer) this.say('  signature none (unsigned)');
+    else {
+      this.say(`  signature by key ${r.signer.keyId} (claimed, not verified by inspect: run bundle verify)`);
+      if (!r.signer.statementMatchesManifest)
+        this.say('  warning   the signed statement does not name this manifest');
+    }
     if (r.parts > 0) this.say(`  parts     ${r.parts}`);
     const { images, charts, models, files } = r.artifacts;
     if (images.length) this.say('images:');
