@@ -39,7 +39,7 @@ export {
   DeploymentRecorder,
   highestInstalledVersion,
   recordInstalledVersion,
-  compareSemver,
+  PgVersionStore,
   scrubSecrets,
   type DeploymentInput,
   type ModelInput,

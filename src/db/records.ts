@@ -6,6 +6,7 @@
  */
 import type pg from 'pg';
 import { dbError } from '../lib/errors.js';
+import { compareVersions, type InstalledVersion, type InstalledVersionStore } from '../signing/versions.js';
 import { queryError } from './connection.js';
 
 /** Anything that runs queries: a pool, a pool client or a client. */
@@ -235,33 +236,6 @@ export function notMigrated(err: unknown) {
   );
 }
 
-/** Semver precedence (semver.org §11); build metadata is ignored. */
-export function compareSemver(a: string, b: string): number {
-  const parse = (v: string) => {
-    const [core, pre] = v.replace(/^v/, '').split('+')[0]!.split(/-(.*)/s);
-    return { nums: core!.split('.').map((n) => Number(n)), pre: pre ? pre.split('.') : [] };
-  };
-  const x = parse(a);
-  const y = parse(b);
-  for (let i = 0; i < 3; i++) {
-    const d = (x.nums[i] ?? 0) - (y.nums[i] ?? 0);
-    if (d !== 0) return Math.sign(d);
-  }
-  if (!x.pre.length || !y.pre.length) return Number(!x.pre.length) - Number(!y.pre.length);
-  for (let i = 0; i < Math.max(x.pre.length, y.pre.length); i++) {
-    const p = x.pre[i];
-    const q = y.pre[i];
-    if (p === undefined) return -1;
-    if (q === undefined) return 1;
-    const pn = /^\d+$/.test(p);
-    const qn = /^\d+$/.test(q);
-    if (pn && qn && Number(p) !== Number(q)) return Math.sign(Number(p) - Number(q));
-    if (pn !== qn) return pn ? -1 : 1;
-    if (p !== q) return p < q ? -1 : 1;
-  }
-  return 0;
-}
-
 /**
  * Rollback protection: the highest version of `bundleName` ever installed here, if any. A database
  * that was never migrated has had nothing installed (install checks this before it migrates).
@@ -277,7 +251,7 @@ export async function highestInstalledVersion(
     );
     return rows
       .map((r) => r.version)
-      .sort(compareSemver)
+      .sort(compareVersions)
       .at(-1);
   } catch (err) {
     if ((err as { code?: string }).code === '42P01') return undefined;
@@ -293,4 +267,43 @@ export async function recordInstalledVersion(db: Queryable, input: DeploymentInp
   const r = await DeploymentRecorder.start(db, input);
   await r.finish('installed');
   return r.id;
+}
+
+/**
+ * The PostgreSQL rollback store for the signing policy (`combineVersionStores` with the state file):
+ * `highest` reads installed deployments; `record` marks the install's deployment row (same name,
+ * version and manifest digest, written by DeploymentRecorder) with the overrides used, or inserts an
+ * installed row when the install was not recorded as it happened.
+ */
+export class PgVersionStore implements InstalledVersionStore {
+  constructor(private readonly db: Queryable) {}
+
+  highest(bundleName: string): Promise<string | undefined> {
+    return highestInstalledVersion(this.db, bundleName);
+  }
+
+  async record(entry: InstalledVersion): Promise<void> {
+    try {
+      const updated = await this.db.query(
+        `UPDATE airgap_deployments
+            SET configuration = coalesce(configuration, '{}'::jsonb) || jsonb_build_object('overrides', $4::jsonb)
+          WHERE deployment_name = $1 AND version = $2 AND status = 'installed'
+            AND configuration->>'manifestDigest' = $3`,
+        [entry.name, entry.version, entry.manifestDigest, JSON.stringify(entry.overrides)],
+      );
+      if (updated.rowCount) return;
+      await this.db.query(
+        `INSERT INTO airgap_deployments (deployment_name, version, configuration, status, installed_at)
+         VALUES ($1, $2, $3, 'installed', $4::timestamptz AT TIME ZONE 'UTC')`,
+        [
+          entry.name,
+          entry.version,
+          JSON.stringify({ manifestDigest: entry.manifestDigest, overrides: entry.overrides }),
+          entry.installedAt,
+        ],
+      );
+    } catch (err) {
+      throw notMigrated(err) ?? queryError(err, 'cannot record the installed version');
+    }
+  }
 }

@@ -9,7 +9,7 @@ import { PgInstallJournal } from '../../src/db/journal.js';
 import { migrate } from '../../src/db/migrate.js';
 import { loadMigrationDir } from '../../src/db/migration-set.js';
 import {
-  compareSemver,
+  PgVersionStore,
   DeploymentRecorder,
   highestInstalledVersion,
   recordInstalledVersion,
@@ -241,10 +241,36 @@ describe('rollback protection', () => {
     expect(await highestInstalledVersion(db.pool, 'rb')).toBe('1.10.0-rc.1');
     await recordInstalledVersion(db.pool, { bundleName: 'rb', version: '1.10.0' });
     expect(await highestInstalledVersion(db.pool, 'rb')).toBe('1.10.0');
-    expect(compareSemver('1.0.0-alpha', '1.0.0-alpha.1')).toBe(-1);
-    expect(compareSemver('1.0.0-alpha.beta', '1.0.0-beta')).toBe(-1);
-    expect(compareSemver('1.0.0-rc.1', '1.0.0')).toBe(-1);
-    expect(compareSemver('2.0.0+build.5', '2.0.0')).toBe(0);
+    // The signing policy's store interface over the same rows.
+    const store = new PgVersionStore(db.pool);
+    expect(await store.highest('rb')).toBe('1.10.0');
+    await store.record({
+      name: 'rb',
+      version: '2.0.0',
+      manifestDigest: D('9'),
+      installedAt: '2026-11-22T01:00:00Z',
+      overrides: [],
+    });
+    expect(await store.highest('rb')).toBe('2.0.0');
+    // Recording an install DeploymentRecorder already wrote marks that row instead of adding one.
+    const rec = await DeploymentRecorder.start(db.pool, {
+      bundleName: 'rb2',
+      version: '1.0.0',
+      configuration: { manifestDigest: D('8') },
+    });
+    await rec.finish('installed');
+    await store.record({
+      name: 'rb2',
+      version: '1.0.0',
+      manifestDigest: D('8'),
+      installedAt: '2026-11-22T01:00:00Z',
+      overrides: ['allow-unsigned'],
+    });
+    const rows = await db.pool.query<{ configuration: { overrides: string[] } }>(
+      `SELECT configuration FROM airgap_deployments WHERE deployment_name = 'rb2'`,
+    );
+    expect(rows.rows).toHaveLength(1);
+    expect(rows.rows[0]!.configuration.overrides).toEqual(['allow-unsigned']);
   });
 });
 
