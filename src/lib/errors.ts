@@ -28,6 +28,9 @@ export const ExitCode = {
   expired: 27,
   downgrade: 28,
   passphrase: 29,
+  target: 30,
+  journal: 31,
+  baseMissing: 32,
   serveAddress: 35,
   serveTls: 36,
   serveContent: 37,
@@ -67,6 +70,8 @@ export const EXIT_CODES_HELP =
   '20 unsigned bundle, 21 signer not trusted, 22 signature does not verify, 23 manifest changed after signing, ' +
   '24 signature is for another bundle, 25 wrong DSSE payloadType, 26 not exactly one signature, ' +
   '27 bundle expired, 28 older than the installed version, 29 wrong or missing passphrase, ' +
+  '30 an install target failed or refused a write (registry, Ollama, directory), ' +
+  '31 install journal unreadable or unwritable, 32 a delta needs content its base should have installed, ' +
   '35 registry serve: cannot listen on --addr, 36 registry serve: bad TLS certificate or key, ' +
   '37 registry serve: nothing servable (delta bundle, no seek table, not an OCI layout), ' +
   '40 database unreachable, 41 database login refused, 42 database does not exist, ' +
@@ -123,6 +128,12 @@ export const keyError = (message: string, fix?: string, cause?: unknown) =>
 /** A signing or trust refusal (exit codes 20-29). */
 export const trustError = (kind: TrustRefusal, message: string, fix?: string, cause?: unknown) =>
   new KubechatError(kind, message, fix, { cause });
+/** An install target (registry, Ollama, OCI layout or files directory) failed or refused a write. */
+export const targetError = (message: string, fix?: string, cause?: unknown) =>
+  new KubechatError('target', message, fix, { cause });
+/** A delta bundle references content that is neither in it nor already on the target. */
+export const baseMissingError = (message: string, fix?: string, cause?: unknown) =>
+  new KubechatError('baseMissing', message, fix, { cause });
 /** `registry serve` cannot listen on its address (in use, not a local address, privileged port). */
 export const serveAddressError = (message: string, fix?: string, cause?: unknown) =>
   new KubechatError('serveAddress', message, fix, { cause });

@@ -11,6 +11,8 @@ export interface ProgressEvent {
   bytesTotal?: number;
   /** True on the last event of a task. */
   done?: boolean;
+  /** Throughput so far, when the task tracks bytes over time. */
+  bytesPerSecond?: number;
 }
 
 export interface Reporter {
@@ -23,6 +25,7 @@ export const silentReporter: Reporter = { emit: () => undefined };
 export class ByteProgress {
   #done = 0;
   #last = 0;
+  readonly #started = Date.now();
 
   constructor(
     private readonly reporter: Reporter,
@@ -44,8 +47,14 @@ export class ByteProgress {
         title: this.title,
         bytesDone: this.#done,
         bytesTotal: this.total,
+        bytesPerSecond: this.#rate(now),
       });
     }
+  }
+
+  #rate(now: number): number | undefined {
+    const seconds = (now - this.#started) / 1000;
+    return seconds >= 1 ? this.#done / seconds : undefined;
   }
 
   finish(): void {
@@ -54,6 +63,7 @@ export class ByteProgress {
       title: this.title,
       bytesDone: this.#done,
       bytesTotal: this.total,
+      bytesPerSecond: this.#rate(Date.now()),
       done: true,
     });
   }

@@ -8,8 +8,20 @@ import { formatBytes, type ProgressEvent, type Reporter } from './progress.js';
 
 function describe(e: ProgressEvent): string {
   if (e.bytesTotal === undefined || e.bytesTotal === 0) return e.title;
-  const pct = Math.floor(((e.bytesDone ?? 0) / e.bytesTotal) * 100);
-  return `${e.title}: ${pct}% (${formatBytes(e.bytesDone ?? 0)} of ${formatBytes(e.bytesTotal)})`;
+  const done = e.bytesDone ?? 0;
+  const pct = Math.floor((done / e.bytesTotal) * 100);
+  let speed = '';
+  if (e.bytesPerSecond && e.bytesPerSecond > 0) {
+    const eta = Math.ceil((e.bytesTotal - done) / e.bytesPerSecond);
+    speed = `, ${formatBytes(e.bytesPerSecond)}/s${e.done || eta <= 0 ? '' : `, ETA ${formatDuration(eta)}`}`;
+  }
+  return `${e.title}: ${pct}% (${formatBytes(done)} of ${formatBytes(e.bytesTotal)}${speed})`;
+}
+
+function formatDuration(seconds: number): string {
+  if (seconds < 60) return `${seconds} s`;
+  const m = Math.floor(seconds / 60);
+  return m < 60 ? `${m} min ${seconds % 60} s` : `${Math.floor(m / 60)} h ${m % 60} min`;
 }
 
 /** Plain lines: every new step, its end, and at most one progress line per `intervalMs` per step. */

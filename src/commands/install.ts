@@ -1,0 +1,123 @@
+import { Args, Flags } from '@oclif/core';
+import { resolve } from 'node:path';
+import { KubechatCommand } from '../lib/command.js';
+import { EXIT_CODES_HELP, specError } from '../lib/errors.js';
+import { formatBytes } from '../lib/progress.js';
+import { install, type InstallResult } from '../services/install.js';
+import { FilesDirTarget } from '../targets/files.js';
+import { defaultStateDir, FileJournal, journalPath } from '../targets/journal.js';
+import { OciLayoutTarget } from '../targets/oci-layout.js';
+import { OllamaApiTarget } from '../targets/ollama-api.js';
+import { OllamaStoreTarget } from '../targets/ollama-store.js';
+import type { BlobTarget } from '../targets/types.js';
+import { registryTarget } from '../targets/registry.js';
+
+export default class Install extends KubechatCommand {
+  static override summary = 'Install a bundle into a registry, Ollama and a files directory, in one pass.';
+  static override description = `Reads the bundle (or its split parts, in place) once, front to back, checking every blob's sha256 while it streams it to its targets: images and charts to --registry (an OCI registry, or an OCI image layout with oci:DIR), models to --ollama-store and/or every --ollama server, files/ entries to --files-dir. Nothing is extracted to a temporary directory. Manifests and tags are written last.
+
+A journal ($KUBECHAT_STATE_DIR, default ~/.local/state/kubechat/install/) records finished work: an interrupted install run again resumes, and a finished one is a fast no-op. Install contacts only the targets named on the command line. An unsigned bundle is refused unless --allow-unsigned is given.
+
+${EXIT_CODES_HELP}`;
+
+  static override examples = [
+    '<%= config.bin %> install /media/usb/demo-1.0.0.kcb.tar.zst --registry 127.0.0.1:5000 --ollama-store /var/lib/ollama/models',
+    '<%= config.bin %> install demo-1.0.0.kcb.tar.zst.parts.json --registry oci:/srv/images --files-dir /srv/kubechat',
+    '<%= config.bin %> install demo-1.0.0.kcb.tar.zst --registry registry.local:5443 --registry-ca ca.pem --ollama http://gpu1:11434 --ollama http://gpu2:11434',
+  ];
+
+  static override args = {
+    bundle: Args.string({ description: 'Bundle file, first part or parts file.', required: true }),
+  };
+
+  static override flags = {
+    registry: Flags.string({
+      summary:
+        'Where images and charts go: HOST[:PORT] of an OCI registry, or oci:DIR for an OCI image layout.',
+      env: 'KUBECHAT_REGISTRY',
+    }),
+    'registry-prefix': Flags.string({
+      summary: 'Path put before every repository (docker.io/demo/app:1.0 → REGISTRY/PREFIX/demo/app:1.0).',
+    }),
+    'registry-ca': Flags.string({
+      summary: 'PEM CA certificate(s) the registry’s TLS certificate chains to.',
+    }),
+    'registry-auth': Flags.string({
+      summary:
+        'Registry credentials as HOST=USER:PASSWORD_ENV_VAR (the password is read from that variable).',
+      multiple: true,
+    }),
+    'insecure-registry': Flags.boolean({
+      summary: 'Allow plain HTTP or an unverified certificate for --registry (loopback hosts need no flag).',
+    }),
+    'ollama-store': Flags.string({
+      summary: 'Ollama models directory (OLLAMA_MODELS) to write models into.',
+      env: 'KUBECHAT_OLLAMA_STORE',
+    }),
+    ollama: Flags.string({
+      summary: 'Ollama server URL to import models into over its API (repeatable: one per GPU node).',
+      multiple: true,
+    }),
+    'files-dir': Flags.string({
+      summary: 'Directory the bundle’s files/ entries (docs, manifests) are written under.',
+      env: 'KUBECHAT_FILES_DIR',
+    }),
+    'allow-unsigned': Flags.boolean({
+      summary: 'Install a bundle that carries no signature (prints a warning).',
+    }),
+    concurrency: Flags.integer({ summary: 'Blob writes in flight at once.', default: 6, min: 1, max: 64 }),
+  };
+
+  async run(): Promise<InstallResult> {
+    const { args, flags } = await this.parse(Install);
+    const targets: BlobTarget[] = [];
+    if (flags.registry?.startsWith('oci:'))
+      targets.push(new OciLayoutTarget(resolve(flags.registry.slice(4))));
+    else if (flags.registry)
+      targets.push(
+        await registryTarget({
+          registry: flags.registry,
+          prefix: flags['registry-prefix'],
+          caFile: flags['registry-ca'],
+          auth: flags['registry-auth'],
+          insecure: flags['insecure-registry'],
+        }),
+      );
+    if (flags['ollama-store']) targets.push(new OllamaStoreTarget(resolve(flags['ollama-store'])));
+    for (const url of flags.ollama ?? []) targets.push(new OllamaApiTarget(url));
+    const files = flags['files-dir'] ? new FilesDirTarget(flags['files-dir']) : undefined;
+    if (targets.length === 0 && !files)
+      throw specError(
+        'install needs at least one target',
+        'pass --registry HOST:PORT|oci:DIR, --ollama-store DIR, --ollama URL or --files-dir DIR',
+      );
+    const r = await this.progress(`Installing ${args.bundle}`, (reporter) =>
+      install({
+        bundlePath: args.bundle,
+        targets,
+        files,
+        openJournal: (key) => {
+          const path = journalPath(defaultStateDir(), key.manifestDigest, key.targetIds);
+          return { journal: new FileJournal(path), location: path };
+        },
+        allowUnsigned: flags['allow-unsigned'],
+        concurrency: flags.concurrency,
+        reporter,
+        onWarning: (m) => process.stderr.write(`${m}\n`),
+      }),
+    );
+    this.say(`${r.name} ${r.version}: ${r.upToDate ? 'already installed, nothing to do' : 'installed'}`);
+    for (const a of r.artifacts) {
+      const extra = a.aliases.length ? ` (also ${a.aliases.join(', ')})` : '';
+      this.say(`  ${a.status === 'installed' ? '✓' : '='} ${a.kind.padEnd(5)} ${a.location}${extra}`);
+    }
+    for (const n of r.notInstalled) this.say(`  - ${n.kind.padEnd(5)} ${n.ref}: no target given for it`);
+    if (r.files.written + r.files.skipped > 0)
+      this.say(`  files     ${r.files.written} written, ${r.files.skipped} already there`);
+    this.say(
+      `  pushed    ${formatBytes(r.bytes.pushed)} in ${r.blobs.pushed} blob(s); skipped ${formatBytes(r.bytes.skipped)} already there`,
+    );
+    this.say(`  time      ${r.seconds.toFixed(1)} s`);
+    return r;
+  }
+}

@@ -1,0 +1,117 @@
+/**
+ * Benchmark (issue 5): `kubechat install` of two 128 MiB images from a bundle into a loopback
+ * docker-registry, against `skopeo copy oci:… docker://…` of the same images (from an OCI layout on
+ * disk, already uncompressed) into another, in one run; then a re-run of the finished install.
+ * Prints the times and ratios (targets: install <= 0.8x skopeo, re-run < 10% of the first install).
+ * Not a test: it asserts nothing and is never run by `npm test`.
+ *
+ *   npm run bench:install       (inputs in a temp dir, removed afterwards)
+ *   KUBECHAT_BENCH_DIR=/big/disk KUBECHAT_BENCH_RUNS=3 npm run bench:install
+ */
+import { spawnSync } from 'node:child_process';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ROOT } from '../support/cli.js';
+import { writeOciLayout } from '../support/oci-fixture.js';
+import { startRegistry, type TestRegistry } from '../support/registry.js';
+
+const MiB = 1024 * 1024;
+const RUNS = Number(process.env.KUBECHAT_BENCH_RUNS ?? 3);
+const IMAGES = ['api', 'worker'];
+
+function timed(cmd: string): number {
+  return run(cmd).seconds;
+}
+
+function run(cmd: string): { seconds: number; stdout: string } {
+  const started = process.hrtime.bigint();
+  const r = spawnSync('bash', ['-o', 'pipefail', '-c', cmd], { encoding: 'utf8', maxBuffer: 64 * MiB });
+  if (r.status !== 0) throw new Error(`${cmd} failed: ${r.stderr}`);
+  return { seconds: Number(process.hrtime.bigint() - started) / 1e9, stdout: r.stdout };
+}
+
+/** Wall time of the command, and the install's own time from its --json result (no process start-up). */
+function timedInstall(cmd: string): { wall: number; inside: number } {
+  const r = run(cmd);
+  return { wall: r.seconds, inside: (JSON.parse(r.stdout) as { seconds: number }).seconds };
+}
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+
+const base = process.env.KUBECHAT_BENCH_DIR ?? tmpdir();
+await mkdir(base, { recursive: true });
+const dir = await mkdtemp(join(base, 'kubechat-bench-install-'));
+const registries: TestRegistry[] = [];
+try {
+  process.stderr.write(`generating inputs in ${dir} ...\n`);
+  for (const name of IMAGES) {
+    // 128 MiB per image: a small base layer and one large incompressible app layer, gzip as registries serve them.
+    const layers = [
+      { size: 4 * MiB, seed: `${name}-base` },
+      { size: 124 * MiB, seed: `${name}-app` },
+    ];
+    await writeOciLayout(join(dir, 'inputs', name), { tag: '1.0', layers, gzip: true });
+  }
+  const spec = join(dir, 'bench.yaml');
+  await writeFile(
+    spec,
+    `apiVersion: kubechat.io/v1
+kind: Bundle
+metadata: {name: bench-install, version: 1.0.0}
+spec:
+  images:
+${IMAGES.map((n) => `    - {ref: "bench/${n}:1.0", from: "oci:./inputs/${n}:1.0"}`).join('\n')}
+`,
+  );
+  const bin = join(ROOT, 'bin', 'run.js');
+  timed(`'${process.execPath}' '${bin}' bundle create -f '${spec}' -o '${dir}/out' --json > /dev/null`);
+  const bundle = `${dir}/out/bench-install-1.0.0.kcb.tar.zst`;
+  spawnSync('bash', ['-c', `cat '${bundle}' $(find '${dir}/inputs' -type f) > /dev/null`]); // warm cache for both
+  const ours: number[] = [];
+  const theirs: number[] = [];
+  const reruns: number[] = [];
+  const oursInside: number[] = [];
+  const rerunsInside: number[] = [];
+  if (process.env.KUBECHAT_BENCH_KEEP) process.stderr.write(`bundle: ${bundle}\n`);
+  for (let i = 0; i < RUNS; i++) {
+    const forSkopeo = await startRegistry();
+    const forUs = await startRegistry();
+    registries.push(forSkopeo, forUs);
+    spawnSync('sync');
+    theirs.push(
+      timed(
+        IMAGES.map(
+          (n) =>
+            `skopeo copy -q --dest-tls-verify=false oci:'${dir}/inputs/${n}':1.0 docker://${forSkopeo.host}/bench/${n}:1.0`,
+        ).join(' && '),
+      ),
+    );
+    spawnSync('sync');
+    const state = join(dir, `state-${i}`);
+    const install = `KUBECHAT_STATE_DIR='${state}' '${process.execPath}' '${bin}' install '${bundle}' --allow-unsigned --registry ${forUs.host} --json`;
+    const first = timedInstall(install);
+    const again = timedInstall(install);
+    ours.push(first.wall);
+    oursInside.push(first.inside);
+    reruns.push(again.wall);
+    rerunsInside.push(again.inside);
+    await forSkopeo.stop();
+    await forUs.stop();
+    registries.length = 0;
+  }
+  const [o, t, r] = [median(ours), median(theirs), median(reruns)];
+  const [oi, ri] = [median(oursInside), median(rerunsInside)];
+  const lines = [
+    `two images of 128 MiB (gzip layers), loopback docker-registry, ${RUNS} runs each, medians`,
+    `skopeo copy oci: -> docker:// (both images): ${t.toFixed(2)} s`,
+    `kubechat install from the bundle:            ${o.toFixed(2)} s (${oi.toFixed(2)} s without process start-up)`,
+    `kubechat install re-run (already installed): ${r.toFixed(2)} s (${ri.toFixed(2)} s without process start-up)`,
+    `ratio install/skopeo: ${(o / t).toFixed(2)}x (target <= 0.80x)`,
+    `ratio re-run/first install: ${((r / o) * 100).toFixed(1)}% wall, ${((ri / oi) * 100).toFixed(1)}% without start-up (target < 10%)`,
+  ];
+  process.stdout.write(lines.join('\n') + '\n');
+} finally {
+  await Promise.all(registries.map((r) => r.stop()));
+  if (!process.env.KUBECHAT_BENCH_KEEP) await rm(dir, { recursive: true, force: true });
+}
