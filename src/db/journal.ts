@@ -8,26 +8,10 @@
 import { createHash } from 'node:crypto';
 import type pg from 'pg';
 import { queryError } from './connection.js';
+import type { InstallJournal, JobState, JournalJob } from '../targets/journal.js';
 import { notMigrated, scrubText, type Queryable } from './records.js';
 
-// Structurally identical to src/targets/journal.ts (install issue); the coordinator makes this an import.
-export type JobState = 'pending' | 'running' | 'completed' | 'failed';
-export interface JournalJob {
-  key: string;
-  type: string;
-  artifact: string;
-  state: JobState;
-  retries: number;
-  error?: string;
-}
-export interface InstallJournal {
-  /** Jobs recorded by earlier runs of the same install (same bundle manifest digest + same targets). */
-  load(): Promise<Map<string, JournalJob>>;
-  start(key: string, type: string, artifact: string): Promise<void>;
-  complete(key: string): Promise<void>;
-  fail(key: string, message: string): Promise<void>;
-  close(): Promise<void>;
-}
+export type { InstallJournal, JobState, JournalJob };
 
 /** The install identity: the bundle's manifest digest and the (order-independent) set of targets. */
 export function installIdentity(manifestDigest: string, targetIds: string[]): string {
