@@ -118,12 +118,15 @@ describe('install into an OCI layout, an Ollama store and a files directory', ()
   });
 
   it('Then files/ entries are written under --files-dir with their content and executable bit', async () => {
-    for (const c of demo.manifest.contents.filter((x) => x.path.startsWith('files/'))) {
+    const listed = demo.manifest.contents.filter((x) => x.path.startsWith('files/'));
+    for (const c of listed) {
       const p = join(files, c.path.slice('files/'.length));
       expect(await sha256File(p)).toBe(c.sha256);
       expect((await stat(p)).mode & 0o111).toBe(c.mode === '0755' ? 0o111 : 0);
     }
-    expect(first.files.written).toBe(3);
+    // The three docs files and the database migrations every bundle carries (files/migrations/).
+    expect(listed.filter((c) => c.path.startsWith('files/migrations/')).length).toBeGreaterThan(0);
+    expect(first.files.written).toBe(listed.length);
   });
 
   it('Then nothing temporary is left in the targets', async () => {
@@ -198,7 +201,13 @@ describe('refusals and faults', () => {
     const ok = await install({
       ...base,
       targets: [new OciLayoutTarget(oci)],
-      verifyPolicy: () => Promise.resolve({ warnings: ['--allow-expired: demo 1.0.0 expired'] }),
+      verifyPolicy: () =>
+        Promise.resolve({
+          signed: true,
+          keyId: 'k1',
+          overrides: ['allow-expired'],
+          warnings: ['--allow-expired: demo 1.0.0 expired'],
+        }),
       onComplete: (r) => {
         completed = r;
         return Promise.resolve();
@@ -206,6 +215,8 @@ describe('refusals and faults', () => {
     });
     expect(ok.warnings).toEqual(['--allow-expired: demo 1.0.0 expired']);
     expect(completed).toBe(ok);
+    expect(ok.signature).toBe('verified');
+    expect(ok.trust).toMatchObject({ keyId: 'k1', overrides: ['allow-expired'] });
     expect(ok.artifacts.filter((a) => a.status === 'installed')).toHaveLength(2);
   });
 
