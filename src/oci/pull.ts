@@ -47,7 +47,7 @@ export interface PulledManifest {
 export interface PullerOptions {
   /** Blobs at least this large download as parallel ranges (default 64 MiB). */
   rangeThreshold?: number;
-  /** Size of one range (default 32 MiB). */
+  /** Size of one range (default 8 MiB: the complete prefix a follower reads grows in small steps). */
   rangeSize?: number;
   /** Ranges of one blob in flight at once (default 4). */
   rangeConcurrency?: number;
