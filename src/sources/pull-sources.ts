@@ -489,8 +489,8 @@ export interface Fetch {
   stop(): void;
 }
 
-/** The complete prefix of one download, for a reader that follows it. */
-class Tracker {
+/** The complete prefix of one download, for a reader that follows it (exported for its unit test). */
+export class Tracker {
   #contiguous = 0;
   #finished = false;
   #error: unknown;

@@ -742,3 +742,32 @@ describe('kubechat cache', () => {
     expect((JSON.parse(pruned.stdout) as { removed: unknown[] }).removed).toEqual([]);
   }, 60_000);
 });
+
+describe('the bundle writer following downloads', () => {
+  it('two 30 MiB layers, followed while they arrive in 2 MiB ranges, are stored byte for byte', async () => {
+    // End to end: 30 MiB is several laps of the follower's ring of shared buffers (6 x 4 MiB), and
+    // the second layer reads through the ring the first one returned; verify re-hashes every entry.
+    // (test/unit/follow-tracker.test.ts checks the buffer leases themselves, with slow writes.)
+    const layout = join(dir, 'layouts', 'big');
+    await writeOciLayout(layout, {
+      tag: '1.0',
+      layers: [
+        { size: 30 * 1024 * 1024, seed: 'big1' },
+        { size: 30 * 1024 * 1024 + 12345, seed: 'big2' },
+      ],
+      gzip: true,
+    });
+    await skopeoCopy(`oci:${layout}:1.0`, `docker://${reg.host}/demo/big:1.0`);
+    const file = await spec('big', `  images:\n    - {ref: "${reg.host}/demo/big:1.0"}\n`);
+    const r = await createBundle({
+      specPath: file,
+      outDir: join(dir, 'big'),
+      cacheDir: cacheDir('big'),
+      pull: { rangeThreshold: 8 * 1024 * 1024, rangeSize: 2 * 1024 * 1024 },
+    });
+    expect(r.pull.downloadedBytes).toBeGreaterThan(60 * 1024 * 1024);
+    const verified = await kubechat(['bundle', 'verify', r.bundle, '--json']);
+    expect(verified.code, verified.stderr).toBe(0);
+    conforms(verified.stdout, 'bundle-verify');
+  }, 120_000);
+});
