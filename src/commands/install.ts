@@ -66,6 +66,13 @@ ${EXIT_CODES_HELP}`;
       summary: 'Install a bundle that carries no signature (prints a warning).',
     }),
     concurrency: Flags.integer({ summary: 'Blob writes in flight at once.', default: 6, min: 1, max: 64 }),
+    'read-streams': Flags.integer({
+      summary:
+        'Large blobs read from the bundle at once (seekable bundles): 1 reads strictly front to back, for slow spinning media.',
+      default: 2,
+      min: 1,
+      max: 8,
+    }),
   };
 
   async run(): Promise<InstallResult> {
@@ -102,6 +109,7 @@ ${EXIT_CODES_HELP}`;
         },
         allowUnsigned: flags['allow-unsigned'],
         concurrency: flags.concurrency,
+        readStreams: flags['read-streams'],
         reporter,
         onWarning: (m) => process.stderr.write(`${m}\n`),
       }),
