@@ -36,17 +36,16 @@ class WatchedLayout extends OciLayoutTarget {
     if (blob.size < RANGED_READ_FROM) return super.writeBlob(blob, artifacts, data);
     if (this.consumed.size > 0) this.startedWhile.push([...this.consumed.values()]);
     this.consumed.set(blob.digest, 0);
-    const self = this;
-    async function* slow(): AsyncGenerator<Buffer> {
+    const slow = async function* (this: WatchedLayout): AsyncGenerator<Buffer> {
       for await (const c of data) {
         // A slow disk: every chunk takes a moment, so a reader that does not wait would run ahead.
         await new Promise((r) => setTimeout(r, 3));
-        self.consumed.set(blob.digest, self.consumed.get(blob.digest)! + c.length);
-        self.peakQueued = Math.max(self.peakQueued, process.memoryUsage().arrayBuffers);
+        this.consumed.set(blob.digest, this.consumed.get(blob.digest)! + c.length);
+        this.peakQueued = Math.max(this.peakQueued, process.memoryUsage().arrayBuffers);
         yield c;
       }
-    }
-    return super.writeBlob(blob, artifacts, slow());
+    };
+    return super.writeBlob(blob, artifacts, slow.call(this));
   }
 }
 
