@@ -11,11 +11,31 @@ export interface BundleSpec {
   metadata: { name: string; version: string; description?: string };
   spec: {
     platforms?: string[];
-    images?: Array<{ ref: string; from: string }>;
-    charts?: Array<{ path: string }>;
-    models?: Array<{ name: string; gguf: string; modelfile?: string }>;
+    images?: ImageEntry[];
+    charts?: ChartEntry[];
+    models?: ModelEntry[];
     files?: Array<{ path: string; target: string }>;
   };
+}
+
+/** `from` absent: pulled from `ref`. `oci:DIR[:TAG]`: a local layout. `docker://REF`: pulled from REF (a mirror). */
+export interface ImageEntry {
+  ref: string;
+  from?: string;
+}
+
+/** Exactly one of: a local directory, a chart repository entry, a Helm OCI reference. */
+export type ChartEntry = { path: string } | { name: string; repo: string; version: string } | { ref: string };
+
+/**
+ * `gguf` (+ `modelfile`): built from local weights. `from: ollama://HOST/ns/model:tag` or
+ * `from: ollama-store:DIR` (with `name`): copied byte-for-byte. `name` alone: pulled from its registry.
+ */
+export interface ModelEntry {
+  name?: string;
+  gguf?: string;
+  modelfile?: string;
+  from?: string;
 }
 
 export interface LoadedSpec {
@@ -32,6 +52,15 @@ function describe(e: ErrorObject): string {
   }
   if (e.keyword === 'required') return `missing field "${String(e.params.missingProperty)}" at ${at}`;
   if (e.keyword === 'const') return `${at} must be ${JSON.stringify(e.params.allowedValue)}`;
+  if (e.keyword === 'dependentRequired') {
+    return `${at}: "${String(e.params.property)}" needs "${String(e.params.missingProperty)}"`;
+  }
+  if (e.instancePath.includes('/charts/') && (e.keyword === 'oneOf' || e.keyword === 'required')) {
+    return `${at} must have exactly one of "path", "repo" (with name and version) or "ref"`;
+  }
+  if (e.instancePath.includes('/models/') && (e.keyword === 'not' || e.keyword === 'anyOf')) {
+    return `${at} must have "name", and either "gguf", "from" or neither (pull by name), not both`;
+  }
   return `${at} ${e.message ?? 'is invalid'}`;
 }
 
@@ -40,7 +69,11 @@ export function validateSpec(value: unknown, file: string): BundleSpec {
   if (!validator(value)) {
     const errors = validator.errors ?? [];
     // additionalProperties errors name the offending field; prefer them over generic ones.
-    const first = errors.find((e) => e.keyword === 'additionalProperties') ?? errors[0];
+    const rank = (k: string) => ['additionalProperties', 'dependentRequired', 'pattern', 'type'].indexOf(k);
+    const first =
+      [...errors].filter((e) => rank(e.keyword) >= 0).sort((a, b) => rank(a.keyword) - rank(b.keyword))[0] ??
+      errors.find((e) => e.keyword === 'oneOf' || e.keyword === 'not' || e.keyword === 'anyOf') ??
+      errors[0];
     throw specError(
       `${file}: ${first ? describe(first) : 'invalid spec'}`,
       'see schemas/bundle-spec.schema.json for the fields a spec may have',

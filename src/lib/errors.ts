@@ -17,6 +17,12 @@ export const ExitCode = {
   auth: 11,
   notFound: 12,
   protocol: 13,
+  upstreamDigest: 14,
+  platform: 15,
+  transfer: 16,
+  chartRepo: 17,
+  chartDependency: 18,
+  cache: 19,
   // Signing and trust (20-29): one code per refusal, so scripts can tell them apart.
   unsigned: 20,
   untrustedSigner: 21,
@@ -55,7 +61,10 @@ export const EXIT_CODES_HELP =
   '5 unreadable or truncated bundle, 6 integrity failure (an entry differs from the manifest), ' +
   '7 key file missing or corrupt, 8 output not writable (disk full, permissions), ' +
   '10 server unreachable (connection, TLS), 11 credentials refused, 12 not found on the server, ' +
-  '13 server answered out of protocol, ' +
+  '13 server answered out of protocol, 14 upstream content does not match its digest, ' +
+  '15 requested platform not in the image, 16 download interrupted and not resumable, ' +
+  '17 bad chart repository index or chart archive, 18 chart dependency unresolvable, ' +
+  '19 bad cache flag or cache directory, ' +
   '20 unsigned bundle, 21 signer not trusted, 22 signature does not verify, 23 manifest changed after signing, ' +
   '24 signature is for another bundle, 25 wrong DSSE payloadType, 26 not exactly one signature, ' +
   '27 bundle expired, 28 older than the installed version, 29 wrong or missing passphrase, ' +
@@ -107,6 +116,24 @@ export const notFoundError = (message: string, fix?: string, cause?: unknown) =>
 /** The server answered something the protocol does not allow (bad status, bad JSON, wrong media type). */
 export const protocolError = (message: string, fix?: string, cause?: unknown) =>
   new KubechatError('protocol', message, fix, { cause });
+/** A registry or repository served content whose sha256 is not the digest that names it. */
+export const upstreamDigestError = (message: string, fix?: string, cause?: unknown) =>
+  new KubechatError('upstreamDigest', message, fix, { cause });
+/** A platform the spec asks for is not among the image's platforms. */
+export const platformError = (message: string, fix?: string, cause?: unknown) =>
+  new KubechatError('platform', message, fix, { cause });
+/** A download kept failing part-way (connection dropped) after every retry and resume. */
+export const transferError = (message: string, fix?: string, cause?: unknown) =>
+  new KubechatError('transfer', message, fix, { cause });
+/** A chart repository's index.yaml is unusable (no digest, bad YAML) or a chart archive is malformed. */
+export const chartRepoError = (message: string, fix?: string, cause?: unknown) =>
+  new KubechatError('chartRepo', message, fix, { cause });
+/** A chart dependency (Chart.yaml dependencies) cannot be resolved or vendored. */
+export const chartDependencyError = (message: string, fix?: string, cause?: unknown) =>
+  new KubechatError('chartDependency', message, fix, { cause });
+/** Bad cache flag value (--max-size, --older-than) or an unusable cache directory. */
+export const cacheError = (message: string, fix?: string, cause?: unknown) =>
+  new KubechatError('cache', message, fix, { cause });
 /** A key file (private key, public key, trusted key, trust directory) is missing, corrupt or of the wrong kind. */
 export const keyError = (message: string, fix?: string, cause?: unknown) =>
   new KubechatError('signature', message, fix, { cause });

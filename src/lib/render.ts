@@ -6,14 +6,25 @@
 import { Listr, ListrLogger, ProcessOutput } from 'listr2';
 import { formatBytes, type ProgressEvent, type Reporter } from './progress.js';
 
-function describe(e: ProgressEvent): string {
+/** When each task's byte count started, for rate and ETA. */
+const startedAt = new Map<string, { at: number; bytes: number }>();
+
+function describe(e: ProgressEvent, now = Date.now()): string {
   if (e.bytesTotal === undefined || e.bytesTotal === 0) return e.title;
   const done = e.bytesDone ?? 0;
   const pct = Math.floor((done / e.bytesTotal) * 100);
+  const start = startedAt.get(e.task);
+  if (!start || done < start.bytes) startedAt.set(e.task, { at: now, bytes: done });
+  if (e.done) startedAt.delete(e.task);
+  // The service's own rate when it sends one, else the average since this task's first event.
+  let rate = e.bytesPerSecond ?? 0;
+  if (rate <= 0 && start && now - start.at >= 500 && done > start.bytes) {
+    rate = ((done - start.bytes) * 1000) / (now - start.at);
+  }
   let speed = '';
-  if (e.bytesPerSecond && e.bytesPerSecond > 0) {
-    const eta = Math.ceil((e.bytesTotal - done) / e.bytesPerSecond);
-    speed = `, ${formatBytes(e.bytesPerSecond)}/s${e.done || eta <= 0 ? '' : `, ETA ${formatDuration(eta)}`}`;
+  if (rate > 0) {
+    const eta = Math.ceil((e.bytesTotal - done) / rate);
+    speed = `, ${formatBytes(rate)}/s${e.done || eta <= 0 ? '' : `, ETA ${formatDuration(eta)}`}`;
   }
   return `${e.title}: ${pct}% (${formatBytes(done)} of ${formatBytes(e.bytesTotal)}${speed})`;
 }
@@ -26,16 +37,17 @@ function formatDuration(seconds: number): string {
 
 /** Plain lines: every new step, its end, and at most one progress line per `intervalMs` per step. */
 export function lineReporter(write: (line: string) => void, intervalMs = 2000): Reporter {
+  const lastAt = new Map<string, number>();
   let lastTitle = '';
-  let lastAt = 0;
   return {
     emit(e) {
       const now = Date.now();
-      const fresh = e.title !== lastTitle;
-      if (!fresh && !e.done && now - lastAt < intervalMs) return;
+      const key = `${e.task}\0${e.title}`;
+      const fresh = !lastAt.has(key) || (e.title !== lastTitle && !e.task.startsWith('pull '));
+      if (!fresh && !e.done && now - (lastAt.get(key) ?? 0) < intervalMs) return;
+      lastAt.set(key, now);
       lastTitle = e.title;
-      lastAt = now;
-      write(describe(e));
+      write(describe(e, now));
     },
   };
 }
@@ -62,13 +74,19 @@ export async function withProgress<T>(
       {
         title,
         task: async (_ctx, task) => {
+          // One line per task in flight (parallel pulls show one line per artifact), latest step last.
+          const active = new Map<string, string>();
           result = await work({
             emit: (e) => {
-              task.output = describe(e);
+              active.delete(e.task);
+              const line = describe(e);
+              if (!e.done) active.set(e.task, line);
+              const lines = active.size > 0 ? [...active.values()] : [line];
+              task.output = lines.slice(-12).join('\n');
             },
           });
         },
-        rendererOptions: { outputBar: 1, persistentOutput: false },
+        rendererOptions: { outputBar: Infinity, persistentOutput: false },
       },
     ],
     {

@@ -8,6 +8,7 @@ import { hexOf, PLACEHOLDER_DIGEST, sha256Digest } from '../lib/digest.js';
 import { sourceError, specError } from '../lib/errors.js';
 import { hashFile } from '../lib/hash.js';
 import { readHashed } from '../lib/hashing-reader.js';
+import { parsePlatform } from '../sources/oci-layout.js';
 import { ByteProgress, silentReporter, type Reporter } from '../lib/progress.js';
 import { ArchiveWriter, tarMtime } from '../bundle/archive-writer.js';
 import { blobPath, bundleFileName, partsFileName } from '../bundle/layout.js';
@@ -21,7 +22,12 @@ import { parseExpires } from '../signing/policy.js';
 import { signManifest } from '../signing/signature.js';
 import type { SigningKey } from '../signing/keys.js';
 import { assembleHeader, withSignature } from './bundle-header.js';
-import { planBundle, type BundlePlan } from './plan-bundle.js';
+import { DEFAULT_PLATFORMS, planBundle, type BundlePlan, type ChartImage } from './plan-bundle.js';
+import { BlobCache, defaultCacheDir } from '../cache/blob-cache.js';
+import { Puller, type PullerOptions } from '../oci/pull.js';
+import { RegistryClient, type RegistryClientOptions } from '../oci/registry-client.js';
+import { HttpClient } from '../sources/http-get.js';
+import { RemoteSources, type Fetch, type PlanLine } from '../sources/pull-sources.js';
 
 export interface CreateBundleOptions {
   specPath: string;
@@ -38,6 +44,31 @@ export interface CreateBundleOptions {
   compress?: CompressOptions;
   now?: Date;
   reporter?: Reporter;
+  /** Content cache directory (default: $KUBECHAT_CACHE_DIR, ~/.cache/kubechat). */
+  cacheDir?: string;
+  /** Registry client settings: insecure hosts, explicit credentials, CA. */
+  registry?: RegistryClientOptions;
+  /** Large blobs downloading at once (default 6). */
+  concurrency?: number;
+  /** Add the images charts declare (helm.sh/images, values.yaml) as image artifacts. */
+  addChartImages?: boolean;
+  /** Tuning for ranged downloads (tests). */
+  pull?: PullerOptions;
+}
+
+/** What the connected side transferred, and what it did not need to. */
+export interface PullSummary {
+  /** Blob bytes received from registries in this run (layers, weights, configs, chart archives). */
+  downloadedBytes: number;
+  /** Bytes of large blobs the cache already held. */
+  cachedBytes: number;
+  blobRequests: number;
+  manifestRequests: number;
+  /** Times a dropped download resumed with a Range request. */
+  resumed: number;
+  /** Bytes fetched from chart repositories (index.yaml, archives). */
+  chartRepoBytes: number;
+  cacheDir: string;
 }
 
 export interface CreateBundleResult {
@@ -62,6 +93,13 @@ export interface CreateBundleResult {
   bundleBytes: number;
   parts: number;
   seconds: number;
+  /** Every artifact with its digest (null when only known after reading), size and cache state. */
+  plan: PlanLine[];
+  /** Images the charts declare, and whether the bundle holds them (--add-chart-images adds them). */
+  chartImages: ChartImage[];
+  pull: PullSummary;
+  /** Bytes not stored twice because artifacts share blobs. */
+  dedupSavedBytes: number;
 }
 
 export interface BaseIndex {
@@ -87,8 +125,112 @@ export async function createBundle(options: CreateBundleOptions): Promise<Create
   const reporter = options.reporter ?? silentReporter;
   reporter.emit({ task: 'plan', title: `Reading ${options.specPath}` });
   const loaded = await loadSpec(options.specPath);
-  const plan = await planBundle(loaded, { allPlatforms: options.allPlatforms ?? false });
-  reporter.emit({ task: 'plan', title: `Planned ${plan.artifacts.length} artifacts`, done: true });
+  const cache = new BlobCache(options.cacheDir ?? defaultCacheDir());
+  const client = new RegistryClient(options.registry);
+  const http = new HttpClient({ insecure: options.registry?.insecure });
+  try {
+    const puller = new Puller(client, cache, options.pull);
+    const sources = new RemoteSources({
+      puller,
+      cache,
+      platforms: (loaded.spec.spec.platforms ?? DEFAULT_PLATFORMS).map((p) => parsePlatform(p)),
+      allPlatforms: options.allPlatforms ?? false,
+      concurrency: options.concurrency,
+      reporter,
+    });
+    const plan = await planBundle(loaded, {
+      allPlatforms: options.allPlatforms ?? false,
+      remote: { sources, chartRepo: { http, cache } },
+      addChartImages: options.addChartImages,
+    });
+    reporter.emit({ task: 'plan', title: `Planned ${plan.artifacts.length} artifacts`, done: true });
+    const remoteLines = await sources.planLines();
+    // Downloads run while the bundle is written: the writer follows each blob as it arrives.
+    const fetch = options.dryRun ? undefined : await sources.startFetch();
+    const lines = planLines(plan, remoteLines);
+    const extra = {
+      plan: lines,
+      chartImages: plan.chartImages,
+      pull: {
+        downloadedBytes: puller.counters.blobBytes,
+        cachedBytes: options.dryRun
+          ? remoteLines.reduce((n, l) => n + l.cachedBytes, 0)
+          : sources.cachedBytes,
+        blobRequests: puller.counters.blobRequests,
+        manifestRequests: puller.counters.manifestRequests,
+        resumed: puller.counters.resumed,
+        chartRepoBytes: http.bytes,
+        cacheDir: cache.dir,
+      },
+      dedupSavedBytes: dedupSaved(plan),
+    };
+    let result: WrittenResult;
+    try {
+      result = await writeBundle(options, plan, started, reporter, fetch);
+    } catch (err) {
+      // A download failure (digest mismatch, broken connection) explains a failed write better.
+      fetch?.stop();
+      const fetchError = await fetch?.done.then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      throw fetchError ?? err;
+    }
+    extra.pull.downloadedBytes = puller.counters.blobBytes;
+    extra.pull.cachedBytes = options.dryRun ? extra.pull.cachedBytes : sources.cachedBytes;
+    extra.pull.blobRequests = puller.counters.blobRequests;
+    extra.pull.resumed = puller.counters.resumed;
+    return { ...result, ...extra };
+  } finally {
+    await client.close();
+    await http.close();
+  }
+}
+
+type WrittenResult = Omit<CreateBundleResult, 'plan' | 'chartImages' | 'pull' | 'dedupSavedBytes'>;
+
+/** The plan lines of every artifact: remote ones with what the cache held, local ones as read in place. */
+function planLines(plan: BundlePlan, remote: PlanLine[]): PlanLine[] {
+  const byRef = new Map(remote.map((l) => [`${l.kind} ${l.ref}`, l]));
+  return plan.artifacts.map((a) => {
+    const known = byRef.get(`${a.kind} ${a.refName}`);
+    if (known) return known;
+    const unknownDigest = a.blobs.some((b) => isFileBlob(b) && b.digest === undefined);
+    const finished = a.finish((b) => b.digest ?? PLACEHOLDER_DIGEST);
+    const size = finished.root.size + [...a.blobs, ...finished.extra].reduce((n, b) => n + b.size, 0);
+    return {
+      kind: a.kind,
+      ref: a.refName,
+      source: finished.info.source,
+      digest: unknownDigest ? null : finished.root.digest,
+      size,
+      cachedBytes: 0,
+      cached: false,
+    };
+  });
+}
+
+/** Sum of the sizes of blobs listed by more than one artifact, beyond their first use. */
+function dedupSaved(plan: BundlePlan): number {
+  const seen = new Set<string>();
+  let saved = 0;
+  for (const a of plan.artifacts) {
+    for (const b of a.blobs) {
+      const key = b.digest ?? (isFileBlob(b) ? `path:${b.path}` : '');
+      if (seen.has(key)) saved += b.size;
+      else seen.add(key);
+    }
+  }
+  return saved;
+}
+
+async function writeBundle(
+  options: CreateBundleOptions,
+  plan: BundlePlan,
+  started: number,
+  reporter: Reporter,
+  fetch?: Fetch,
+): Promise<WrittenResult> {
   const base = options.basePath ? await loadBase(options.basePath, plan) : undefined;
 
   // Distinct file blobs: by digest when declared, by path when it will be learned while writing.
@@ -208,7 +350,8 @@ export async function createBundle(options: CreateBundleOptions): Promise<Create
       // A blob whose digest is learned here gets a temporary path; tar paths of blobs all have one length.
       const path = item.path ?? blobPath(placeholders.get(item.source)!);
       const provisional = item.path === undefined;
-      const hex = await writer.addEntry(path, item.size, readHashed(item.source), {
+      const arriving = item.expected === undefined ? undefined : fetch?.follow(item.expected);
+      const hex = await writer.addEntry(path, item.size, arriving ?? readHashed(item.source), {
         onBytes: (k) => progress.add(k),
         provisional,
         mode: item.mode,
@@ -224,6 +367,8 @@ export async function createBundle(options: CreateBundleOptions): Promise<Create
       else if (!item.blob) fileDigests.set(item.path!, hex);
     }
     progress.finish();
+    // Every download verified and in the cache before the bundle is committed.
+    await fetch?.done;
     if (learned.size < placeholders.size) throw new Error('internal: a blob was not hashed');
     const real = assemble(
       (b) => digestOfBlob(b)!,

@@ -1,13 +1,35 @@
-/** Spec → plan: every artifact and file set a bundle will hold, read from local sources. */
+/**
+ * Spec → plan: every artifact and file set a bundle will hold. Local sources are read in place;
+ * remote ones (registries, chart repositories, Ollama) are resolved through `remote` — manifests and
+ * metadata fetched, large blobs listed for `RemoteSources.fetchAll` (skipped by a dry run).
+ */
 import { resolve } from 'node:path';
 import { specError } from '../lib/errors.js';
-import type { PlannedArtifact, PlannedFileSet } from '../bundle/plan.js';
+import { PLACEHOLDER_DIGEST } from '../lib/digest.js';
+import type { ChartInfo, PlannedArtifact, PlannedFileSet } from '../bundle/plan.js';
 import { parseOciFrom, type LoadedSpec } from '../bundle/spec.js';
 import { normalizeReference, parseReference } from '../oci/reference.js';
 import { planLocalChart } from '../sources/chart.js';
+import { dependencyVendor } from '../sources/chart-deps.js';
+import { planRepoChart, type ChartRepoContext } from '../sources/chart-repo.js';
 import { planFiles } from '../sources/files.js';
 import { planModel } from '../sources/model.js';
+import { planOllamaStoreModel } from '../sources/ollama-model.js';
 import { parsePlatform, planOciLayoutImage } from '../sources/oci-layout.js';
+import type { RemoteSources } from '../sources/pull-sources.js';
+
+/** What planning needs to reach remote sources; absent, a spec naming one is refused. */
+export interface RemoteAccess {
+  sources: RemoteSources;
+  chartRepo: ChartRepoContext;
+}
+
+/** An image a chart declares, and whether the bundle holds it. */
+export interface ChartImage {
+  chart: string;
+  image: string;
+  inBundle: boolean;
+}
 
 export const DEFAULT_PLATFORMS = ['linux/amd64'];
 
@@ -17,36 +39,122 @@ export interface BundlePlan {
   platforms: string[];
   artifacts: PlannedArtifact[];
   fileSets: PlannedFileSet[];
+  /** Images the charts declare (helm.sh/images, values.yaml), deduplicated. */
+  chartImages: ChartImage[];
+}
+
+const RESOLVE_CONCURRENCY = 6;
+
+/** `fn` over `items`, at most `limit` at a time; results in input order; the first failure wins. */
+async function mapLimit<T, R>(items: T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
+  const out: R[] = new Array<R>(items.length);
+  let next = 0;
+  let failed = false;
+  const worker = async () => {
+    while (!failed && next < items.length) {
+      const i = next++;
+      try {
+        out[i] = await fn(items[i]!);
+      } catch (err) {
+        failed = true;
+        throw err;
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  return out;
+}
+
+function offline(what: string): Error {
+  return specError(
+    `${what} is a remote source, and this command reads local sources only`,
+    'run bundle create',
+  );
 }
 
 export async function planBundle(
   loaded: LoadedSpec,
-  options: { allPlatforms?: boolean } = {},
+  options: { allPlatforms?: boolean; remote?: RemoteAccess; addChartImages?: boolean } = {},
 ): Promise<BundlePlan> {
   const { spec, dir, file } = loaded;
   const platforms = spec.spec.platforms ?? DEFAULT_PLATFORMS;
   const parsedPlatforms = platforms.map((p) => parsePlatform(p));
   const artifacts: PlannedArtifact[] = [];
+  const remote = options.remote;
 
-  for (const image of spec.spec.images ?? []) {
+  // Images resolve concurrently (a manifest and configs each: round trips, not bandwidth); order is kept.
+  const images = await mapLimit(spec.spec.images ?? [], RESOLVE_CONCURRENCY, async (image) => {
     const ref = normalizeReference(image.ref);
-    const { layoutDir, tag } = parseOciFrom(image.from, dir);
-    const source = { ref, layoutDir, tag: tag ?? parseReference(ref).tag, source: image.from };
-    artifacts.push(await planOciLayoutImage(source, parsedPlatforms, options.allPlatforms ?? false));
-  }
+    if (image.from?.startsWith('oci:')) {
+      const { layoutDir, tag } = parseOciFrom(image.from, dir);
+      const source = { ref, layoutDir, tag: tag ?? parseReference(ref).tag, source: image.from };
+      return planOciLayoutImage(source, parsedPlatforms, options.allPlatforms ?? false);
+    }
+    if (!remote) throw offline(image.from ?? ref);
+    return remote.sources.image(image.ref, image.from);
+  });
+  artifacts.push(...images);
   for (const chart of spec.spec.charts ?? []) {
-    artifacts.push(await planLocalChart(resolve(dir, chart.path), chart.path));
+    if ('path' in chart) {
+      const chartDir = resolve(dir, chart.path);
+      const vendor = remote
+        ? dependencyVendor(
+            { chartRepo: remote.chartRepo, ociArchive: (ref) => remote.sources.ociChartArchive(ref) },
+            chartDir,
+          )
+        : undefined;
+      artifacts.push(await planLocalChart(chartDir, chart.path, vendor));
+    } else if ('repo' in chart) {
+      if (!remote) throw offline(chart.repo);
+      artifacts.push(await planRepoChart(remote.chartRepo, chart));
+    } else {
+      if (!remote) throw offline(chart.ref);
+      artifacts.push(await remote.sources.ociChart(chart.ref));
+    }
   }
   for (const model of spec.spec.models ?? []) {
-    artifacts.push(
-      await planModel({
-        name: model.name,
-        ggufPath: resolve(dir, model.gguf),
-        modelfilePath: model.modelfile === undefined ? undefined : resolve(dir, model.modelfile),
-        source: model.gguf,
-      }),
-    );
+    if (model.gguf !== undefined) {
+      artifacts.push(
+        await planModel({
+          name: model.name!,
+          ggufPath: resolve(dir, model.gguf),
+          modelfilePath: model.modelfile === undefined ? undefined : resolve(dir, model.modelfile),
+          source: model.gguf,
+        }),
+      );
+    } else if (model.from?.startsWith('ollama-store:')) {
+      if (model.name === undefined) {
+        throw specError(
+          `${file}: ${model.from} needs a name (the model to take from the store)`,
+          'add name: MODEL:TAG',
+        );
+      }
+      artifacts.push(await planOllamaStoreModel(model.from, model.name, dir));
+    } else {
+      if (!remote) throw offline(model.from ?? model.name ?? 'model');
+      artifacts.push(await remote.sources.model(model.name, model.from));
+    }
   }
+
+  // Images the charts declare: listed always, added as artifacts with --add-chart-images.
+  const chartImages: ChartImage[] = [];
+  const have = () => new Set(artifacts.filter((a) => a.kind === 'image').map((a) => a.refName));
+  const declared = new Map<string, string>();
+  for (const a of artifacts.filter((x) => x.kind === 'chart')) {
+    const info = a.finish(() => PLACEHOLDER_DIGEST).info as ChartInfo;
+    for (const image of info.images)
+      if (!declared.has(image)) declared.set(image, `${info.name} ${info.version}`);
+  }
+  if (options.addChartImages) {
+    if (!remote) throw specError('--add-chart-images pulls from registries', 'run bundle create');
+    const present = have();
+    for (const image of declared.keys()) {
+      if (!present.has(image)) artifacts.push(await remote.sources.image(image, undefined));
+    }
+  }
+  const present = have();
+  for (const [image, chart] of declared) chartImages.push({ chart, image, inBundle: present.has(image) });
+
   const seen = new Set<string>();
   for (const a of artifacts) {
     if (seen.has(a.refName)) {
@@ -71,5 +179,12 @@ export async function planBundle(
     }
     fileSets.push(set);
   }
-  return { name: spec.metadata.name, version: spec.metadata.version, platforms, artifacts, fileSets };
+  return {
+    name: spec.metadata.name,
+    version: spec.metadata.version,
+    platforms,
+    artifacts,
+    fileSets,
+    chartImages,
+  };
 }

@@ -120,6 +120,7 @@ function tarEntry(path: string, data: Buffer): Buffer[] {
 export async function packageChart(
   dir: string,
   name: string,
+  extra: Map<string, Buffer> = new Map(),
 ): Promise<{ files: Map<string, Buffer>; tgz: Buffer }> {
   const ignoreFile = join(dir, '.helmignore');
   const ignoreText = await readFile(ignoreFile, 'utf8').catch((err: NodeJS.ErrnoException) => {
@@ -129,8 +130,12 @@ export async function packageChart(
   const files = new Map<string, Buffer>();
   const parts: Buffer[] = [];
   let total = 0;
-  for (const f of await collectFiles(dir, parseIgnore(ignoreText, ignoreFile))) {
-    const data = await readFile(f.abs);
+  const collected: Array<{ rel: string; abs: string; data?: Buffer }> = [
+    ...(await collectFiles(dir, parseIgnore(ignoreText, ignoreFile))).filter((f) => !extra.has(f.rel)),
+    ...[...extra].map(([rel, data]) => ({ rel, abs: join(dir, rel), data })),
+  ].sort((a, b) => (a.rel < b.rel ? -1 : a.rel > b.rel ? 1 : 0));
+  for (const f of collected) {
+    const data = f.data ?? (await readFile(f.abs));
     total += data.length;
     if (total > MAX_CHART_BYTES)
       throw sourceError(`${dir}: chart is larger than 100 MiB`, 'list large files in .helmignore');

@@ -14,6 +14,7 @@ import { sha256Digest } from '../lib/digest.js';
 import { describeFsError, sourceError } from '../lib/errors.js';
 import { MediaType } from '../oci/media-types.js';
 import { tryNormalizeReference } from '../oci/reference.js';
+import { expandSubcharts } from './chart-archive.js';
 import { packageChart } from './chart-package.js';
 
 const SEMVER_RE =
@@ -83,8 +84,16 @@ function escapeNonAscii(s: string): string {
   return out;
 }
 
-interface ChartMeta {
+export interface ChartDependency {
   name: string;
+  version: string | undefined;
+  repository: string;
+  alias: string | undefined;
+}
+
+export interface ChartMeta {
+  name: string;
+  dependencies: ChartDependency[];
   version: string;
   appVersion: string | undefined;
   annotations: Record<string, string>;
@@ -157,7 +166,13 @@ function readMetadata(doc: unknown, file: string): ChartMeta {
     dependencies,
     type: scalar(doc.type),
   });
-  return { name, version, appVersion, annotations, config };
+  const deps: ChartDependency[] = dependencies.map((d) => ({
+    name: d.name,
+    version: scalar((d as Yaml).version),
+    repository: d.repository,
+    alias: scalar((d as Yaml).alias),
+  }));
+  return { name, version, appVersion, annotations, config, dependencies: deps };
 }
 
 /** The manifest annotations `helm push` sets, minus org.opencontainers.image.created. */
@@ -242,7 +257,80 @@ function memoryBlob(mediaType: string, data: Buffer): MemoryBlob {
   return { mediaType, digest: sha256Digest(data), size: data.length, data };
 }
 
-export async function planLocalChart(dir: string, source: string): Promise<PlannedArtifact> {
+/** A chart's file that is Chart.yaml metadata → parsed and checked (name, SemVer version, annotations). */
+export function readChartYaml(text: string, file: string): ChartMeta {
+  return readMetadata(parseYaml(text, file, true), file);
+}
+
+/**
+ * The Helm OCI artifact for a packaged chart: config = Chart.yaml metadata as JSON, one layer = `tgz`
+ * exactly as given (a chart downloaded from a repository keeps the bytes its index.yaml digest names).
+ * `files` are the chart's files by path relative to the chart root, for image discovery.
+ */
+export function chartArtifact(input: {
+  meta: ChartMeta;
+  files: Map<string, Buffer>;
+  tgz: Buffer;
+  /** Where the files are, for messages. */
+  where: string;
+  source: string;
+}): PlannedArtifact {
+  const { meta, files, tgz } = input;
+  const layer = memoryBlob(MediaType.helmChart, tgz);
+  const config = memoryBlob(MediaType.helmConfig, Buffer.from(goJson(meta.config)));
+  const descriptor = (b: MemoryBlob) => ({ mediaType: b.mediaType, digest: b.digest, size: b.size });
+  const manifest = {
+    schemaVersion: 2,
+    mediaType: MediaType.ociManifest,
+    config: descriptor(config),
+    layers: [descriptor(layer)],
+    annotations: manifestAnnotations(meta),
+  };
+  const root = memoryBlob(MediaType.ociManifest, Buffer.from(goJson(manifest)));
+  return chartArtifactFromManifest({
+    meta,
+    files,
+    where: input.where,
+    source: input.source,
+    root,
+    blobs: [config, layer],
+  });
+}
+
+/** A chart whose OCI manifest already exists (pulled from an OCI registry): kept byte-for-byte. */
+export function chartArtifactFromManifest(input: {
+  meta: ChartMeta;
+  files: Map<string, Buffer>;
+  where: string;
+  source: string;
+  root: MemoryBlob;
+  blobs: MemoryBlob[];
+}): PlannedArtifact {
+  const { meta, root } = input;
+  // OCI tags cannot hold "+": Helm stores 1.0.0+build as tag 1.0.0_build.
+  const refName = `charts/${meta.name}:${meta.version.replace(/\+/g, '_')}`;
+  const info: ChartInfo = {
+    kind: 'chart',
+    name: meta.name,
+    version: meta.version,
+    ref: refName,
+    source: input.source,
+    digest: root.digest,
+    images: discoverImages(expandSubcharts(input.files, input.where), input.where),
+  };
+  if (meta.appVersion !== undefined) info.appVersion = meta.appVersion;
+  return { kind: 'chart', refName, blobs: input.blobs, finish: () => ({ root, extra: [], info }) };
+}
+
+/**
+ * A local chart directory. `vendor` returns the archives of dependencies its charts/ lacks (Chart.yaml
+ * dependencies), added as charts/<name>-<version>.tgz the way `helm dependency build` would.
+ */
+export async function planLocalChart(
+  dir: string,
+  source: string,
+  vendor?: (meta: ChartMeta, present: Set<string>) => Promise<Map<string, Buffer>>,
+): Promise<PlannedArtifact> {
   const chartFile = join(dir, 'Chart.yaml');
   const text = await readFile(chartFile, 'utf8').catch((err: NodeJS.ErrnoException) => {
     if (err.code === 'ENOENT') {
@@ -255,32 +343,12 @@ export async function planLocalChart(dir: string, source: string): Promise<Plann
     throw describeFsError(err, chartFile, 'read') ?? err;
   });
   const meta = readMetadata(parseYaml(text, chartFile, true), chartFile);
-  const { files, tgz } = await packageChart(dir, meta.name);
+  let { files, tgz } = await packageChart(dir, meta.name);
   if (!files.has('Chart.yaml'))
     throw sourceError(`${dir}/.helmignore: it ignores Chart.yaml`, 'remove the rule that matches Chart.yaml');
-
-  const layer = memoryBlob(MediaType.helmChart, tgz);
-  const config = memoryBlob(MediaType.helmConfig, Buffer.from(goJson(meta.config)));
-  const descriptor = (b: MemoryBlob) => ({ mediaType: b.mediaType, digest: b.digest, size: b.size });
-  const manifest = {
-    schemaVersion: 2,
-    mediaType: MediaType.ociManifest,
-    config: descriptor(config),
-    layers: [descriptor(layer)],
-    annotations: manifestAnnotations(meta),
-  };
-  const root = memoryBlob(MediaType.ociManifest, Buffer.from(goJson(manifest)));
-  // OCI tags cannot hold "+": Helm stores 1.0.0+build as tag 1.0.0_build.
-  const refName = `charts/${meta.name}:${meta.version.replace(/\+/g, '_')}`;
-  const info: ChartInfo = {
-    kind: 'chart',
-    name: meta.name,
-    version: meta.version,
-    ref: refName,
-    source,
-    digest: root.digest,
-    images: discoverImages(files, dir),
-  };
-  if (meta.appVersion !== undefined) info.appVersion = meta.appVersion;
-  return { kind: 'chart', refName, blobs: [config, layer], finish: () => ({ root, extra: [], info }) };
+  if (vendor && meta.dependencies.length > 0) {
+    const extra = await vendor(meta, new Set(files.keys()));
+    if (extra.size > 0) ({ files, tgz } = await packageChart(dir, meta.name, extra));
+  }
+  return chartArtifact({ meta, files, tgz, where: dir, source });
 }

@@ -68,14 +68,14 @@ function normalVariant(p: Platform): string {
 }
 
 /** A wanted platform without variant accepts any variant of its os/arch; the default variant wins ties. */
-function matchScore(want: Platform, have: Platform): number {
+export function matchScore(want: Platform, have: Platform): number {
   if (want.os !== have.os || want.architecture !== have.architecture) return 0;
   if (normalVariant(want) === normalVariant(have)) return 2;
   return want.variant === undefined ? 1 : 0;
 }
 
 /** Attestation manifests (buildx) sit in indexes as unknown/unknown: not a platform anyone runs. */
-const isRealPlatform = (d: Descriptor) => d.platform !== undefined && d.platform.os !== 'unknown';
+export const isRealPlatform = (d: Descriptor) => d.platform !== undefined && d.platform.os !== 'unknown';
 
 class Layout {
   readonly blobs = new Map<string, PlannedBlob>();

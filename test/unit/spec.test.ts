@@ -187,3 +187,60 @@ describe('parseOciFrom', () => {
     expect(parseOciFrom(from, base)).toEqual({ layoutDir, tag });
   });
 });
+
+describe('bundles/kubechat.yaml (the product bundle)', () => {
+  it('passes schema validation and pins every upstream artifact', async () => {
+    const loaded = await loadSpec(resolve('bundles/kubechat.yaml'));
+    const s = loaded.spec.spec;
+    const refs = (s.images ?? []).map((i) => i.ref);
+    for (const want of [
+      'ollama/ollama',
+      'library/postgres',
+      'library/redis',
+      'library/registry',
+      'k8s-device-plugin',
+      'ingress-nginx/controller',
+    ]) {
+      expect(
+        refs.some((r) => r.includes(want)),
+        want,
+      ).toBe(true);
+    }
+    // Pinned: a release tag on every image and chart, never latest.
+    for (const r of refs) expect(r).toMatch(/:[^:/]+$/);
+    expect(refs.some((r) => r.endsWith(':latest'))).toBe(false);
+    expect(s.charts).toContainEqual({ path: '../charts/kubechat' });
+    for (const c of s.charts ?? []) if ('repo' in c) expect(c.version).toMatch(/^\d+\.\d+\.\d+$/);
+    expect((s.models ?? []).map((m) => m.name)).toContain('llama3.2:1b');
+    for (const m of s.models ?? []) expect(m.name).toMatch(/:[^:]+$/);
+  });
+
+  it('accepts every remote source form and rejects mixed ones with a message naming the entry', async () => {
+    const ok = await specFile(`apiVersion: kubechat.io/v1
+kind: Bundle
+metadata: {name: r, version: 1.0.0}
+spec:
+  images:
+    - {ref: nginx:1.27}
+    - {ref: "docker.io/library/nginx:1.27", from: "docker://mirror.example.com/library/nginx:1.27"}
+  charts:
+    - {name: web, repo: "https://charts.example.com", version: 1.0.0}
+    - {ref: "oci://ghcr.io/org/charts/web:1.0.0"}
+  models:
+    - {name: "llama3.2:1b"}
+    - {from: "ollama://models.example.com:5000/library/tiny:1b"}
+    - {name: "tiny:1b", from: "ollama-store:/var/lib/ollama/models"}
+`);
+    await expect(loadSpec(ok)).resolves.toBeDefined();
+    const mixedChart = await failure(
+      VALID.replace('- path: ../charts/kubechat', '- {path: ../charts/kubechat, ref: "oci://h/c:1"}'),
+    );
+    expect(mixedChart.message).toContain('spec.charts.0');
+    const noVersion = await failure(
+      VALID.replace('- path: ../charts/kubechat', '- {name: web, repo: "https://c.example.com"}'),
+    );
+    expect(noVersion.message).toContain('"repo" needs "version"');
+    const both = await failure(VALID.replace('modelfile: ./models/Modelfile }', "from: 'ollama-store:/x' }"));
+    expect(both.message).toContain('spec.models.0');
+  });
+});

@@ -5,6 +5,8 @@ import { formatBytes } from '../../lib/progress.js';
 import { parseSplitSize } from '../../bundle/split.js';
 import { defaultCompressOptions } from '../../bundle/zstd.js';
 import { createBundle, type CreateBundleResult } from '../../services/create-bundle.js';
+import { parseRegistryAuthFlag } from '../../oci/registry-credentials.js';
+import { readFile } from 'node:fs/promises';
 import { loadSigningKey, PASSPHRASE_ENV, PASSPHRASE_FILE_ENV, readPassphrase } from '../../signing/keys.js';
 
 export default class BundleCreate extends KubechatCommand {
@@ -49,6 +51,27 @@ ${EXIT_CODES_HELP}`;
     }),
     'dry-run': Flags.boolean({
       summary: 'Plan and size the bundle (and its parts) without writing anything.',
+      description:
+        'Lists every artifact with its digest, size and what the cache holds, and the images charts declare. ' +
+        'Fetches manifests and metadata only, never a layer or model blob.',
+    }),
+    'registry-auth': Flags.string({
+      summary: 'Credentials for a registry: HOST=USER:ENV_VAR (the password is read from $ENV_VAR).',
+      multiple: true,
+    }),
+    'insecure-registry': Flags.string({
+      summary: 'Allow plain HTTP or an unverified certificate for HOST[:PORT] (loopback needs no flag).',
+      multiple: true,
+    }),
+    'registry-ca': Flags.string({ summary: 'PEM file of extra CA certificates to trust for registries.' }),
+    'cache-dir': Flags.string({
+      summary: 'Content cache directory.',
+      env: 'KUBECHAT_CACHE_DIR',
+      description: 'Default: $XDG_CACHE_HOME/kubechat, else ~/.cache/kubechat.',
+    }),
+    concurrency: Flags.integer({ summary: 'Blobs downloading at once.', default: 6, min: 1, max: 64 }),
+    'add-chart-images': Flags.boolean({
+      summary: 'Also pull the images charts declare (helm.sh/images annotation, values.yaml image fields).',
     }),
   };
 
@@ -56,6 +79,8 @@ ${EXIT_CODES_HELP}`;
     const { flags } = await this.parse(BundleCreate);
     const splitSize = flags.split === undefined ? undefined : parseSplitSize(flags.split);
     const now = sourceDateEpoch(process.env.SOURCE_DATE_EPOCH);
+    const credentials = new Map((flags['registry-auth'] ?? []).map((v) => parseRegistryAuthFlag(v)));
+    const ca = flags['registry-ca'] === undefined ? undefined : await readCa(flags['registry-ca']);
     // Unlock the key first: a wrong passphrase should fail before minutes of work.
     const signingKey = flags.key ? await loadSigningKey(flags.key, await readPassphrase()) : undefined;
     const result = await this.progress(`Creating bundle from ${flags.file}`, (reporter) =>
@@ -71,11 +96,29 @@ ${EXIT_CODES_HELP}`;
         now,
         dryRun: flags['dry-run'],
         reporter,
+        cacheDir: flags['cache-dir'],
+        concurrency: flags.concurrency,
+        addChartImages: flags['add-chart-images'],
+        registry: { insecure: flags['insecure-registry'] ?? [], credentials, ...(ca ? { ca } : {}) },
       }),
     ).finally(() => signingKey?.dispose());
     const what = `${result.delta ? 'Delta bundle' : 'Bundle'} ${result.name} ${result.version}`;
     this.say(result.dryRun ? `${what} (dry run: nothing written)` : what);
-    if (result.dryRun) this.say(`  would write ${result.bundle}`);
+    if (result.dryRun) {
+      this.say(`  would write ${result.bundle}`);
+      for (const l of result.plan) {
+        const state = l.cached
+          ? 'cached'
+          : l.cachedBytes > 0
+            ? `${formatBytes(l.size - l.cachedBytes)} to pull`
+            : l.source.includes('://')
+              ? 'to pull'
+              : 'local';
+        this.say(
+          `  ${l.kind.padEnd(5)} ${l.ref}  ${l.digest ?? '(digest when read)'}  ${formatBytes(l.size)}  ${state}`,
+        );
+      }
+    }
     for (const f of result.files) this.say(`  ${f}`);
     const a = result.artifacts;
     this.say(`  ${a.images} images, ${a.charts} charts, ${a.models} models, ${a.files} files`);
@@ -90,10 +133,43 @@ ${EXIT_CODES_HELP}`;
       );
     }
     if (result.manifestDigest) this.say(`  manifest ${result.manifestDigest}`);
+    const missing = result.chartImages.filter((c) => !c.inBundle);
+    if (result.dryRun) {
+      for (const c of missing) this.say(`  chart ${c.chart} uses ${c.image}: not in the bundle`);
+    }
+    if (missing.length > 0) {
+      this.say(
+        `  ${missing.length} images the charts use are not in the bundle: --add-chart-images adds them`,
+      );
+    }
+    const p = result.pull;
+    if (result.dryRun) {
+      const toPull = result.plan.reduce(
+        (n, l) => n + (l.source.includes('://') ? l.size - l.cachedBytes : 0),
+        0,
+      );
+      this.say(`  to pull ${formatBytes(toPull)}, already cached ${formatBytes(p.cachedBytes)}`);
+    } else if (p.downloadedBytes + p.cachedBytes + p.chartRepoBytes > 0) {
+      this.say(
+        `  pulled ${formatBytes(p.downloadedBytes + p.chartRepoBytes)}, from cache ${formatBytes(p.cachedBytes)}, ` +
+          `dedup saved ${formatBytes(result.dedupSavedBytes)}, compressed ${formatBytes(result.bundleBytes)}`,
+      );
+    }
     const signer = `${result.dryRun ? 'would be signed' : 'signed'} by key ${result.signedBy}`;
     this.say(`  signed    ${result.signedBy ? signer : 'no (unsigned: pass --key to sign)'}`);
     if (result.expires) this.say(`  expires   ${result.expires}`);
     return result;
+  }
+}
+
+async function readCa(path: string): Promise<Buffer> {
+  try {
+    return await readFile(path);
+  } catch (err) {
+    throw specError(
+      `--registry-ca ${path}: cannot read (${(err as Error).message})`,
+      'pass a PEM file of CA certificates',
+    );
   }
 }
 

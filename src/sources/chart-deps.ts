@@ -1,0 +1,77 @@
+/**
+ * Vendoring chart dependencies, as `helm dependency build` does: every Chart.yaml dependency that the
+ * chart's charts/ directory lacks (neither `charts/<name>/` nor `charts/<name>-*.tgz`) is fetched and
+ * added as `charts/<name>-<version>.tgz`, so the bundled chart installs with no repository at hand.
+ *
+ * Repositories: `https://…` (index.yaml; an exact version or a SemVer range, highest match wins),
+ * `oci://host/path` (exact version), `file://DIR` (a local chart, packaged). Helm's repository aliases
+ * (`@name`, `alias:name`) refer to a local Helm configuration and are refused with a fix.
+ */
+import { readFile } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { chartDependencyError, KubechatError } from '../lib/errors.js';
+import { packageChart } from './chart-package.js';
+import { fetchRepoChart, type ChartRepoContext } from './chart-repo.js';
+import { readChartYaml, type ChartMeta } from './chart.js';
+
+export interface VendorContext {
+  chartRepo: ChartRepoContext;
+  /** Pulls a Helm OCI chart archive (oci://host/path/name:version); undefined when offline-only. */
+  ociArchive?: (ref: string) => Promise<Buffer>;
+}
+
+export function dependencyVendor(ctx: VendorContext, chartDir: string) {
+  return async (meta: ChartMeta, present: Set<string>): Promise<Map<string, Buffer>> => {
+    const out = new Map<string, Buffer>();
+    for (const dep of meta.dependencies) {
+      const has = [...present].some(
+        (p) =>
+          p === `charts/${dep.name}/Chart.yaml` ||
+          (p.startsWith(`charts/${dep.name}-`) && p.endsWith('.tgz')),
+      );
+      if (has) continue;
+      const label = `chart ${meta.name} ${meta.version}: dependency ${dep.name}`;
+      const fail = (msg: string, fix: string, cause?: unknown) =>
+        chartDependencyError(`${label}: ${msg}`, fix, cause);
+      const repo = dep.repository;
+      try {
+        if (repo.startsWith('file://')) {
+          const dir = resolve(chartDir, repo.slice('file://'.length));
+          const text = await readFile(join(dir, 'Chart.yaml'), 'utf8').catch((err: unknown) => {
+            throw fail(`${dir} has no Chart.yaml`, 'fix the file:// path in Chart.yaml dependencies', err);
+          });
+          const sub = readChartYaml(text, join(dir, 'Chart.yaml'));
+          const { tgz } = await packageChart(dir, sub.name);
+          out.set(`charts/${sub.name}-${sub.version}.tgz`, tgz);
+          continue;
+        }
+        if (dep.version === undefined) {
+          throw fail('has no version', 'pin a version (or range) for every dependency in Chart.yaml');
+        }
+        if (/^https?:\/\//.test(repo)) {
+          const { tgz, version } = await fetchRepoChart(ctx.chartRepo, repo, dep.name, dep.version);
+          out.set(`charts/${dep.name}-${version}.tgz`, tgz);
+        } else if (repo.startsWith('oci://')) {
+          if (!ctx.ociArchive)
+            throw fail(
+              'oci:// repositories need the registry client',
+              'vendor it with helm dependency build',
+            );
+          const ref = `${repo.replace(/\/$/, '')}/${dep.name}:${dep.version}`;
+          out.set(`charts/${dep.name}-${dep.version}.tgz`, await ctx.ociArchive(ref));
+        } else {
+          throw fail(
+            `repository "${repo}" is a local Helm alias or empty`,
+            'write the repository URL (https://…, oci://…, file://…) in Chart.yaml, or run helm dependency build first',
+          );
+        }
+      } catch (err) {
+        if (err instanceof KubechatError && err.kind !== 'chartDependency') {
+          throw chartDependencyError(`${label} from ${repo}: ${err.message}`, err.fix, err);
+        }
+        throw err;
+      }
+    }
+    return out;
+  };
+}
