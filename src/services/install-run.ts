@@ -135,13 +135,17 @@ export class InstallRun {
   async onGraphComplete(): Promise<boolean> {
     const graph = this.graph!;
     // Journal says an artifact is installed: confirm cheaply (a registry wiped since must not be trusted).
-    for (const t of this.options.targets) {
-      for (const a of graph.artifacts.filter((x) => t.accepts(x.kind))) {
-        const key = JobKey.artifact(t, a.ref);
-        if (this.done(key) && !(await t.hasArtifact(a))) {
-          for (const k of [...this.jobs.keys()]) if (k.includes(` ${t.id} `)) this.jobs.delete(k);
-        }
-      }
+    // One HEAD per artifact, all at once (a re-run of a finished install is these requests and start-up).
+    const wiped = await Promise.all(
+      this.options.targets.map(async (t) => {
+        const checks = graph.artifacts
+          .filter((x) => t.accepts(x.kind) && this.done(JobKey.artifact(t, x.ref)))
+          .map((a) => this.checks.run(() => t.hasArtifact(a)));
+        return (await Promise.all(checks)).some((there) => !there);
+      }),
+    );
+    for (const [i, t] of this.options.targets.entries()) {
+      if (wiped[i]) for (const k of [...this.jobs.keys()]) if (k.includes(` ${t.id} `)) this.jobs.delete(k);
     }
     const taken = graph.artifacts.filter((a) => this.options.targets.some((t) => t.accepts(a.kind)));
     const unique = new Map(taken.flatMap((a) => a.blobs).map((b) => [b.digest, b.size]));
