@@ -20,6 +20,11 @@ export const OCI_LAYOUT_CONTENT = '{"imageLayoutVersion":"1.0.0"}';
 
 export const BLOB_PREFIX = 'blobs/sha256/';
 export const FILES_PREFIX = 'files/';
+/** files/<target> that kubechat's own database migrations go to in every bundle. */
+export const MIGRATIONS_TARGET = 'migrations';
+export const MIGRATIONS_PREFIX = `${FILES_PREFIX}${MIGRATIONS_TARGET}/`;
+/** How the migrations file set is named in the manifest (not a host path: bundles stay reproducible). */
+export const MIGRATIONS_SOURCE = 'kubechat:db/migrations';
 
 export function blobPath(digest: string): string {
   return BLOB_PREFIX + hexOf(digest);

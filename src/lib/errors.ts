@@ -40,6 +40,17 @@ export const ExitCode = {
   serveAddress: 35,
   serveTls: 36,
   serveContent: 37,
+  /** 40–49: database (README "Exit codes"). */
+  dbUnreachable: 40,
+  dbAuth: 41,
+  dbMissing: 42,
+  dbDrift: 43,
+  dbNewer: 44,
+  dbPending: 45,
+  dbMigration: 46,
+  dbLocked: 47,
+  dbEmbedded: 48,
+  dbQuery: 49,
 } as const;
 
 export type ExitCodeName = keyof typeof ExitCode;
@@ -72,6 +83,10 @@ export const EXIT_CODES_HELP =
   '31 install journal unreadable or unwritable, 32 a delta needs content its base should have installed, ' +
   '35 registry serve: cannot listen on --addr, 36 registry serve: bad TLS certificate or key, ' +
   '37 registry serve: nothing servable (delta bundle, no seek table, not an OCI layout), ' +
+  '40 database unreachable, 41 database login refused, 42 database does not exist, ' +
+  '43 schema drift (an applied migration changed or is unknown), 44 database schema newer than this kubechat, ' +
+  '45 migrations pending, 46 a migration failed (rolled back), 47 migration lock busy, ' +
+  '48 embedded PostgreSQL could not start, 49 database query failed, ' +
   '130/143 interrupted (partial output removed).';
 
 export class KubechatError extends Error {
@@ -156,6 +171,23 @@ export const serveTlsError = (message: string, fix?: string, cause?: unknown) =>
 export const serveContentError = (message: string, fix?: string, cause?: unknown) =>
   new KubechatError('serveContent', message, fix, { cause });
 
+/** A database error (exit 40–49); `kind` picks the code. */
+export const dbError = (
+  kind:
+    | 'dbUnreachable'
+    | 'dbAuth'
+    | 'dbMissing'
+    | 'dbDrift'
+    | 'dbNewer'
+    | 'dbPending'
+    | 'dbMigration'
+    | 'dbLocked'
+    | 'dbEmbedded'
+    | 'dbQuery',
+  message: string,
+  fix?: string,
+  cause?: unknown,
+) => new KubechatError(kind, message, fix, { cause });
 /** Map a Node.js system error on `path` to a KubechatError with a fix, or undefined if it is not one we know. */
 export function describeFsError(
   err: unknown,

@@ -13,6 +13,8 @@ import { planLocalChart } from '../sources/chart.js';
 import { dependencyVendor } from '../sources/chart-deps.js';
 import { planRepoChart, type ChartRepoContext } from '../sources/chart-repo.js';
 import { planFiles } from '../sources/files.js';
+import { MIGRATIONS_PREFIX, MIGRATIONS_SOURCE, MIGRATIONS_TARGET } from '../bundle/layout.js';
+import { loadMigrationDir, SHIPPED_MIGRATIONS_DIR } from '../db/migration-set.js';
 import { planModel } from '../sources/model.js';
 import { planOllamaStoreModel } from '../sources/ollama-model.js';
 import { parsePlatform, planOciLayoutImage } from '../sources/oci-layout.js';
@@ -167,6 +169,12 @@ export async function planBundle(
   const paths = new Map<string, string>();
   for (const entry of spec.spec.files ?? []) {
     const set = await planFiles(entry, dir);
+    if (set.files.some((f) => f.path.startsWith(MIGRATIONS_PREFIX))) {
+      throw specError(
+        `${file}: files entry ${entry.path} maps into ${MIGRATIONS_PREFIX}, which holds kubechat's database migrations`,
+        'give the files entry another target',
+      );
+    }
     for (const f of set.files) {
       const other = paths.get(f.path);
       if (other !== undefined) {
@@ -179,6 +187,7 @@ export async function planBundle(
     }
     fileSets.push(set);
   }
+  fileSets.push(await planMigrations());
   return {
     name: spec.metadata.name,
     version: spec.metadata.version,
@@ -186,5 +195,16 @@ export async function planBundle(
     artifacts,
     fileSets,
     chartImages,
+  };
+}
+
+/** Every bundle carries the database migrations of the kubechat that made it; install applies them. */
+async function planMigrations(): Promise<PlannedFileSet> {
+  const valid = new Set((await loadMigrationDir(SHIPPED_MIGRATIONS_DIR)).map((m) => m.file));
+  const set = await planFiles({ path: SHIPPED_MIGRATIONS_DIR, target: MIGRATIONS_TARGET }, '/');
+  return {
+    source: MIGRATIONS_SOURCE,
+    target: MIGRATIONS_TARGET,
+    files: set.files.filter((f) => valid.has(f.path.slice(MIGRATIONS_PREFIX.length))),
   };
 }
