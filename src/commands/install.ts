@@ -1,5 +1,5 @@
 import { Args, Flags } from '@oclif/core';
-import { resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import { KubechatCommand } from '../lib/command.js';
 import { EXIT_CODES_HELP, specError } from '../lib/errors.js';
 import { formatBytes } from '../lib/progress.js';
@@ -11,12 +11,16 @@ import { OllamaApiTarget } from '../targets/ollama-api.js';
 import { OllamaStoreTarget } from '../targets/ollama-store.js';
 import type { BlobTarget } from '../targets/types.js';
 import { registryTarget } from '../targets/registry.js';
+import { policyFlags } from '../signing/flags.js';
+import { enforceBundlePolicy, recordInstall, type PolicyResult } from '../signing/policy.js';
+import { loadTrustedKeys } from '../signing/trust.js';
+import { FileVersionStore, INSTALLED_VERSIONS_FILE } from '../signing/versions.js';
 
 export default class Install extends KubechatCommand {
   static override summary = 'Install a bundle into a registry, Ollama and a files directory, in one pass.';
   static override description = `Reads the bundle (or its split parts, in place) once, front to back, checking every blob's sha256 while it streams it to its targets: images and charts to --registry (an OCI registry, or an OCI image layout with oci:DIR), models to --ollama-store and/or every --ollama server, files/ entries to --files-dir. Nothing is extracted to a temporary directory. Manifests and tags are written last.
 
-A journal ($KUBECHAT_STATE_DIR, default ~/.local/state/kubechat/install/) records finished work: an interrupted install run again resumes, and a finished one is a fast no-op. Install contacts only the targets named on the command line. An unsigned bundle is refused unless --allow-unsigned is given.
+A journal ($KUBECHAT_STATE_DIR, default ~/.local/state/kubechat/install/) records finished work: an interrupted install run again resumes, and a finished one is a fast no-op. Install contacts only the targets named on the command line. The bundle must be signed by a trusted key (--trusted-key, or the trust directory): an unsigned, untrusted, tampered or expired bundle, or a version older than one already installed, is refused before any target is touched. --allow-unsigned, --allow-expired and --allow-downgrade override those three, loudly, and are recorded.
 
 ${EXIT_CODES_HELP}`;
 
@@ -62,9 +66,7 @@ ${EXIT_CODES_HELP}`;
       summary: 'Directory the bundle’s files/ entries (docs, manifests) are written under.',
       env: 'KUBECHAT_FILES_DIR',
     }),
-    'allow-unsigned': Flags.boolean({
-      summary: 'Install a bundle that carries no signature (prints a warning).',
-    }),
+    ...policyFlags,
     concurrency: Flags.integer({ summary: 'Blob writes in flight at once.', default: 6, min: 1, max: 64 }),
     'read-streams': Flags.integer({
       summary:
@@ -98,6 +100,13 @@ ${EXIT_CODES_HELP}`;
         'install needs at least one target',
         'pass --registry HOST:PORT|oci:DIR, --ollama-store DIR, --ollama URL or --files-dir DIR',
       );
+    // Trust material is loaded before anything else: a bad key file fails before any target is touched.
+    const trustedKeys = await loadTrustedKeys({
+      keyFiles: flags['trusted-key'],
+      trustDir: flags['trust-dir'],
+    });
+    const versions = new FileVersionStore(join(defaultStateDir(), INSTALLED_VERSIONS_FILE));
+    let policy: PolicyResult | undefined;
     const r = await this.progress(`Installing ${args.bundle}`, (reporter) =>
       install({
         bundlePath: args.bundle,
@@ -108,6 +117,20 @@ ${EXIT_CODES_HELP}`;
           return { journal: new FileJournal(path), location: path };
         },
         allowUnsigned: flags['allow-unsigned'],
+        verifyPolicy: async (bundle) =>
+          (policy = await enforceBundlePolicy({
+            manifestBytes: bundle.manifestBytes,
+            sigstoreBytes: bundle.signature,
+            trustedKeys,
+            allowUnsigned: flags['allow-unsigned'],
+            allowExpired: flags['allow-expired'],
+            allowDowngrade: flags['allow-downgrade'],
+            versions,
+            source: args.bundle,
+          })),
+        onComplete: async () => {
+          if (policy) await recordInstall(versions, policy);
+        },
         concurrency: flags.concurrency,
         readStreams: flags['read-streams'],
         reporter,

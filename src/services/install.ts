@@ -33,7 +33,13 @@ export interface InstallResult {
   name: string;
   version: string;
   manifestDigest: string;
-  signature: 'present-unchecked' | 'absent-allowed';
+  /**
+   * verified: signed by a trusted key (the trust policy ran); absent-allowed: unsigned, installed
+   * because of --allow-unsigned; present-unchecked: signed, but no policy was configured (library use).
+   */
+  signature: 'verified' | 'present-unchecked' | 'absent-allowed';
+  /** The trust policy's verdict, when one ran: signer, expiry and the overrides used. */
+  trust?: { keyId?: string; keySource?: string; expires?: string; overrides: string[] };
   targets: Array<{ id: string; label: string }>;
   artifacts: InstalledArtifact[];
   /** Models, images or charts of the bundle no target given takes. */
@@ -67,7 +73,7 @@ export interface InstallOptions {
    * bundle, and returns the warnings of the overrides it accepted. When given, it replaces the
    * built-in check that only refuses an unsigned bundle without `allowUnsigned`.
    */
-  verifyPolicy?: (bundle: OpenedBundle) => Promise<{ warnings: string[] } | void>;
+  verifyPolicy?: (bundle: OpenedBundle) => Promise<PolicyVerdict | void>;
   /** Called once after a successful install (signing/policy.ts `recordInstall`, database records). */
   onComplete?: (result: InstallResult, bundle: OpenedBundle) => Promise<void>;
   /** Called once per artifact installed on a target (the database issue records them). */
@@ -108,6 +114,16 @@ export function checkSignaturePresence(
   );
 }
 
+/** What the trust policy decided (signing/policy.ts PolicyResult has this shape). */
+export interface PolicyVerdict {
+  signed: boolean;
+  keyId?: string;
+  keySource?: string;
+  expires?: string;
+  overrides: readonly string[];
+  warnings: readonly string[];
+}
+
 export async function install(options: InstallOptions): Promise<InstallResult> {
   const started = Date.now();
   const reporter = options.reporter ?? silentReporter;
@@ -118,8 +134,9 @@ export async function install(options: InstallOptions): Promise<InstallResult> {
   };
   const bundle = await openBundle(options.bundlePath);
   // ── Trust: the single place the policy check goes. Nothing has touched a target before this line.
+  let verdict: PolicyVerdict | void = undefined;
   if (options.verifyPolicy) {
-    const verdict = await options.verifyPolicy(bundle);
+    verdict = await options.verifyPolicy(bundle);
     for (const w of verdict?.warnings ?? []) warn(w);
   } else {
     checkSignaturePresence(bundle, options.allowUnsigned, warn);
@@ -138,6 +155,15 @@ export async function install(options: InstallOptions): Promise<InstallResult> {
     await run.close();
   }
   const result = run.result(warnings, (Date.now() - started) / 1000);
+  if (verdict) {
+    result.signature = verdict.signed ? 'verified' : 'absent-allowed';
+    result.trust = {
+      keyId: verdict.keyId,
+      keySource: verdict.keySource,
+      expires: verdict.expires,
+      overrides: [...verdict.overrides],
+    };
+  }
   await options.onComplete?.(result, bundle);
   return result;
 }

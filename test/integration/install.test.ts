@@ -201,7 +201,13 @@ describe('refusals and faults', () => {
     const ok = await install({
       ...base,
       targets: [new OciLayoutTarget(oci)],
-      verifyPolicy: () => Promise.resolve({ warnings: ['--allow-expired: demo 1.0.0 expired'] }),
+      verifyPolicy: () =>
+        Promise.resolve({
+          signed: true,
+          keyId: 'k1',
+          overrides: ['allow-expired'],
+          warnings: ['--allow-expired: demo 1.0.0 expired'],
+        }),
       onComplete: (r) => {
         completed = r;
         return Promise.resolve();
@@ -209,6 +215,8 @@ describe('refusals and faults', () => {
     });
     expect(ok.warnings).toEqual(['--allow-expired: demo 1.0.0 expired']);
     expect(completed).toBe(ok);
+    expect(ok.signature).toBe('verified');
+    expect(ok.trust).toMatchObject({ keyId: 'k1', overrides: ['allow-expired'] });
     expect(ok.artifacts.filter((a) => a.status === 'installed')).toHaveLength(2);
   });
 
