@@ -3,7 +3,6 @@
  * stderr otherwise (CI logs, pipes, --json). Nothing is ever written to stdout here: stdout is for
  * results only.
  */
-import { Listr, ListrLogger, ProcessOutput } from 'listr2';
 import { formatBytes, type ProgressEvent, type Reporter } from './progress.js';
 
 /** When each task's byte count started, for rate and ETA. */
@@ -68,6 +67,8 @@ export async function withProgress<T>(
     options.interactive ??
     (!options.json && process.stderr.isTTY === true && !process.env.CI && process.env.TERM !== 'dumb');
   if (!interactive) return work(lineReporter((line) => process.stderr.write(line + '\n')));
+  // listr2 loads only for a terminal: piped, --json and CI runs start without it (~50 ms).
+  const { Listr, ListrLogger, ProcessOutput } = await import('listr2');
   let result: T | undefined;
   const list = new Listr(
     [
