@@ -1,9 +1,9 @@
 #!/usr/bin/env node
-// Node's on-disk compile cache (node:module, Node >= 22.1): later runs skip compiling the ~1,000
-// modules the CLI loads (about a third of start-up). Enabled before the first import it should cover.
-import module from 'node:module';
+// V8's code cache for the CLI's modules (in $TMPDIR/node-compile-cache; NODE_DISABLE_COMPILE_CACHE=1
+// turns it off): start-up is most of a no-op run, such as an install re-run. A cache that cannot be
+// written is skipped silently. Static imports would load before this line: oclif is imported after.
+import { enableCompileCache } from 'node:module';
 
-module.enableCompileCache?.();
+enableCompileCache?.();
 const { execute } = await import('@oclif/core');
-
 await execute({ dir: import.meta.url });

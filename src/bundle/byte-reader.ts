@@ -5,7 +5,15 @@ export class ByteReader {
   #position: number;
   #done = false;
 
-  constructor(source: AsyncIterable<Buffer>, startPosition = 0) {
+  /**
+   * With `seekTo`, the source can jump: `skip` drops what is buffered and tells the source the
+   * position the next chunk must start at, instead of reading the skipped bytes.
+   */
+  constructor(
+    source: AsyncIterable<Buffer>,
+    startPosition = 0,
+    private readonly seekTo?: (position: number) => void,
+  ) {
     this.#it = source[Symbol.asyncIterator]();
     this.#position = startPosition;
   }
@@ -49,6 +57,16 @@ export class ByteReader {
   }
 
   async skip(n: number, onEof: () => Error): Promise<void> {
+    if (this.seekTo && n > this.#buf.length) {
+      const rest = n - this.#buf.length;
+      this.#position += this.#buf.length;
+      this.#buf = Buffer.alloc(0);
+      this.seekTo(this.#position + rest);
+      // The source yields from the new position on; a stream that ends before it is truncated.
+      if (!(await this.#fill())) throw onEof();
+      this.#position += rest;
+      return;
+    }
     for await (const _ of this.chunks(n, onEof)) {
       // discard
     }

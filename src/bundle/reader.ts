@@ -116,10 +116,13 @@ export interface StreamedEntry extends TarEntry {
  */
 export async function* streamEntries(
   bundle: OpenedBundle,
-  options: { transient?: boolean } = {},
+  options: { transient?: boolean; seek?: boolean } = {},
 ): AsyncGenerator<StreamedEntry> {
   const name = bundle.source.name;
-  const reader = new ByteReader(decompress(bundle.source.stream(), name, { reuse: options.transient }));
+  const frames = options.seek ? seekingFrames(bundle) : undefined;
+  const reader = frames
+    ? new ByteReader(frames.content, 0, (n) => frames.seekTo(n))
+    : new ByteReader(decompress(bundle.source.stream(), name, { reuse: options.transient }));
   for await (const entry of parseTar(reader, name)) {
     yield { ...entry, data: reader.chunks(entry.size, truncated(name)) };
     // Whatever the caller left unread of the entry (all, some or none) is skipped here.
@@ -130,6 +133,41 @@ export async function* streamEntries(
   for await (const chunk of reader.rest()) {
     if (chunk.some((b) => b !== 0)) throw formatError(`${name}: data after the end-of-archive marker`);
   }
+}
+
+/**
+ * The whole tar stream frame by frame (seek table), for `streamEntries(…, { seek: true })`: frames of
+ * raw blocks are sliced out of the file without the decompressor, and a skip that reaches past the end
+ * of the current frame jumps there without reading (or decompressing) the frames in between. Part
+ * files are not hashed whole on this path (what is read is still checked entry by entry by the
+ * caller); `verify` and everything that needs the parts' digests read with the plain stream.
+ * Without a seek table it falls back to the plain stream.
+ */
+function seekingFrames(
+  bundle: OpenedBundle,
+): { content: AsyncIterable<Buffer>; seekTo: (position: number) => void } | undefined {
+  const frames = bundle.frames;
+  if (!frames) return undefined;
+  let target = 0;
+  async function* content(): AsyncGenerator<Buffer> {
+    for (const frame of frames!) {
+      const end = frame.tarStart + frame.tarSize;
+      if (frame.tarSize === 0 || end <= target) continue; // padding, or skipped: never read
+      let pos = frame.tarStart;
+      for await (const chunk of frameContent(bundle, frame, false)) {
+        let c = chunk;
+        if (pos < target) {
+          const drop = Math.min(c.length, target - pos);
+          c = c.subarray(drop);
+          pos += drop;
+        }
+        pos += c.length;
+        if (c.length > 0) yield c;
+        if (target >= end) break; // the reader skipped past this frame: stop reading it
+      }
+    }
+  }
+  return { content: content(), seekTo: (p) => (target = Math.max(target, p)) };
 }
 
 /** The tar stream from the start of frame `first` to the end of frame `last`, decompressing only those. */

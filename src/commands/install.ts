@@ -69,6 +69,13 @@ ${EXIT_CODES_HELP}`;
     }),
     ...policyFlags,
     concurrency: Flags.integer({ summary: 'Blob writes in flight at once.', default: 6, min: 1, max: 64 }),
+    'read-streams': Flags.integer({
+      summary:
+        'Large blobs read from the bundle at once (seekable bundles): 1 reads strictly front to back, for slow spinning media.',
+      default: 2,
+      min: 1,
+      max: 8,
+    }),
   };
 
   async run(): Promise<InstallResult> {
@@ -141,6 +148,7 @@ ${EXIT_CODES_HELP}`;
           if (policy) await recordInstall(versions, policy);
         },
         concurrency: flags.concurrency,
+        readStreams: flags['read-streams'],
         reporter,
         onWarning: (m) => process.stderr.write(`${m}\n`),
       }),

@@ -21,7 +21,7 @@
  */
 import type { Readable } from 'node:stream';
 import { rootCertificates } from 'node:tls';
-import { Agent, request as undiciRequest, type Dispatcher } from 'undici';
+import { Agent, request as undiciRequest, type Dispatcher } from '../lib/http.js';
 import { authError, KubechatError, networkError, protocolError } from '../lib/errors.js';
 import { credentialsFromAuthFiles, type Credentials } from './registry-credentials.js';
 

@@ -20,6 +20,13 @@ import type { InstalledArtifact, InstallOptions, InstallResult } from './install
 /** Blobs read before the manifests that reference them are kept in memory up to this much. */
 const HOLD_LIMIT = 64 * 1024 * 1024;
 
+/**
+ * Blobs at least this large are read by a ranged reader of their own (when the bundle has a seek
+ * table and readStreams > 1), so their upload overlaps with the next one's instead of following it.
+ */
+export const RANGED_READ_FROM = 16 * 1024 * 1024;
+export const DEFAULT_READ_STREAMS = 2;
+
 export /** The jobs of an install, named for the journal. */
 const JobKey = {
   blob: (t: { id: string }, digest: string) => `blob ${t.id} ${digest}`,
@@ -33,6 +40,11 @@ export class InstallRun {
   readonly digests: Set<string>;
   readonly limiter: Limiter;
   readonly checks = new Limiter(8);
+  /** Large blobs being read by a ranged reader of their own, beside the main pass. */
+  readonly readers: Limiter;
+  readonly readStreams: number;
+  ranged = new Set<Promise<void>>();
+  index: EntryIndex | undefined;
   jobs = new Map<string, JournalJob>();
   resumed = 0;
   graph: ArtifactGraph | undefined;
@@ -67,6 +79,9 @@ export class InstallRun {
       bundle.manifest.contents.flatMap((c) => (digestOfBlobPath(c.path) ? [`sha256:${c.sha256}`] : [])),
     );
     this.limiter = new Limiter(options.concurrency ?? 6);
+    this.readStreams = Math.max(1, options.readStreams ?? DEFAULT_READ_STREAMS);
+    // The main pass is one of the read streams; the others are ranged readers.
+    this.readers = new Limiter(Math.max(1, this.readStreams - 1));
   }
 
   get name() {
@@ -83,6 +98,7 @@ export class InstallRun {
     for (const t of this.options.targets) await t.prepare();
     await this.options.files?.prepare();
     const toc = await EntryIndex.open(this.bundle);
+    this.index = toc;
     this.graph = new ArtifactGraph(
       (d) => this.digests.has(d),
       (d) => toc.has(`blobs/sha256/${hexOf(d)}`) ?? true,
@@ -119,13 +135,17 @@ export class InstallRun {
   async onGraphComplete(): Promise<boolean> {
     const graph = this.graph!;
     // Journal says an artifact is installed: confirm cheaply (a registry wiped since must not be trusted).
-    for (const t of this.options.targets) {
-      for (const a of graph.artifacts.filter((x) => t.accepts(x.kind))) {
-        const key = JobKey.artifact(t, a.ref);
-        if (this.done(key) && !(await t.hasArtifact(a))) {
-          for (const k of [...this.jobs.keys()]) if (k.includes(` ${t.id} `)) this.jobs.delete(k);
-        }
-      }
+    // One HEAD per artifact, all at once (a re-run of a finished install is these requests and start-up).
+    const wiped = await Promise.all(
+      this.options.targets.map(async (t) => {
+        const checks = graph.artifacts
+          .filter((x) => t.accepts(x.kind) && this.done(JobKey.artifact(t, x.ref)))
+          .map((a) => this.checks.run(() => t.hasArtifact(a)));
+        return (await Promise.all(checks)).some((there) => !there);
+      }),
+    );
+    for (const [i, t] of this.options.targets.entries()) {
+      if (wiped[i]) for (const k of [...this.jobs.keys()]) if (k.includes(` ${t.id} `)) this.jobs.delete(k);
     }
     const taken = graph.artifacts.filter((a) => this.options.targets.some((t) => t.accepts(a.kind)));
     const unique = new Map(taken.flatMap((a) => a.blobs).map((b) => [b.digest, b.size]));
@@ -173,7 +193,10 @@ export class InstallRun {
   async stream(): Promise<void> {
     const graph = this.graph!;
     let finished = false;
-    for await (const entry of streamEntries(this.bundle)) {
+    // With a seek table the pass jumps over what it does not read (blobs the targets hold, blobs a
+    // ranged reader takes) instead of decompressing its way past them.
+    const seekable = this.index?.seekable === true && this.bundle.frames !== undefined;
+    for await (const entry of streamEntries(this.bundle, { seek: seekable })) {
       if (this.failure) break;
       if (entry.path === Entry.manifest || entry.path === Entry.signature || entry.path === Entry.toc)
         continue;
@@ -207,6 +230,8 @@ export class InstallRun {
             );
           this.held.set(digest, { desc, data: await this.readVerified(entry.data, listed, entry.path) });
           this.heldBytes += entry.size;
+        } else if (seekable && entry.size >= RANGED_READ_FROM && this.dispatchRanged(desc, entry.path)) {
+          // taken by a ranged reader: the pass jumps past it
         } else {
           await this.dispatch(desc, entry.data, false);
         }
@@ -219,10 +244,40 @@ export class InstallRun {
         }
       }
     }
+    await this.settleRanged();
     await Promise.allSettled([...this.inFlight]);
     if (this.failure) throw this.failure;
     if (!graph.complete && !finished) await this.onGraphComplete();
     this.progress?.finish();
+  }
+
+  /**
+   * Streams a large blob by a ranged read of its own (seek table), in the background, while the main
+   * pass jumps past it to the next entry: uploads of consecutive large blobs are then in flight at
+   * once (one upload at a time leaves a registry waiting on its own hashing and disk writes). The
+   * blob's sha256 is still checked on the way (dispatch) before anything references it. At most
+   * readStreams - 1 ranged readers run at once, each bounded by its channels: memory stays bounded.
+   * On media where seeking is slow (a spinning USB disk), --read-streams 1 keeps reading strictly
+   * front to back; flash media and files in the page cache serve two sequential streams at full speed.
+   */
+  dispatchRanged(desc: Descriptor, path: string): boolean {
+    if (this.readStreams < 2) return false;
+    const release = this.readers.tryAcquire();
+    if (!release) return false; // every ranged reader is busy: the main pass reads this one itself
+    const index = this.index!;
+    const work = this.dispatch(desc, index.readRange(path, 0, desc.size), false)
+      .catch((err: unknown) => {
+        this.failure ??= err as Error;
+      })
+      .finally(release);
+    this.ranged.add(work);
+    void work.then(() => this.ranged.delete(work));
+    return true;
+  }
+
+  /** Waits for the ranged readers (and so for every write they started to be under way). */
+  async settleRanged(): Promise<void> {
+    while (this.ranged.size > 0) await Promise.allSettled([...this.ranged]);
   }
 
   async readVerified(data: AsyncIterable<Buffer>, listed: ContentEntry, path: string): Promise<Buffer> {
@@ -494,6 +549,7 @@ export class InstallRun {
   }
 
   async close(): Promise<void> {
+    await this.settleRanged();
     await Promise.allSettled([...this.inFlight]);
     await Promise.allSettled([...this.options.targets.map((t) => t.close()), this.options.files?.close()]);
     await this.journal.close();

@@ -79,6 +79,12 @@ export interface InstallOptions {
   /** Called once per artifact installed on a target (the database issue records them). */
   onInstalled?: (artifact: InstalledArtifact, bundle: OpenedBundle) => Promise<void>;
   concurrency?: number;
+  /**
+   * Large blobs read from the bundle at once (default 2): with a seek table, each large blob past the
+   * first is streamed by its own ranged reader so consecutive uploads overlap. 1 reads strictly front
+   * to back (slow spinning media). See InstallRun.stream.
+   */
+  readStreams?: number;
   reporter?: Reporter;
   /** Loud warnings (an unsigned bundle, a target that rewrote an artifact), shown as they happen. */
   onWarning?: (message: string) => void;

@@ -7,7 +7,7 @@
  * Ollama builds its own manifest, so its digest can differ from the bundle's: the result reports it.
  */
 import { Readable } from 'node:stream';
-import { Agent, request, type Dispatcher } from 'undici';
+import { Agent, request, type Dispatcher } from '../lib/http.js';
 import { networkError, targetError } from '../lib/errors.js';
 import { MediaType } from '../oci/media-types.js';
 import type { Descriptor, ImageManifest } from '../oci/types.js';

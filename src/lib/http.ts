@@ -1,0 +1,37 @@
+/**
+ * undici's Agent and request(), loaded from their own modules: undici's package index also loads
+ * fetch, WebSocket, the caches and the mocks, about 70 ms of every CLI start-up that talks HTTP (an
+ * install re-run is mostly start-up). The same classes and code paths as `import { … } from 'undici'`.
+ */
+import { createRequire } from 'node:module';
+import type * as Undici from 'undici';
+
+const require = createRequire(import.meta.url);
+
+export const Agent = require('undici/lib/dispatcher/agent.js') as typeof Undici.Agent;
+export type Agent = Undici.Agent;
+export type { Dispatcher } from 'undici';
+
+type RequestOptions = Omit<Undici.Dispatcher.RequestOptions, 'origin' | 'path' | 'method'> & {
+  dispatcher: Undici.Dispatcher;
+  method?: Undici.Dispatcher.HttpMethod;
+};
+
+const api = require('undici/lib/api/index.js') as {
+  request: (
+    this: Undici.Dispatcher,
+    options: Undici.Dispatcher.RequestOptions,
+  ) => Promise<Undici.Dispatcher.ResponseData>;
+};
+
+/** undici's `request(url, options)` with an explicit dispatcher (what its index wraps around the same call). */
+export function request(url: string | URL, options: RequestOptions): Promise<Undici.Dispatcher.ResponseData> {
+  const u = typeof url === 'string' ? new URL(url) : url;
+  const { dispatcher, ...rest } = options;
+  return api.request.call(dispatcher, {
+    ...rest,
+    origin: u.origin,
+    path: u.pathname + u.search,
+    method: options.method ?? (options.body ? 'PUT' : 'GET'),
+  });
+}

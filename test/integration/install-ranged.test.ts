@@ -1,0 +1,145 @@
+/**
+ * Large blobs read by ranged readers of their own (seek table) beside the main pass: the OCI layout
+ * they produce is byte for byte the one a strictly sequential read (readStreams 1) produces, the
+ * uploads really overlap, memory stays bounded by the channels, and a corrupt byte inside a blob
+ * read by a ranged reader still stops the install before anything references it.
+ */
+import { existsSync } from 'node:fs';
+import { mkdtemp, readdir, readFile, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { kubechat } from '../support/cli.js';
+import { sha256File } from '../support/install-fixture.js';
+import { writeOciLayout } from '../support/oci-fixture.js';
+import { install } from '../../src/services/install.js';
+import { RANGED_READ_FROM } from '../../src/services/install-run.js';
+import { MemoryJournal } from '../../src/targets/journal.js';
+import { OciLayoutTarget } from '../../src/targets/oci-layout.js';
+import type { Descriptor } from '../../src/oci/types.js';
+import type { InstallArtifact } from '../../src/targets/types.js';
+
+const MiB = 1024 * 1024;
+const BIG = RANGED_READ_FROM + MiB; // above the ranged-read threshold
+let dir: string;
+let bundle: string;
+const bigLayers: string[] = [];
+
+/** An OCI layout target that records, for each large blob write, how far the other large writes had got. */
+class WatchedLayout extends OciLayoutTarget {
+  readonly consumed = new Map<string, number>();
+  /** For each large write after the first: the bytes the earlier large writes had consumed when it began. */
+  readonly startedWhile: number[][] = [];
+  peakQueued = 0;
+
+  override async writeBlob(blob: Descriptor, artifacts: InstallArtifact[], data: AsyncIterable<Buffer>) {
+    if (blob.size < RANGED_READ_FROM) return super.writeBlob(blob, artifacts, data);
+    if (this.consumed.size > 0) this.startedWhile.push([...this.consumed.values()]);
+    this.consumed.set(blob.digest, 0);
+    const slow = async function* (this: WatchedLayout): AsyncGenerator<Buffer> {
+      for await (const c of data) {
+        // A slow disk: every chunk takes a moment, so a reader that does not wait would run ahead.
+        await new Promise((r) => setTimeout(r, 10));
+        this.consumed.set(blob.digest, this.consumed.get(blob.digest)! + c.length);
+        this.peakQueued = Math.max(this.peakQueued, process.memoryUsage().arrayBuffers);
+        yield c;
+      }
+    };
+    return super.writeBlob(blob, artifacts, slow.call(this));
+  }
+}
+
+async function tree(root: string): Promise<Map<string, string>> {
+  const out = new Map<string, string>();
+  for (const f of await readdir(root, { recursive: true, withFileTypes: true })) {
+    if (!f.isFile()) continue;
+    const p = join(f.parentPath, f.name);
+    out.set(p.slice(root.length), await sha256File(p));
+  }
+  return out;
+}
+
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'kubechat-ranged-'));
+  for (const name of ['one', 'two']) {
+    const fx = await writeOciLayout(join(dir, 'src', name), {
+      tag: '1.0',
+      layers: [{ size: 64 * 1024 }, { size: BIG, seed: `${name}-big` }],
+    });
+    bigLayers.push(fx.layerDigests[1]!);
+  }
+  const spec = join(dir, 'ranged.yaml');
+  await writeFile(
+    spec,
+    `apiVersion: kubechat.io/v1
+kind: Bundle
+metadata: {name: ranged, version: 1.0.0}
+spec:
+  images:
+    - {ref: "demo/one:1.0", from: "oci:./src/one:1.0"}
+    - {ref: "demo/two:1.0", from: "oci:./src/two:1.0"}
+`,
+  );
+  const r = await kubechat(['bundle', 'create', '-f', spec, '-o', join(dir, 'out'), '--json']);
+  expect(r.code, r.stderr).toBe(0);
+  bundle = (JSON.parse(r.stdout) as { bundle: string }).bundle;
+});
+
+const installInto = (target: OciLayoutTarget, readStreams: number, path = bundle) =>
+  install({
+    bundlePath: path,
+    targets: [target],
+    openJournal: () => ({ journal: new MemoryJournal(), location: null }),
+    allowUnsigned: true,
+    readStreams,
+  });
+
+describe('ranged reads of large blobs', () => {
+  it('Then two streams and one produce the same layout byte for byte, and with two the large uploads overlap', async () => {
+    const two = new WatchedLayout(join(dir, 'two-streams'));
+    const one = new WatchedLayout(join(dir, 'one-stream'));
+    const a = await installInto(two, 2);
+    const b = await installInto(one, 1);
+    expect(a.blobs.pushed).toBe(b.blobs.pushed);
+    // Artifacts are committed as their last blob lands: the order may differ, the set may not.
+    expect(a.artifacts.map((x) => x.digest).sort()).toEqual(b.artifacts.map((x) => x.digest).sort());
+    const ta = await tree(join(dir, 'two-streams'));
+    const tb = await tree(join(dir, 'one-stream'));
+    expect([...ta.keys()].sort()).toEqual([...tb.keys()].sort());
+    for (const [k, v] of ta) if (k !== '/index.json') expect(tb.get(k), k).toBe(v);
+    const entries = async (root: string) => {
+      const index = JSON.parse(await readFile(join(dir, root, 'index.json'), 'utf8')) as {
+        manifests: unknown[];
+      };
+      return index.manifests.map((m) => JSON.stringify(m)).sort();
+    };
+    expect(await entries('two-streams')).toEqual(await entries('one-stream'));
+    for (const d of bigLayers) expect(ta.get(`/blobs/sha256/${d.slice(7)}`)).toBe(d.slice(7));
+    // Two streams: the second large upload began while the first had barely started.
+    expect(two.startedWhile).toHaveLength(1);
+    expect(Math.max(...two.startedWhile[0]!)).toBeLessThan(BIG / 2);
+    // One stream: the pass reads the first blob through before the second begins (up to the 8 MiB
+    // the channel holds for a slow target).
+    expect(one.startedWhile).toHaveLength(1);
+    expect(Math.max(...one.startedWhile[0]!)).toBeGreaterThanOrEqual(BIG - 9 * MiB);
+    // Bounded memory: the slow target never lets the readers run a whole blob ahead.
+    expect(two.peakQueued).toBeLessThan(200 * MiB);
+  });
+
+  it('Given a corrupt byte inside a blob read by a ranged reader, Then it stops with exit 6 and tags nothing that references it', async () => {
+    const data = await readFile(bundle);
+    // Incompressible layers are stored as raw zstd blocks: the blob's bytes sit verbatim in the file.
+    const layer = await readFile(join(dir, 'src', 'two', 'blobs', 'sha256', bigLayers[1]!.slice(7)));
+    const probe = layer.subarray(10 * MiB, 10 * MiB + 64);
+    const at = data.indexOf(probe);
+    expect(at).toBeGreaterThan(0);
+    data.writeUInt8(data.readUInt8(at + 7) ^ 0xff, at + 7);
+    const bad = join(dir, 'corrupt.kcb.tar.zst');
+    await writeFile(bad, data);
+    const oci = join(dir, 'corrupt-target');
+    await expect(installInto(new OciLayoutTarget(oci), 2, bad)).rejects.toMatchObject({ exitCode: 6 });
+    const index = existsSync(join(oci, 'index.json')) ? await readFile(join(oci, 'index.json'), 'utf8') : '';
+    expect(index).not.toContain('demo/two');
+    expect(existsSync(join(oci, 'blobs', 'sha256', bigLayers[1]!.slice(7)))).toBe(false);
+  });
+});
