@@ -352,6 +352,39 @@ describe('failures leave honest records', () => {
   }, 180_000);
 });
 
+describe('Ctrl-C', () => {
+  it('an interrupted install marks its deployment failed and exits 130', async () => {
+    const db = await freshDatabase('kc_install_sigint');
+    try {
+      const big = await create('6.0.0', { layerSize: 24 * 1024 * 1024, ggufSize: 24 * 1024 * 1024 });
+      const t = await fresh('sigint');
+      let sent = false;
+      const r = await kubechat(args(big, t, ['--concurrency', '1']), {
+        env: { KUBECHAT_STATE_DIR: t.state, KUBECHAT_DATABASE_URL: db.url },
+        onStderr: (text, child) => {
+          // Once the stream has started (the deployment row exists by then).
+          if (!sent && /Installing demo 6\.0\.0/.test(text)) {
+            sent = true;
+            child.kill('SIGINT');
+          }
+        },
+      });
+      expect(sent).toBe(true);
+      expect(r.code, r.stderr).toBe(130);
+      const rows = (
+        await db.pool.query<{ status: string; configuration: { error?: string } }>(
+          'SELECT status, configuration FROM airgap_deployments',
+        )
+      ).rows;
+      expect(rows).toHaveLength(1);
+      expect(rows[0]!.status).toBe('failed');
+      expect(rows[0]!.configuration.error).toBe('interrupted');
+    } finally {
+      await db.drop();
+    }
+  }, 180_000);
+});
+
 describe('install --embedded-database', () => {
   it('creates the embedded PostgreSQL under $KUBECHAT_HOME, records the install and stops the server', async () => {
     const t = await fresh('embedded');
