@@ -16,7 +16,8 @@ import { registryTarget } from '../targets/registry.js';
 import { policyFlags } from '../signing/flags.js';
 import { enforceBundlePolicy, recordInstall, type PolicyResult } from '../signing/policy.js';
 import { loadTrustedKeys } from '../signing/trust.js';
-import { FileVersionStore, INSTALLED_VERSIONS_FILE } from '../signing/versions.js';
+import { combineVersionStores, FileVersionStore } from '../signing/versions.js';
+import { createHash } from 'node:crypto';
 
 /** What `install --json` prints: the install's result and the database it recorded into. */
 export type InstallCommandResult = InstallResult & {
@@ -133,7 +134,24 @@ ${EXIT_CODES_HELP}`;
       keyFiles: flags['trusted-key'],
       trustDir: flags['trust-dir'],
     });
-    const fileVersions = new FileVersionStore(join(defaultStateDir(), INSTALLED_VERSIONS_FILE));
+    // Rollback protection is per target: installing 1.0 into a fresh registry is not a downgrade of
+    // another registry that holds 2.0, but a target that ever held 2.0 refuses 1.0. One state file
+    // per target (named by the hash of its identity) in the state directory; the highest wins.
+    const targetIds = [...targets.map((t) => t.id), ...(files ? [files.id] : [])];
+    const fileVersions = combineVersionStores(
+      targetIds.map(
+        (id) =>
+          new FileVersionStore(
+            join(
+              defaultStateDir(),
+              'installed',
+              `${createHash('sha256').update(id).digest('hex').slice(0, 32)}.json`,
+            ),
+          ),
+      ),
+    );
+    // With a database, it is the site's record: a version below the highest it holds under the
+    // bundle's name is refused whatever the target (and the state files still count).
     const database =
       flags['embedded-database'] || databaseUrl
         ? new InstallDatabase({ url: flags['embedded-database'] ? undefined : databaseUrl, fileVersions })

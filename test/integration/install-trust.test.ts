@@ -60,6 +60,13 @@ function install(bundle: string, t: { state: string; registry: string }, extra: 
   });
 }
 
+/** The one per-target installed-versions file (these tests install into one target). */
+async function stateFile(state: string) {
+  const files = await readdir(join(state, 'installed'));
+  expect(files).toHaveLength(1);
+  return join(state, 'installed', files[0]!);
+}
+
 async function refused(
   r: { code: number; stdout: string; stderr: string },
   code: number,
@@ -87,9 +94,7 @@ describe('install trust policy', () => {
     expect(result.signature).toBe('verified');
     expect(result.trust.keyId).toMatch(/^[0-9a-f]{64}$|^sha256:/);
     expect(result.trust.overrides).toEqual([]);
-    const recorded = JSON.parse(
-      await readFile(join(t.state, 'kubechat-installed-versions.json'), 'utf8'),
-    ) as {
+    const recorded = JSON.parse(await readFile(await stateFile(t.state), 'utf8')) as {
       installed: Array<{ name: string; version: string }>;
     };
     expect(recorded.installed.map((v) => v.version)).toEqual(['1.0.0']);
@@ -115,7 +120,7 @@ describe('install trust policy', () => {
     const result = JSON.parse(r.stdout) as { signature: string; trust: { overrides: string[] } };
     expect(result.signature).toBe('absent-allowed');
     expect(result.trust.overrides).toEqual(['allow-unsigned']);
-    const state = await readFile(join(t.state, 'kubechat-installed-versions.json'), 'utf8');
+    const state = await readFile(await stateFile(t.state), 'utf8');
     expect(state).toContain('allow-unsigned');
   });
 
@@ -169,6 +174,12 @@ describe('install trust policy', () => {
     expect(r.code, r.stdout).toBe(ExitCode.downgrade);
     expect((JSON.parse(r.stdout) as { error: { message: string } }).error.message).toContain('2.0.0');
     expect(await readdir(join(t.registry, 'blobs', 'sha256'))).toEqual(before);
+    // Another target has never held 2.0.0: 1.0.0 is no downgrade there.
+    const other = await install(bundles.v1!, { state: t.state, registry: join(t.dir, 'other') }, [
+      '--trusted-key',
+      pub,
+    ]);
+    expect(other.code, other.stderr).toBe(0);
     const forced = await install(bundles.v1!, t, ['--trusted-key', pub, '--allow-downgrade']);
     expect(forced.code, forced.stderr).toBe(0);
     expect(forced.stderr).toContain('--allow-downgrade');

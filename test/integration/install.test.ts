@@ -76,7 +76,7 @@ describe('install into an OCI layout, an Ollama store and a files directory', ()
     expect(r.code, r.stderr).toBe(0);
     conforms(r.stdout, 'install');
     first = JSON.parse(r.stdout) as Result;
-    expect(r.stderr).toMatch(/WARNING: installing an UNSIGNED bundle/);
+    expect(r.stderr).toMatch(/--allow-unsigned: demo 1\.0\.0 is not signed/);
   });
 
   it('Then skopeo reads every image and chart with the bundle’s exact manifest digest', async () => {
