@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { kubechat, sh } from '../support/cli.js';
 import { writeDemoSources } from '../support/demo-sources.js';
 import { writeOciLayout, type OciFixture } from '../support/oci-fixture.js';
-import { makeCertificates } from '../support/registry.js';
+import { freePort, makeCertificates } from '../support/registry.js';
 import { startServe, type RunningServe } from '../support/serve.js';
 import { makeWorkspace, type Workspace } from '../support/workspace.js';
 import { schemaValidator } from '../../src/lib/schema.js';
@@ -448,6 +448,7 @@ describe('registry serve over TLS', () => {
       pki.cert,
       '--tls-key',
       other.key,
+      '--allow-unsigned',
     ]);
     expect(bad.code).toBe(36);
     expect(bad.stderr).toMatch(/^error: .*not a usable TLS certificate and key pair/m);
@@ -460,6 +461,7 @@ describe('registry serve over TLS', () => {
       join(pki.dir, 'nope.crt'),
       '--tls-key',
       pki.key,
+      '--allow-unsigned',
     ]);
     expect(missing.code).toBe(36);
     expect(missing.stderr).toContain('nope.crt: cannot read the TLS certificate');
@@ -472,7 +474,15 @@ describe('registry serve: refusals and lifecycle', () => {
     await new Promise<void>((resolve) => busy.listen(0, '127.0.0.1', resolve));
     const port = (busy.address() as { port: number }).port;
     try {
-      const r = await kubechat(['registry', 'serve', bundle, '--addr', `127.0.0.1:${port}`, '--json']);
+      const r = await kubechat([
+        'registry',
+        'serve',
+        bundle,
+        '--addr',
+        `127.0.0.1:${port}`,
+        '--json',
+        '--allow-unsigned',
+      ]);
       expect(r.code).toBe(35);
       const err = JSON.parse(r.stdout) as { error: { exitCode: number; message: string; fix: string } };
       conforms(err, 'error');
@@ -484,17 +494,17 @@ describe('registry serve: refusals and lifecycle', () => {
   });
 
   it('Given a malformed --addr, Then exit 3; --tls-cert without --tls-key, Then exit 2', async () => {
-    const r = await kubechat(['registry', 'serve', bundle, '--addr', 'localhost']);
+    const r = await kubechat(['registry', 'serve', bundle, '--addr', 'localhost', '--allow-unsigned']);
     expect(r.code).toBe(3);
     expect(r.stderr).toContain('expected HOST:PORT');
-    const t = await kubechat(['registry', 'serve', bundle, '--tls-cert', 'x.crt']);
+    const t = await kubechat(['registry', 'serve', bundle, '--tls-cert', 'x.crt', '--allow-unsigned']);
     expect(t.code).toBe(2);
   });
 
   it('Given a bundle recompressed into one frame (no seek table), Then exit 37 and the fix serves it as oci:DIR', async () => {
     const flat = join(ws.dir, 'flat.kcb.tar.zst');
     expect((await sh(`zstd -dc '${bundle}' | zstd -q -1 -o '${flat}'`)).code).toBe(0);
-    const r = await kubechat(['registry', 'serve', flat, '--addr', '127.0.0.1:0']);
+    const r = await kubechat(['registry', 'serve', flat, '--addr', '127.0.0.1:0', '--allow-unsigned']);
     expect(r.code).toBe(37);
     expect(r.stderr).toContain('has no zstd seek table');
     expect(r.stderr).toMatch(/^fix: .*kubechat registry serve oci:DIR/m);
@@ -516,7 +526,12 @@ describe('registry serve: refusals and lifecycle', () => {
       '--json',
     ]);
     expect(d.code, d.stderr).toBe(0);
-    const r = await kubechat(['registry', 'serve', (JSON.parse(d.stdout) as { bundle: string }).bundle]);
+    const r = await kubechat([
+      'registry',
+      'serve',
+      (JSON.parse(d.stdout) as { bundle: string }).bundle,
+      '--allow-unsigned',
+    ]);
     expect(r.code).toBe(37);
     expect(r.stderr).toContain('kubechat bundle merge');
   });
@@ -543,5 +558,42 @@ describe('registry serve: refusals and lifecycle', () => {
     expect(r.code).toBe(0);
     expect(r.stdout.trim().split('\n')).toHaveLength(1);
     expect(r.stderr).toContain('SIGINT: stopping');
+  });
+});
+
+describe('trust policy before serving a bundle', () => {
+  it('Given an unsigned bundle without --allow-unsigned, Then exit 20 before the port opens', async () => {
+    const port = await freePort();
+    const r = await kubechat(['registry', 'serve', bundle, '--addr', `127.0.0.1:${port}`, '--json'], {
+      env: { KUBECHAT_TRUST_DIR: join(ws.dir, 'no-trust') },
+    });
+    expect(r.code, r.stderr).toBe(20);
+    expect(r.stdout).toContain('not signed');
+  });
+
+  it('Given a bundle signed by a trusted key, Then it serves it; by an untrusted key, Then exit 21', async () => {
+    const env = { KUBECHAT_KEY_PASSPHRASE: 'serve-test-passphrase' };
+    for (const name of ['serve-key', 'stranger'])
+      expect((await kubechat(['keys', 'generate', '--out', join(ws.dir, name)], { env })).code).toBe(0);
+    const signed = join(ws.dir, 'signed.kcb.tar.zst');
+    await cp(bundle, signed);
+    const s = await kubechat(['bundle', 'sign', signed, '--key', join(ws.dir, 'serve-key.key')], { env });
+    expect(s.code, s.stderr).toBe(0);
+    const refused = await kubechat(
+      ['registry', 'serve', signed, '--trusted-key', join(ws.dir, 'stranger.pub'), '--addr', '127.0.0.1:0'],
+      { env: { KUBECHAT_TRUST_DIR: join(ws.dir, 'no-trust') } },
+    );
+    expect(refused.code, refused.stderr).toBe(21);
+    const ok = await startServe(
+      [signed, '--trusted-key', join(ws.dir, 'serve-key.pub'), '--addr', '127.0.0.1:0'],
+      {
+        signed: true,
+      },
+    );
+    try {
+      expect(ok.info.tags.length).toBeGreaterThan(0);
+    } finally {
+      await ok.stop();
+    }
   });
 });

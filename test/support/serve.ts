@@ -25,8 +25,13 @@ export interface RunningServe {
  * Starts the server; resolves once it says it listens. Without `json`, `info` holds only the address
  * and url parsed from the human "listening on URL" line.
  */
-export function startServe(args: string[], options: { json?: boolean } = {}): Promise<RunningServe> {
+export function startServe(
+  args: string[],
+  options: { json?: boolean; signed?: boolean } = {},
+): Promise<RunningServe> {
   const json = options.json ?? true;
+  // Test bundles are unsigned unless the test says otherwise; the trust policy has its own tests.
+  if (!options.signed && !args[0]?.startsWith('oci:')) args = [...args, '--allow-unsigned'];
   const child = spawn(
     process.execPath,
     [join(ROOT, 'bin', 'run.js'), 'registry', 'serve', ...args, ...(json ? ['--json'] : [])],

@@ -2,6 +2,13 @@ import { Args, Flags } from '@oclif/core';
 import { KubechatCommand } from '../../lib/command.js';
 import { EXIT_CODES_HELP, ExitCode } from '../../lib/errors.js';
 import { DEFAULT_ADDR, serveRegistry, type RegistryServer } from '../../services/serve-registry.js';
+import { openBundle } from '../../bundle/reader.js';
+import { policyFlags } from '../../signing/flags.js';
+import { enforceBundlePolicy } from '../../signing/policy.js';
+import { loadTrustedKeys } from '../../signing/trust.js';
+import { NO_INSTALLED_VERSIONS } from '../../signing/versions.js';
+
+const { 'allow-downgrade': _downgrade, ...servePolicyFlags } = policyFlags;
 
 /** The line `--json` prints once listening (schemas/results/registry-serve.schema.json). */
 export type ServeResult = Omit<RegistryServer, 'close'>;
@@ -11,6 +18,8 @@ export default class RegistryServe extends KubechatCommand {
   static override description = `Serves the images, charts and models of a bundle (one file or its split parts, read in place through the seek table: nothing is extracted) or of an OCI image layout (oci:DIR) over the OCI distribution API, so nodes can pull during bootstrap before a real registry exists. Read-only: pushes are answered 405 UNSUPPORTED.
 
 Names: docker.io/demo/app:1.0 is pulled as HOST/demo/app:1.0 (also HOST/docker.io/demo/app:1.0), a chart as HOST/charts/<name>:<version>, a model under its Ollama name (HOST/library/<model>:<tag>).
+
+A bundle is served only when it is signed by a trusted key (--trusted-key or the trust directory), is not expired and its manifest is the signed one, exactly as for install; --allow-unsigned and --allow-expired override, with a warning. (An OCI layout carries no signature: it is served as it is.)
 
 Binds loopback unless --addr says otherwise; there is no authentication. Prints the address once listening (with --json: one JSON line) and stops cleanly on Ctrl-C or SIGTERM (exit 0). Exits ${ExitCode.serveAddress} when it cannot listen, ${ExitCode.serveTls} for a bad TLS certificate or key, ${ExitCode.serveContent} when the bundle cannot be served in place (a delta, or recompressed without a seek table).
 
@@ -39,12 +48,31 @@ ${EXIT_CODES_HELP}`;
       dependsOn: ['tls-key'],
     }),
     'tls-key': Flags.string({ summary: 'PEM private key of --tls-cert.', dependsOn: ['tls-cert'] }),
+    ...servePolicyFlags,
   };
 
   async run(): Promise<void> {
     const { args, flags } = await this.parse(RegistryServe);
     const tlsCert = flags['tls-cert'];
     const tlsKey = flags['tls-key'];
+    if (!args.source.startsWith('oci:')) {
+      // Nodes pull what this serves: the same trust policy as install, before the port opens.
+      const trustedKeys = await loadTrustedKeys({
+        keyFiles: flags['trusted-key'],
+        trustDir: flags['trust-dir'],
+      });
+      const bundle = await openBundle(args.source);
+      const policy = await enforceBundlePolicy({
+        manifestBytes: bundle.manifestBytes,
+        sigstoreBytes: bundle.signature,
+        trustedKeys,
+        allowUnsigned: flags['allow-unsigned'],
+        allowExpired: flags['allow-expired'],
+        versions: NO_INSTALLED_VERSIONS,
+        source: args.source,
+      });
+      for (const w of policy.warnings) process.stderr.write(`warning: ${w}\n`);
+    }
     const server = await serveRegistry({
       source: args.source,
       addr: flags.addr,
