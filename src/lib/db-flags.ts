@@ -1,6 +1,6 @@
 /** Flags every `kubechat db` command (and install) shares. */
 import { Flags } from '@oclif/core';
-import { DATABASE_URL_ENV } from '../db/connection.js';
+import { DATABASE_URL_ENV } from '../db/env.js';
 
 export const databaseFlags = {
   'database-url': Flags.string({
