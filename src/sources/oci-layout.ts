@@ -77,6 +77,33 @@ export function matchScore(want: Platform, have: Platform): number {
 /** Attestation manifests (buildx) sit in indexes as unknown/unknown: not a platform anyone runs. */
 export const isRealPlatform = (d: Descriptor) => d.platform !== undefined && d.platform.os !== 'unknown';
 
+/**
+ * The best-matching child of `real` (children with a real platform) for each wanted platform, in
+ * the order wanted, without repeats. A wanted platform no child matches is `missing(want, available)`.
+ */
+export function choosePlatforms(
+  real: Descriptor[],
+  wanted: Platform[],
+  missing: (want: Platform, available: string[]) => Error,
+): Descriptor[] {
+  const chosen: Descriptor[] = [];
+  for (const want of wanted) {
+    let best: Descriptor | undefined;
+    let bestScore = 0;
+    for (const d of real) {
+      const score = matchScore(want, d.platform as Platform);
+      if (score > bestScore) [best, bestScore] = [d, score];
+    }
+    if (best === undefined)
+      throw missing(
+        want,
+        real.map((d) => formatPlatform(d.platform as Platform)),
+      );
+    if (!chosen.includes(best)) chosen.push(best);
+  }
+  return chosen;
+}
+
 class Layout {
   readonly blobs = new Map<string, PlannedBlob>();
   constructor(readonly dir: string) {}
@@ -279,25 +306,14 @@ export async function planOciLayoutImage(
       }
     }
     const real = index.manifests.filter(isRealPlatform);
-    const available = real.map((d) => formatPlatform(d.platform as Platform));
     let chosen: Descriptor[] = index.manifests;
     if (filter) {
-      chosen = [];
-      for (const want of platforms) {
-        let best: Descriptor | undefined;
-        let bestScore = 0;
-        for (const d of real) {
-          const score = matchScore(want, d.platform as Platform);
-          if (score > bestScore) [best, bestScore] = [d, score];
-        }
-        if (best === undefined) {
-          throw sourceError(
-            `OCI layout ${layout.dir}: ${input.ref} has no ${formatPlatform(want)} image (available: ${available.join(', ') || 'none'})`,
-            `drop ${formatPlatform(want)} from the platforms, or use an image built for it`,
-          );
-        }
-        if (!chosen.includes(best)) chosen.push(best);
-      }
+      chosen = choosePlatforms(real, platforms, (want, available) =>
+        sourceError(
+          `OCI layout ${layout.dir}: ${input.ref} has no ${formatPlatform(want)} image (available: ${available.join(', ') || 'none'})`,
+          `drop ${formatPlatform(want)} from the platforms, or use an image built for it`,
+        ),
+      );
     }
     const only = chosen[0];
     if (filter && real.length === 1 && only) {

@@ -24,7 +24,7 @@ import { readChartArchive } from './chart-archive.js';
 import { chartArtifactFromManifest, readChartYaml } from './chart.js';
 import { parseModelName, type ModelName } from './model.js';
 import { displayModelName, isSmallOllamaLayer, ollamaArtifact, parseOllamaManifest } from './ollama-model.js';
-import { formatPlatform, isRealPlatform, matchScore } from './oci-layout.js';
+import { choosePlatforms, formatPlatform, isRealPlatform, matchScore } from './oci-layout.js';
 
 export interface RemoteOptions {
   puller: Puller;
@@ -160,25 +160,14 @@ export class RemoteSources {
       if (!Array.isArray(index.manifests))
         throw protocolError(`${what}: index has no manifests`, 'check the reference');
       const real = index.manifests.filter(isRealPlatform);
-      const available = real.map((d) => formatPlatform(d.platform as Platform));
       let chosen: Descriptor[] = index.manifests.filter((d) => MANIFEST_MEDIA_TYPES.has(d.mediaType));
       if (filter) {
-        chosen = [];
-        for (const want of platforms) {
-          let best: Descriptor | undefined;
-          let bestScore = 0;
-          for (const d of real) {
-            const score = matchScore(want, d.platform as Platform);
-            if (score > bestScore) [best, bestScore] = [d, score];
-          }
-          if (best === undefined) {
-            throw platformError(
-              `${what}: has no ${formatPlatform(want)} image (available: ${available.join(', ') || 'none'})`,
-              `drop ${formatPlatform(want)} from spec.platforms, or use an image built for it`,
-            );
-          }
-          if (!chosen.includes(best)) chosen.push(best);
-        }
+        chosen = choosePlatforms(real, platforms, (want, available) =>
+          platformError(
+            `${what}: has no ${formatPlatform(want)} image (available: ${available.join(', ') || 'none'})`,
+            `drop ${formatPlatform(want)} from spec.platforms, or use an image built for it`,
+          ),
+        );
       }
       const only = chosen[0];
       if (filter && real.length === 1 && only) {
