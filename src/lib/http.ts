@@ -35,3 +35,9 @@ export function request(url: string | URL, options: RequestOptions): Promise<Und
     method: options.method ?? (options.body ? 'PUT' : 'GET'),
   });
 }
+
+/** undici's redirect and retry interceptors (`interceptors.redirect` / `interceptors.retry`), from their own modules. */
+export const interceptors = {
+  redirect: require('undici/lib/interceptor/redirect.js') as typeof Undici.interceptors.redirect,
+  retry: require('undici/lib/interceptor/retry.js') as typeof Undici.interceptors.retry,
+};

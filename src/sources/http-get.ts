@@ -4,7 +4,7 @@
  * hosts (the same rule the registry client applies). Redirects are followed (chart archives are often
  * served from release assets or object storage).
  */
-import { Agent, interceptors, request, type Dispatcher } from 'undici';
+import { Agent, interceptors, request, type Dispatcher } from '../lib/http.js';
 import { authError, networkError, protocolError, specError } from '../lib/errors.js';
 import { isLoopbackHost } from '../oci/registry-client.js';
 import type { HttpGetter } from './chart-repo.js';
