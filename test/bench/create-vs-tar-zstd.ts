@@ -8,12 +8,12 @@
  *   KUBECHAT_BENCH_DIR=/big/disk npm run bench
  */
 import { spawnSync } from 'node:child_process';
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { writeGguf } from '../support/gguf-fixture.js';
 import { writeOciLayout } from '../support/oci-fixture.js';
 import { ROOT } from '../support/cli.js';
+import { benchDir, median } from './common.js';
 
 const MiB = 1024 * 1024;
 const RUNS = Number(process.env.KUBECHAT_BENCH_RUNS ?? 3);
@@ -57,11 +57,7 @@ function timed(cmd: string): { seconds: number; rssKiB: number } {
   return { seconds: seconds!, rssKiB: rss! };
 }
 
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
-
-const base = process.env.KUBECHAT_BENCH_DIR ?? tmpdir();
-await mkdir(base, { recursive: true });
-const dir = await mkdtemp(join(base, 'kubechat-bench-'));
+const dir = await benchDir('kubechat-bench-');
 try {
   process.stderr.write(`generating inputs in ${dir} ...\n`);
   const { inputs, spec } = await makeInputs(dir);

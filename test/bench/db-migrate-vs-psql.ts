@@ -14,9 +14,9 @@ import { migrate } from '../../src/db/migrate.js';
 import { loadMigrationDir, SHIPPED_MIGRATIONS_DIR } from '../../src/db/migration-set.js';
 import { ROOT } from '../support/cli.js';
 import { freshDatabase } from '../support/postgres.js';
+import { median } from './common.js';
 
 const RUNS = Number(process.env.KUBECHAT_BENCH_RUNS ?? 7);
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
 async function timed(
   work: (url: string, pool: Awaited<ReturnType<typeof freshDatabase>>['pool']) => Promise<void>,

@@ -9,12 +9,12 @@
  *   KUBECHAT_BENCH_DIR=/big/disk KUBECHAT_BENCH_RUNS=3 npm run bench:install
  */
 import { spawnSync } from 'node:child_process';
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ROOT } from '../support/cli.js';
 import { writeOciLayout } from '../support/oci-fixture.js';
 import { startRegistry, type TestRegistry } from '../support/registry.js';
+import { benchDir, median } from './common.js';
 
 const MiB = 1024 * 1024;
 const RUNS = Number(process.env.KUBECHAT_BENCH_RUNS ?? 3);
@@ -37,11 +37,7 @@ function timedInstall(cmd: string): { wall: number; inside: number } {
   return { wall: r.seconds, inside: (JSON.parse(r.stdout) as { seconds: number }).seconds };
 }
 
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
-
-const base = process.env.KUBECHAT_BENCH_DIR ?? tmpdir();
-await mkdir(base, { recursive: true });
-const dir = await mkdtemp(join(base, 'kubechat-bench-install-'));
+const dir = await benchDir('kubechat-bench-install-');
 const registries: TestRegistry[] = [];
 try {
   process.stderr.write(`generating inputs in ${dir} ...\n`);

@@ -13,7 +13,7 @@
  *   npm run build && npx tsc -p tsconfig.scripts.json && node dist-scripts/test/bench/pull-vs-skopeo.js
  */
 import { spawn } from 'node:child_process';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ROOT } from '../support/cli.js';
@@ -23,6 +23,7 @@ import { startRegistryProxy } from '../support/registry-proxy.js';
 import { BlobCache } from '../../src/cache/blob-cache.js';
 import { Puller } from '../../src/oci/pull.js';
 import { RegistryClient } from '../../src/oci/registry-client.js';
+import { benchDir, median } from './common.js';
 
 const MiB = 1024 * 1024;
 const RUNS = Number(process.env.KUBECHAT_BENCH_RUNS ?? 3);
@@ -51,10 +52,8 @@ async function timed(cmd: string, okCodes: number[] = [0]): Promise<number> {
   return wall;
 }
 
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
-
 async function main() {
-  const dir = await mkdtemp(join(process.env.KUBECHAT_BENCH_DIR ?? tmpdir(), 'kubechat-bench-pull-'));
+  const dir = await benchDir('kubechat-bench-pull-');
   const reg = await startRegistry();
   try {
     const layout = join(dir, 'layout');

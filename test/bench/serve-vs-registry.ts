@@ -10,14 +10,14 @@
  */
 import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { ROOT } from '../support/cli.js';
 import { writeOciLayout } from '../support/oci-fixture.js';
 import { startRegistry } from '../support/registry.js';
 import { startServe } from '../support/serve.js';
+import { benchDir, median } from './common.js';
 
 const MiB = 1024 * 1024;
 const RUNS = Number(process.env.KUBECHAT_BENCH_RUNS ?? 5);
@@ -43,11 +43,7 @@ function pull(address: string, dest: string, serverPid: number): { wall: number;
   return { wall: (performance.now() - started) / 1000, cpu: cpuSeconds(serverPid) - cpu };
 }
 
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
-
-const base = process.env.KUBECHAT_BENCH_DIR ?? tmpdir();
-await mkdir(base, { recursive: true });
-const dir = await mkdtemp(join(base, 'kubechat-bench-serve-'));
+const dir = await benchDir('kubechat-bench-serve-');
 const registry = await startRegistry({ storage: join(dir, 'registry') });
 let serve: Awaited<ReturnType<typeof startServe>> | undefined;
 try {

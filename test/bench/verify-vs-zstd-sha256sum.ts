@@ -8,14 +8,15 @@
  *   KUBECHAT_BENCH_DIR=/big/disk KUBECHAT_BENCH_RUNS=5 npm run bench:verify
  */
 import { spawnSync } from 'node:child_process';
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { availableParallelism, loadavg, tmpdir } from 'node:os';
+import { mkdir, rm, writeFile } from 'node:fs/promises';
+import { availableParallelism, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { pathToFileURL } from 'node:url';
 import { writeGguf } from '../support/gguf-fixture.js';
 import { writeOciLayout } from '../support/oci-fixture.js';
 import { ROOT } from '../support/cli.js';
+import { benchDir, median } from './common.js';
 
 // The built modules (dist/), as the CLI runs them: they find schemas/ relative to themselves.
 const load = <T>(path: string): Promise<T> =>
@@ -28,7 +29,6 @@ const { signManifest, verifyManifestSignature } =
 
 const MiB = 1024 * 1024;
 const RUNS = Number(process.env.KUBECHAT_BENCH_RUNS ?? 3);
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
 /** Wall and CPU seconds (user + system, all processes of the command) under GNU time. */
 function timed(cmd: string): { wall: number; cpu: number } {
@@ -40,9 +40,7 @@ function timed(cmd: string): { wall: number; cpu: number } {
   return { wall: wall!, cpu: user! + sys! };
 }
 
-const base = process.env.KUBECHAT_BENCH_DIR ?? tmpdir();
-await mkdir(base, { recursive: true });
-const dir = await mkdtemp(join(base, 'kubechat-bench-verify-'));
+const dir = await benchDir('kubechat-bench-verify-');
 const bin = join(ROOT, 'bin', 'run.js');
 const node = process.execPath;
 try {

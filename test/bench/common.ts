@@ -1,0 +1,14 @@
+/** What every benchmark in test/bench shares: where its scratch data goes, and the median it reports. */
+import { mkdir, mkdtemp } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+/** The middle value (the upper one for an even count) of `xs`. */
+export const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+
+/** A fresh scratch directory under $KUBECHAT_BENCH_DIR (a big disk), else the temp dir. */
+export async function benchDir(prefix: string): Promise<string> {
+  const base = process.env.KUBECHAT_BENCH_DIR ?? tmpdir();
+  await mkdir(base, { recursive: true });
+  return mkdtemp(join(base, prefix));
+}
