@@ -6,20 +6,28 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import type { Ajv2020, ErrorObject, ValidateFunction } from 'ajv/dist/2020.js';
 
-// ajv and ajv-formats are CommonJS, loaded on first use: a command that only opens a bundle uses
-// the precompiled manifest validator (scripts/compile-schemas.mjs) and never loads ajv (~0.1 s).
+// ajv and ajv-formats are CommonJS, loaded on first use: opening a bundle and reading a bundle spec
+// use the validators precompiled by the build (scripts/compile-schemas.mjs) and never load ajv,
+// which with compiling every schema costs 0.1-0.2 s of start-up.
 const require = createRequire(import.meta.url);
-/** Schemas precompiled into dist/lib/compiled/ by the build (scripts/compile-schemas.mjs). */
-const PRECOMPILED = new Set(['bundle-manifest.schema.json']);
+/** Schemas precompiled into dist/lib/compiled/ by the build, with their allErrors mode. */
+const PRECOMPILED = new Map([
+  ['bundle-manifest.schema.json', false],
+  ['bundle-spec.schema.json', true],
+]);
 const precompiled = new Map<string, ValidateFunction | null>();
 
-function loadPrecompiled(file: string): ValidateFunction | undefined {
+/** The file name scripts/compile-schemas.mjs gives a precompiled validator (same rule there). */
+export const compiledName = (file: string, allErrors: boolean) =>
+  file.replace(/\.schema\.json$/, allErrors ? '.all-errors.cjs' : '.cjs');
+
+function loadPrecompiled(file: string, allErrors: boolean): ValidateFunction | undefined {
   // From src/ (tests) there is nothing precompiled: the schema itself is compiled.
-  if (!PRECOMPILED.has(file) || !import.meta.url.endsWith('.js')) return undefined;
+  if (PRECOMPILED.get(file) !== allErrors || !import.meta.url.endsWith('.js')) return undefined;
   let v = precompiled.get(file);
   if (v === undefined) {
     try {
-      v = require(`./compiled/${file.replace(/\.schema\.json$/, '.cjs')}`) as ValidateFunction;
+      v = require(`./compiled/${compiledName(file, allErrors)}`) as ValidateFunction;
     } catch {
       v = null; // not built (or removed): compile at run time
     }
@@ -52,7 +60,7 @@ function ajv(allErrors: boolean): Ajv2020 {
 
 /** The validator for schemas/<file>, e.g. 'bundle-spec.schema.json' or 'results/error.schema.json'. */
 export function schemaValidator(file: string, allErrors = false): ValidateFunction {
-  const fast = allErrors ? undefined : loadPrecompiled(file);
+  const fast = loadPrecompiled(file, allErrors);
   if (fast) return fast;
   const a = ajv(allErrors);
   const id = ids.get(file);

@@ -6,7 +6,11 @@
  */
 import { readFile } from 'node:fs/promises';
 import { load } from 'js-yaml';
-import semver from 'semver';
+// The four semver functions this needs, not all of semver (47 modules on every create's start-up).
+import valid from 'semver/functions/valid.js';
+import rcompare from 'semver/functions/rcompare.js';
+import maxSatisfying from 'semver/ranges/max-satisfying.js';
+import validRange from 'semver/ranges/valid.js';
 import type { PlannedArtifact } from '../bundle/plan.js';
 import type { BlobCache } from '../cache/blob-cache.js';
 import { chartRepoError, notFoundError, upstreamDigestError } from '../lib/errors.js';
@@ -102,9 +106,9 @@ async function findEntry(
     );
   }
   let entry = versions.find((e) => e.version === version);
-  if (!entry && semver.validRange(version) && !semver.valid(version)) {
-    const best = semver.maxSatisfying(
-      versions.map((e) => e.version).filter((v) => semver.valid(v)),
+  if (!entry && validRange(version) && !valid(version)) {
+    const best = maxSatisfying(
+      versions.map((e) => e.version).filter((v) => valid(v)),
       version,
     );
     entry = versions.find((e) => e.version === best);
@@ -112,8 +116,8 @@ async function findEntry(
   if (!entry) {
     const recent = versions
       .map((e) => e.version)
-      .filter((v) => semver.valid(v))
-      .sort(semver.rcompare)
+      .filter((v) => valid(v))
+      .sort(rcompare)
       .slice(0, 5);
     throw notFoundError(
       `chart repository ${repo} has no version ${version} of "${name}" (latest: ${recent.join(', ') || 'none'})`,
