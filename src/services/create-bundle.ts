@@ -26,6 +26,7 @@ import { DEFAULT_PLATFORMS, planBundle, type BundlePlan, type ChartImage } from 
 import { BlobCache, defaultCacheDir } from '../cache/blob-cache.js';
 import { Puller, type PullerOptions } from '../oci/pull.js';
 import { RegistryClient, type RegistryClientOptions } from '../oci/registry-client.js';
+import { loadHelmRepositories, type HelmRepository } from '../sources/helm-repositories.js';
 import { HttpClient } from '../sources/http-get.js';
 import { RemoteSources, type Fetch, type PlanLine } from '../sources/pull-sources.js';
 
@@ -127,7 +128,14 @@ export async function createBundle(options: CreateBundleOptions): Promise<Create
   const loaded = await loadSpec(options.specPath);
   const cache = new BlobCache(options.cacheDir ?? defaultCacheDir());
   const client = new RegistryClient(options.registry);
-  const http = new HttpClient({ insecure: options.registry?.insecure });
+  let helmRepos: HelmRepository[] | undefined;
+  const helmRepositories = () => (helmRepos ??= loadHelmRepositories(options.registry?.env));
+  const http = new HttpClient({
+    insecure: options.registry?.insecure,
+    ca: options.registry?.ca,
+    credentials: options.registry?.credentials,
+    helmRepositories,
+  });
   try {
     const puller = new Puller(client, cache, options.pull);
     const sources = new RemoteSources({
@@ -140,7 +148,7 @@ export async function createBundle(options: CreateBundleOptions): Promise<Create
     });
     const plan = await planBundle(loaded, {
       allPlatforms: options.allPlatforms ?? false,
-      remote: { sources, chartRepo: { http, cache } },
+      remote: { sources, chartRepo: { http, cache }, helmRepositories },
       addChartImages: options.addChartImages,
     });
     reporter.emit({ task: 'plan', title: `Planned ${plan.artifacts.length} artifacts`, done: true });

@@ -12,6 +12,7 @@ import { normalizeReference, parseReference } from '../oci/reference.js';
 import { planLocalChart } from '../sources/chart.js';
 import { dependencyVendor } from '../sources/chart-deps.js';
 import { planRepoChart, type ChartRepoContext } from '../sources/chart-repo.js';
+import type { HelmRepository } from '../sources/helm-repositories.js';
 import { planFiles } from '../sources/files.js';
 import { MIGRATIONS_PREFIX, MIGRATIONS_SOURCE, MIGRATIONS_TARGET } from '../bundle/layout.js';
 import { loadMigrationDir, SHIPPED_MIGRATIONS_DIR } from '../db/migration-set.js';
@@ -24,6 +25,8 @@ import type { RemoteSources } from '../sources/pull-sources.js';
 export interface RemoteAccess {
   sources: RemoteSources;
   chartRepo: ChartRepoContext;
+  /** Helm's repositories.yaml (for `@alias` chart dependencies), read on first need. */
+  helmRepositories?: () => HelmRepository[];
 }
 
 /** An image a chart declares, and whether the bundle holds it. */
@@ -101,7 +104,11 @@ export async function planBundle(
       const chartDir = resolve(dir, chart.path);
       const vendor = remote
         ? dependencyVendor(
-            { chartRepo: remote.chartRepo, ociArchive: (ref) => remote.sources.ociChartArchive(ref) },
+            {
+              chartRepo: remote.chartRepo,
+              ociArchive: (ref) => remote.sources.ociChartArchive(ref),
+              helmRepositories: remote.helmRepositories,
+            },
             chartDir,
           )
         : undefined;

@@ -5,7 +5,7 @@
  *
  * Repositories: `https://…` (index.yaml; an exact version or a SemVer range, highest match wins),
  * `oci://host/path` (exact version), `file://DIR` (a local chart, packaged). Helm's repository aliases
- * (`@name`, `alias:name`) refer to a local Helm configuration and are refused with a fix.
+ * (`@name`, `alias:name`) are looked up in Helm's repositories.yaml, as `helm dependency build` does.
  */
 import { readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
@@ -13,11 +13,14 @@ import { chartDependencyError, KubechatError } from '../lib/errors.js';
 import { packageChart } from './chart-package.js';
 import { fetchRepoChart, type ChartRepoContext } from './chart-repo.js';
 import { readChartYaml, type ChartMeta } from './chart.js';
+import { aliasName, helmRepositoryConfigPath, type HelmRepository } from './helm-repositories.js';
 
 export interface VendorContext {
   chartRepo: ChartRepoContext;
   /** Pulls a Helm OCI chart archive (oci://host/path/name:version); undefined when offline-only. */
   ociArchive?: (ref: string) => Promise<Buffer>;
+  /** Helm's repositories (repositories.yaml), for `@alias` dependencies; read on first need. */
+  helmRepositories?: () => HelmRepository[];
 }
 
 export function dependencyVendor(ctx: VendorContext, chartDir: string) {
@@ -33,8 +36,21 @@ export function dependencyVendor(ctx: VendorContext, chartDir: string) {
       const label = `chart ${meta.name} ${meta.version}: dependency ${dep.name}`;
       const fail = (msg: string, fix: string, cause?: unknown) =>
         chartDependencyError(`${label}: ${msg}`, fix, cause);
-      const repo = dep.repository;
+      let repo = dep.repository;
       try {
+        const alias = aliasName(repo);
+        if (alias !== undefined) {
+          const known = ctx.helmRepositories?.() ?? [];
+          const hit = known.find((r) => r.name === alias);
+          if (!hit) {
+            throw fail(
+              `repository alias "${repo}" is not in ${helmRepositoryConfigPath()}` +
+                (known.length ? ` (it has: ${known.map((r) => r.name).join(', ')})` : ''),
+              `helm repo add ${alias} URL on this host, or write the repository URL in Chart.yaml`,
+            );
+          }
+          repo = hit.url;
+        }
         if (repo.startsWith('file://')) {
           const dir = resolve(chartDir, repo.slice('file://'.length));
           const text = await readFile(join(dir, 'Chart.yaml'), 'utf8').catch((err: unknown) => {
@@ -61,8 +77,8 @@ export function dependencyVendor(ctx: VendorContext, chartDir: string) {
           out.set(`charts/${dep.name}-${dep.version}.tgz`, await ctx.ociArchive(ref));
         } else {
           throw fail(
-            `repository "${repo}" is a local Helm alias or empty`,
-            'write the repository URL (https://…, oci://…, file://…) in Chart.yaml, or run helm dependency build first',
+            `repository "${repo}" is not a URL kubechat can fetch from`,
+            'write https://…, oci://…, file://… or a helm repo alias (@name) in Chart.yaml, or run helm dependency build first',
           );
         }
       } catch (err) {

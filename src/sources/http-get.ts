@@ -2,12 +2,31 @@
  * Plain HTTP GET for static content (Helm chart repositories: index.yaml and chart archives). Not a
  * registry: no token flow. HTTPS always, plain HTTP only for loopback hosts and `--insecure-registry`
  * hosts (the same rule the registry client applies). Redirects are followed (chart archives are often
- * served from release assets or object storage).
+ * served from release assets or object storage); undici drops Authorization when one leaves the origin.
+ *
+ * Private repositories: basic-auth credentials from `--registry-auth HOST=USER:PASS_ENV` (by host), else
+ * from Helm's repositories.yaml (by repository URL, see helm-repositories.ts). A private CA from
+ * `--registry-ca` or the repository's `caFile` is trusted besides the system roots.
  */
+import { rootCertificates } from 'node:tls';
 import { Agent, interceptors, request, type Dispatcher } from '../lib/http.js';
 import { authError, networkError, protocolError, specError } from '../lib/errors.js';
 import { isLoopbackHost } from '../oci/registry-client.js';
+import type { Credentials } from '../oci/registry-credentials.js';
 import type { HttpGetter } from './chart-repo.js';
+import { repositoryForUrl, type HelmRepository } from './helm-repositories.js';
+
+export interface HttpClientOptions {
+  /** Hosts allowed over plain HTTP (`--insecure-registry`). */
+  insecure?: Iterable<string>;
+  attempts?: number;
+  /** Extra CA certificates (PEM), e.g. `--registry-ca`. */
+  ca?: string | Buffer | (string | Buffer)[];
+  /** Explicit credentials by host (`--registry-auth`); they win over Helm's file. */
+  credentials?: Map<string, Credentials>;
+  /** Helm's repositories (credentials, CA), read lazily on the first request when not given. */
+  helmRepositories?: () => HelmRepository[];
+}
 
 export class HttpClient implements HttpGetter {
   readonly #dispatcher: Dispatcher;
@@ -17,17 +36,56 @@ export class HttpClient implements HttpGetter {
   bytes = 0;
   requests = 0;
 
-  constructor(options: { insecure?: Iterable<string>; attempts?: number } = {}) {
+  readonly #options: HttpClientOptions;
+  #repos: HelmRepository[] | undefined;
+
+  constructor(options: HttpClientOptions = {}) {
+    this.#options = options;
     this.#insecure = new Set([...(options.insecure ?? [])].map((h) => h.toLowerCase()));
     this.#agent = new Agent({ connections: 8 });
-    this.#dispatcher = this.#agent.compose(
+    this.#dispatcher = this.#compose(this.#agent);
+  }
+
+  #compose(agent: Agent): Dispatcher {
+    return agent.compose(
       interceptors.redirect({ maxRedirections: 5 }),
-      interceptors.retry({ maxRetries: (options.attempts ?? 5) - 1, minTimeout: 250 }),
+      interceptors.retry({ maxRetries: (this.#options.attempts ?? 5) - 1, minTimeout: 250 }),
     );
+  }
+
+  #helmRepos(): HelmRepository[] {
+    this.#repos ??= this.#options.helmRepositories?.() ?? [];
+    return this.#repos;
+  }
+
+  #caAgent: { agent: Agent; dispatcher: Dispatcher } | undefined;
+
+  /** One agent trusting the system roots plus every private CA given, made on first need. */
+  #dispatcherFor(): Dispatcher {
+    const extra = [
+      ...[this.#options.ca ?? []].flat().map((c) => c.toString()),
+      ...this.#helmRepos().flatMap((r) => (r.ca ? [r.ca] : [])),
+    ];
+    if (extra.length === 0) return this.#dispatcher;
+    if (!this.#caAgent) {
+      const agent = new Agent({ connections: 8, connect: { ca: [...rootCertificates, ...extra] } });
+      this.#caAgent = { agent, dispatcher: this.#compose(agent) };
+    }
+    return this.#caAgent.dispatcher;
+  }
+
+  /** Basic credentials for `url`: `--registry-auth` by host, else Helm's repository entry. */
+  #credentialsFor(url: URL): { creds: Credentials; from: string } | undefined {
+    const explicit = this.#options.credentials?.get(url.host.toLowerCase());
+    if (explicit) return { creds: explicit, from: '--registry-auth' };
+    const repo = repositoryForUrl(this.#helmRepos(), url.toString());
+    if (repo?.credentials) return { creds: repo.credentials, from: `Helm repository "${repo.name}"` };
+    return undefined;
   }
 
   async close(): Promise<void> {
     await this.#agent.close();
+    await this.#caAgent?.agent.close();
   }
 
   async get(url: string, what: string, maxBytes: number): Promise<Buffer | undefined> {
@@ -39,14 +97,23 @@ export class HttpClient implements HttpGetter {
       );
     }
     this.requests++;
+    const auth = this.#credentialsFor(u);
+    const headers: Record<string, string> = { 'user-agent': 'kubechat' };
+    if (auth) {
+      const { username, password } = auth.creds;
+      headers.authorization = `Basic ${Buffer.from(`${username}:${password}`).toString('base64')}`;
+    }
     let res: Dispatcher.ResponseData;
     try {
-      res = await request(url, { dispatcher: this.#dispatcher, headers: { 'user-agent': 'kubechat' } });
+      res = await request(url, { dispatcher: this.#dispatcherFor(), headers });
     } catch (err) {
       const code = (err as { code?: string }).code ?? (err as Error).message;
+      const tls = /CERT|SELF_SIGNED|UNABLE_TO_VERIFY|ALTNAME/i.test(code);
       throw networkError(
-        `${what}: cannot reach ${u.host} (${code})`,
-        'check the URL and the network (proxy, DNS)',
+        `${what}: ${tls ? `TLS verification of ${u.host} failed` : `cannot reach ${u.host}`} (${code})`,
+        tls
+          ? 'pass the CA that signed its certificate with --registry-ca FILE'
+          : 'check the URL and the network (proxy, DNS)',
         err,
       );
     }
@@ -57,8 +124,12 @@ export class HttpClient implements HttpGetter {
     if (res.statusCode === 401 || res.statusCode === 403) {
       await res.body.dump();
       throw authError(
-        `${what}: ${u.host} refused access (HTTP ${res.statusCode})`,
-        'check that the repository is public',
+        auth
+          ? `${what}: ${u.host} refused the credentials from ${auth.from} (HTTP ${res.statusCode})`
+          : `${what}: ${u.host} wants credentials (HTTP ${res.statusCode})`,
+        auth
+          ? 'check the user name and password for this repository'
+          : `pass --registry-auth ${u.host}=USER:PASSWORD_ENV_VAR, or add the repository with helm repo add --username`,
       );
     }
     if (res.statusCode !== 200) {

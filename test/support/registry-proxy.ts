@@ -14,6 +14,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { request } from 'undici';
 
@@ -155,13 +156,34 @@ export async function startRegistryProxy(options: ProxyOptions): Promise<Registr
 /** Serves the files of `dir` over plain HTTP (a static Helm chart repository); counts requests. */
 export async function startStaticServer(
   dir: string,
-): Promise<{ url: string; requests: string[]; stop(): Promise<void> }> {
+  options: {
+    /** Require HTTP basic auth with these credentials (401 + WWW-Authenticate otherwise), as ChartMuseum does. */
+    basicAuth?: { username: string; password: string };
+    /** Serve HTTPS with this PEM certificate and key (e.g. from makeCertificates). */
+    tls?: { cert: string; key: string };
+  } = {},
+): Promise<{
+  url: string;
+  requests: string[];
+  authorizations: Array<string | undefined>;
+  stop(): Promise<void>;
+}> {
   const { readFile } = await import('node:fs/promises');
   const { join, normalize } = await import('node:path');
   const requests: string[] = [];
-  const server = createServer((req, res) => {
+  const authorizations: Array<string | undefined> = [];
+  const expected = options.basicAuth
+    ? `Basic ${Buffer.from(`${options.basicAuth.username}:${options.basicAuth.password}`).toString('base64')}`
+    : undefined;
+  const handler = (req: IncomingMessage, res: ServerResponse) => {
     const path = normalize(decodeURIComponent(new URL(req.url ?? '/', 'http://x').pathname));
     requests.push(path);
+    authorizations.push(req.headers.authorization);
+    if (expected && req.headers.authorization !== expected) {
+      res.writeHead(401, { 'www-authenticate': 'Basic realm="charts"' });
+      res.end('unauthorized');
+      return;
+    }
     readFile(join(dir, path)).then(
       (data) => {
         res.writeHead(200, { 'content-length': String(data.length) });
@@ -172,12 +194,19 @@ export async function startStaticServer(
         res.end('not found');
       },
     );
-  });
+  };
+  const server = options.tls
+    ? createHttpsServer(
+        { cert: await readFile(options.tls.cert), key: await readFile(options.tls.key) },
+        handler,
+      )
+    : createServer(handler);
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const port = (server.address() as AddressInfo).port;
   return {
-    url: `http://127.0.0.1:${port}`,
+    url: `${options.tls ? 'https' : 'http'}://127.0.0.1:${port}`,
     requests,
+    authorizations,
     stop: () =>
       new Promise<void>((resolve) => {
         server.closeAllConnections();
