@@ -115,6 +115,36 @@ export class Puller {
   }
 
   /** GET a manifest by tag or digest. `what` names the artifact in errors. */
+  /**
+   * Every tag of a repository (`GET /v2/<name>/tags/list`), following the `Link: <…>; rel="next"`
+   * pagination of the distribution spec. For resolving a version range against an OCI repository.
+   */
+  async tags(repo: Repo, what: string): Promise<string[]> {
+    const out: string[] = [];
+    let path: string | undefined = `/v2/${repo.repository}/tags/list?n=1000`;
+    for (let pages = 0; path && pages < 1000; pages++) {
+      const res = await this.client.request(repo.registry, {
+        method: 'GET',
+        path,
+        headers: { accept: 'application/json' },
+        scope: scopeOf(repo),
+        what,
+      });
+      const body = (await res.body.json().catch(() => undefined)) as { tags?: unknown } | undefined;
+      if (!body || (body.tags !== null && body.tags !== undefined && !Array.isArray(body.tags))) {
+        throw protocolError(
+          `${what}: the tag list is not JSON with a "tags" array`,
+          'check the registry address',
+        );
+      }
+      for (const t of (body.tags as unknown[] | null | undefined) ?? [])
+        if (typeof t === 'string') out.push(t);
+      const next = /<([^>]+)>\s*;\s*rel="?next"?/.exec(res.headers.link ?? '');
+      path = next ? next[1] : undefined;
+    }
+    return out;
+  }
+
   async manifest(
     repo: Repo,
     reference: string,

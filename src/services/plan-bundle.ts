@@ -107,6 +107,7 @@ export async function planBundle(
             {
               chartRepo: remote.chartRepo,
               ociArchive: (ref) => remote.sources.ociChartArchive(ref),
+              ociVersions: (base) => remote.sources.ociChartVersions(base),
               helmRepositories: remote.helmRepositories,
             },
             chartDir,

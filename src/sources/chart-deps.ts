@@ -4,10 +4,13 @@
  * added as `charts/<name>-<version>.tgz`, so the bundled chart installs with no repository at hand.
  *
  * Repositories: `https://…` (index.yaml; an exact version or a SemVer range, highest match wins),
- * `oci://host/path` (exact version), `file://DIR` (a local chart, packaged). Helm's repository aliases
+ * `oci://host/path` (an exact version, or a range resolved against the repository's tags), `file://DIR` (a local chart, packaged). Helm's repository aliases
  * (`@name`, `alias:name`) are looked up in Helm's repositories.yaml, as `helm dependency build` does.
  */
 import { readFile } from 'node:fs/promises';
+import valid from 'semver/functions/valid.js';
+import maxSatisfying from 'semver/ranges/max-satisfying.js';
+import validRange from 'semver/ranges/valid.js';
 import { join, resolve } from 'node:path';
 import { chartDependencyError, KubechatError } from '../lib/errors.js';
 import { packageChart } from './chart-package.js';
@@ -19,6 +22,8 @@ export interface VendorContext {
   chartRepo: ChartRepoContext;
   /** Pulls a Helm OCI chart archive (oci://host/path/name:version); undefined when offline-only. */
   ociArchive?: (ref: string) => Promise<Buffer>;
+  /** The versions (tags) of an OCI chart repository oci://host/path/name, for a range. */
+  ociVersions?: (base: string) => Promise<string[]>;
   /** Helm's repositories (repositories.yaml), for `@alias` dependencies; read on first need. */
   helmRepositories?: () => HelmRepository[];
 }
@@ -73,8 +78,29 @@ export function dependencyVendor(ctx: VendorContext, chartDir: string) {
               'oci:// repositories need the registry client',
               'vendor it with helm dependency build',
             );
-          const ref = `${repo.replace(/\/$/, '')}/${dep.name}:${dep.version}`;
-          out.set(`charts/${dep.name}-${dep.version}.tgz`, await ctx.ociArchive(ref));
+          const base = `${repo.replace(/\/$/, '')}/${dep.name}`;
+          let version = dep.version;
+          if (!valid(version)) {
+            // A range (~1.2.0, ^2, >=1 <2): the highest version among the repository's tags, as Helm does.
+            if (!validRange(version) || !ctx.ociVersions)
+              throw fail(
+                `version "${version}" is neither a version nor a SemVer range`,
+                'fix it in Chart.yaml',
+              );
+            const versions = await ctx.ociVersions(base);
+            const best = maxSatisfying(
+              versions.filter((v) => valid(v)),
+              version,
+            );
+            if (!best) {
+              throw fail(
+                `${base} has no version matching ${version} (it has: ${versions.slice(-5).join(', ') || 'none'})`,
+                'widen the range in Chart.yaml or push a matching version',
+              );
+            }
+            version = best;
+          }
+          out.set(`charts/${dep.name}-${version}.tgz`, await ctx.ociArchive(`${base}:${version}`));
         } else {
           throw fail(
             `repository "${repo}" is not a URL kubechat can fetch from`,

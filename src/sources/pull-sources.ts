@@ -295,6 +295,15 @@ export class RemoteSources {
   }
 
   /** The chart archive (content layer) of a Helm OCI chart, for dependency vendoring. */
+  /** The versions an OCI chart repository holds (oci://host/path/name): its tags, `_` read as `+` as Helm writes them. */
+  async ociChartVersions(base: string): Promise<string[]> {
+    const path = base.slice('oci://'.length);
+    const slash = path.indexOf('/');
+    const repo: Repo = { registry: path.slice(0, slash), repository: path.slice(slash + 1) };
+    const tags = await this.options.puller.tags(repo, `chart ${base}`);
+    return tags.map((t) => t.replace(/_/g, '+'));
+  }
+
   async ociChartArchive(refText: string): Promise<Buffer> {
     const { tgz } = await this.#pullChart(refText);
     return tgz;

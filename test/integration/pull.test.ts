@@ -771,3 +771,67 @@ describe('the bundle writer following downloads', () => {
     conforms(verified.stdout, 'bundle-verify');
   }, 120_000);
 });
+
+describe('chart dependencies from an OCI registry by version range', () => {
+  async function umbrellaWith(name: string, version: string): Promise<string> {
+    const chart = join(dir, name);
+    await writeChart(chart, { name, version: '1.0.0', files: {} });
+    await writeFile(
+      join(chart, 'Chart.yaml'),
+      dump({
+        apiVersion: 'v2',
+        name,
+        version: '1.0.0',
+        dependencies: [{ name: 'web', version, repository: `oci://${reg.host}/charts` }],
+      }),
+    );
+    return spec(name, `  charts:\n    - {path: ${chart}}\n`);
+  }
+
+  it('a range is resolved against the repository tags (highest match wins) and vendored', async () => {
+    // A second, older version: the range must pick 0.2.0, not the first tag it sees.
+    await pushHelmChart(reg.url, 'charts/web', '0.1.5', chartTgz, {
+      name: 'web',
+      version: '0.1.5',
+      apiVersion: 'v2',
+    });
+    const file = await umbrellaWith('ociumbrella', '>=0.1.0 <1.0.0');
+    const out = join(dir, 'oci-range');
+    const r = await kubechat([
+      'bundle',
+      'create',
+      '-f',
+      file,
+      '-o',
+      out,
+      '--cache-dir',
+      cacheDir('ocir'),
+      '--json',
+    ]);
+    expect(r.code, r.stderr).toBe(0);
+    const { bundle } = JSON.parse(r.stdout) as { bundle: string };
+    const x = join(dir, 'x-oci-range');
+    await mkdir(x, { recursive: true });
+    expect((await sh(`zstd -dc '${bundle}' | tar -x -C '${x}'`)).code).toBe(0);
+    const found = await sh(
+      `for f in '${x}'/blobs/sha256/*; do tar -tzf "$f" 2>/dev/null | grep 'ociumbrella/charts/web-'; done`,
+    );
+    expect(found.stdout.trim()).toBe('ociumbrella/charts/web-0.2.0.tgz');
+  }, 60_000);
+
+  it('a range no tag satisfies exits 18 and lists what the repository has', async () => {
+    const file = await umbrellaWith('ocinomatch', '^9.0.0');
+    const r = await kubechat([
+      'bundle',
+      'create',
+      '-f',
+      file,
+      '-o',
+      join(dir, 'oci-nomatch'),
+      '--cache-dir',
+      cacheDir('ocin'),
+    ]);
+    expect(r.code).toBe(18);
+    expect(r.stderr).toMatch(/has no version matching \^9\.0\.0 \(it has: .*0\.2\.0/);
+  }, 60_000);
+});
