@@ -13,10 +13,11 @@
  * and concurrent downloads of one blob only race to write the same verified bytes.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdir, readdir, readFile, rename, rm, stat, utimes, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, rename, rm, stat, utimes, writeFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { DIGEST_RE, hexOf } from '../lib/digest.js';
+import { pidLock } from '../lib/pid-lock.js';
 import { describeFsError, outputError, upstreamDigestError } from '../lib/errors.js';
 import { hashFile } from '../lib/hash.js';
 
@@ -85,22 +86,10 @@ export class BlobCache {
    * taken over. Returns the release function.
    */
   async lock(digest: string, done: () => Promise<boolean>): Promise<(() => Promise<void>) | undefined> {
-    const path = `${this.partialPath(digest)}.lock`;
-    for (;;) {
-      try {
-        await writeFile(path, String(process.pid), { flag: 'wx' });
-        return () => rm(path, { force: true });
-      } catch (err) {
-        if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw this.fsError(err, path);
-      }
-      const holder = Number(await readFile(path, 'utf8').catch(() => ''));
-      if (!isAlive(holder)) {
-        await rm(path, { force: true });
-        continue;
-      }
-      if (await done()) return undefined;
-      await new Promise((r) => setTimeout(r, 250));
-    }
+    return pidLock(`${this.partialPath(digest)}.lock`, {
+      done,
+      fsError: (err, path) => this.fsError(err, path),
+    });
   }
 
   /** True when the blob is cached with the expected size; marks it used. */
@@ -230,16 +219,6 @@ export class BlobCache {
       keptBytes,
       staleFiles,
     };
-  }
-}
-
-function isAlive(pid: number): boolean {
-  if (!Number.isInteger(pid) || pid <= 0) return false;
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
   }
 }
 

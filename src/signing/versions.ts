@@ -6,6 +6,7 @@
 import { mkdir, readFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { trustError } from '../lib/errors.js';
+import { pidLock } from '../lib/pid-lock.js';
 import { writeFileAtomic } from './keys.js';
 
 /** Name of the state file install keeps beside its targets (e.g. in the registry or Ollama store directory). */
@@ -127,10 +128,23 @@ export class FileVersionStore implements InstalledVersionStore {
     return versions.sort(compareVersions).at(-1);
   }
 
+  /** Read-modify-write under a pid lock, so two installs finishing at once both stay recorded. */
   async record(entry: InstalledVersion): Promise<void> {
-    const state = await this.#read();
-    state.installed.push(entry);
     await mkdir(dirname(this.path), { recursive: true });
-    await writeFileAtomic(this.path, JSON.stringify(state, null, 2) + '\n', 0o644, true);
+    const release = (await pidLock(`${this.path}.lock`, {
+      fsError: (err, path) =>
+        trustError(
+          'downgrade',
+          `${path}: cannot lock the installed-versions state (${(err as NodeJS.ErrnoException).code ?? String(err)})`,
+          'make the state directory writable (KUBECHAT_STATE_DIR)',
+        ),
+    }))!;
+    try {
+      const state = await this.#read();
+      state.installed.push(entry);
+      await writeFileAtomic(this.path, JSON.stringify(state, null, 2) + '\n', 0o644, true);
+    } finally {
+      await release();
+    }
   }
 }
