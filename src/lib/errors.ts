@@ -40,6 +40,7 @@ export const ExitCode = {
   serveAddress: 35,
   serveTls: 36,
   serveContent: 37,
+  serveAuth: 38,
   /** 40–49: database (README "Exit codes"). */
   dbUnreachable: 40,
   dbAuth: 41,
@@ -83,6 +84,7 @@ export const EXIT_CODES_HELP =
   '31 install journal unreadable or unwritable, 32 a delta needs content its base should have installed, ' +
   '35 registry serve: cannot listen on --addr, 36 registry serve: bad TLS certificate or key, ' +
   '37 registry serve: nothing servable (delta bundle, no seek table, not an OCI layout), ' +
+  '38 registry serve: --htpasswd file unreadable or not bcrypt, or basic auth without TLS off loopback, ' +
   '40 database unreachable, 41 database login refused, 42 database does not exist, ' +
   '43 schema drift (an applied migration changed or is unknown), 44 database schema newer than this kubechat, ' +
   '45 migrations pending, 46 a migration failed (rolled back), 47 migration lock busy, ' +
@@ -170,6 +172,10 @@ export const serveTlsError = (message: string, fix?: string, cause?: unknown) =>
 /** `registry serve` was given something it cannot serve in place (delta bundle, no seek table, not a layout). */
 export const serveContentError = (message: string, fix?: string, cause?: unknown) =>
   new KubechatError('serveContent', message, fix, { cause });
+
+/** `registry serve --htpasswd`: the file is unusable, or passwords would cross the network in clear. */
+export const serveAuthError = (message: string, fix?: string, cause?: unknown) =>
+  new KubechatError('serveAuth', message, fix, { cause });
 
 /** A database error (exit 40–49); `kind` picks the code. */
 export const dbError = (

@@ -16,7 +16,8 @@ type ErrorCode =
   | 'NAME_INVALID'
   | 'NAME_UNKNOWN'
   | 'UNSUPPORTED'
-  | 'PAGINATION_NUMBER_INVALID';
+  | 'PAGINATION_NUMBER_INVALID'
+  | 'UNAUTHORIZED';
 
 const MESSAGES: Record<ErrorCode, string> = {
   BLOB_UNKNOWN: 'blob unknown to registry',
@@ -26,6 +27,7 @@ const MESSAGES: Record<ErrorCode, string> = {
   NAME_UNKNOWN: 'repository name not known to registry',
   UNSUPPORTED: 'The operation is unsupported.',
   PAGINATION_NUMBER_INVALID: 'invalid number of results requested',
+  UNAUTHORIZED: 'authentication required',
 };
 
 /** Digests of the registered algorithms (go-digest); anything else is DIGEST_INVALID. */
@@ -36,6 +38,8 @@ const TAG_RE = /^[\w][\w.-]{0,127}$/;
 export interface HandlerOptions {
   /** Called when streaming a blob fails after the response started (the client sees a cut body). */
   onStreamError?: (err: unknown, what: string) => void;
+  /** When given, every request (`/v2/` included) needs basic auth it accepts (`--htpasswd`). */
+  authenticate?: (authorization: string | undefined) => Promise<string | undefined>;
 }
 
 export function registryHandler(catalog: Catalog, store: BlobStore, options: HandlerOptions = {}) {
@@ -72,6 +76,11 @@ async function handle(
   res: ServerResponse,
 ): Promise<void> {
   res.setHeader('Docker-Distribution-API-Version', 'registry/2.0');
+  if (options.authenticate && (await options.authenticate(req.headers.authorization)) === undefined) {
+    // As docker-registry's htpasswd auth answers: clients retry with the credentials they were given.
+    res.setHeader('WWW-Authenticate', 'Basic realm="kubechat registry serve"');
+    return fail(res, 401, 'UNAUTHORIZED');
+  }
   const url = new URL(req.url ?? '/', 'http://registry');
   const path = url.pathname;
   if (!path.startsWith('/v2/') && path !== '/v2') return fail(res, 404, 'UNSUPPORTED');

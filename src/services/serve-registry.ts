@@ -8,7 +8,9 @@ import { createServer as createHttpsServer } from 'node:https';
 import { readFile } from 'node:fs/promises';
 import { isIP } from 'node:net';
 import { createSecureContext } from 'node:tls';
-import { serveAddressError, serveTlsError, specError } from '../lib/errors.js';
+import { serveAddressError, serveAuthError, serveTlsError, specError } from '../lib/errors.js';
+import { isLoopbackHost } from '../oci/registry-client.js';
+import { loadHtpasswd } from '../serve/htpasswd.js';
 import { buildCatalog, listTags } from '../serve/catalog.js';
 import { registryHandler } from '../serve/registry-handler.js';
 import { openBundleStore, openLayoutStore, type OpenedStore } from '../serve/stores.js';
@@ -21,6 +23,8 @@ export interface ServeOptions {
   /** HOST:PORT; port 0 picks a free one. */
   addr: string;
   tls?: { certPath: string; keyPath: string };
+  /** An htpasswd file (bcrypt entries): every request then needs basic auth. */
+  htpasswd?: string;
   /** A blob stream that failed after its response started (corrupt media, a vanished part). */
   onStreamError?: (err: unknown, what: string) => void;
 }
@@ -36,11 +40,18 @@ export interface RegistryServer {
   address: string;
   url: string;
   tls: boolean;
+  /** Whether requests need basic auth (--htpasswd), and how many users the file holds. */
+  auth: { kind: 'none' } | { kind: 'basic'; users: number };
   source: { path: string } & OpenedStore['source'];
   tags: ServedTag[];
   warnings: string[];
   /** Stops accepting, lets responses in flight finish for up to `graceMs`, then cuts the rest. */
   close(graceMs?: number): Promise<void>;
+}
+
+/** 127.0.0.0/8, ::1 and localhost: an address only this host can reach. */
+function isLoopbackAddress(host: string): boolean {
+  return isLoopbackHost(isIP(host) === 6 ? `[${host}]` : host);
 }
 
 export function parseAddress(addr: string): { host: string; port: number } {
@@ -117,11 +128,21 @@ function listenError(err: NodeJS.ErrnoException, addr: string) {
 export async function serveRegistry(options: ServeOptions): Promise<RegistryServer> {
   const { host, port } = parseAddress(options.addr);
   const tls = options.tls ? await tlsOptions(options.tls) : undefined;
+  if (options.htpasswd && !tls && !isLoopbackAddress(host)) {
+    throw serveAuthError(
+      `--htpasswd on ${options.addr} without TLS: passwords would cross the network in clear`,
+      'add --tls-cert/--tls-key (kubechat ca issue can make them), or listen on loopback',
+    );
+  }
+  const auth = options.htpasswd ? await loadHtpasswd(options.htpasswd) : undefined;
   const opened = options.source.startsWith('oci:')
     ? await openLayoutStore(options.source.slice('oci:'.length))
     : await openBundleStore(options.source);
   const catalog = await buildCatalog(opened.store, { fallbackRepository: opened.fallbackRepository });
-  const handler = registryHandler(catalog, opened.store, { onStreamError: options.onStreamError });
+  const handler = registryHandler(catalog, opened.store, {
+    onStreamError: options.onStreamError,
+    ...(auth ? { authenticate: (header: string | undefined) => auth.check(header) } : {}),
+  });
   // Larger socket buffers than the 64 KiB default: a blob streams in 128 KiB to 1 MiB chunks, and
   // waiting for 'drain' after every chunk halves throughput. Bounded per connection (4 MiB).
   const socketOptions = { highWaterMark: 4 * 1024 * 1024 };
@@ -141,6 +162,7 @@ export async function serveRegistry(options: ServeOptions): Promise<RegistryServ
     address,
     url: `${tls ? 'https' : 'http'}://${address}`,
     tls: tls !== undefined,
+    auth: auth ? { kind: 'basic', users: auth.users } : { kind: 'none' },
     source: { path: options.source, ...opened.source },
     tags: listTags(catalog),
     warnings: catalog.warnings,

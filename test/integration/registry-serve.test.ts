@@ -597,3 +597,71 @@ describe('trust policy before serving a bundle', () => {
     }
   });
 });
+
+describe('registry serve --htpasswd (basic auth)', () => {
+  const PASSWORD = 'Pull-Only-9f2c';
+  async function htpasswdFile(): Promise<string> {
+    const file = join(ws.dir, 'htpasswd');
+    const r = await sh(
+      `htpasswd -Bbn puller '${PASSWORD}' > '${file}' && htpasswd -Bbn other 'x-Other-1' >> '${file}'`,
+    );
+    expect(r.code, r.stderr).toBe(0);
+    return file;
+  }
+
+  it('Given an htpasswd file, Then requests without or with wrong credentials get 401 and skopeo pulls with --creds', async () => {
+    const file = await htpasswdFile();
+    const s = await startServe([bundle, '--addr', '127.0.0.1:0', '--htpasswd', file]);
+    try {
+      expect(s.info.auth).toEqual({ kind: 'basic', users: 2 });
+      const a = s.info.address;
+      const anon = await fetch(`http://${a}/v2/`);
+      expect(anon.status).toBe(401);
+      expect(anon.headers.get('www-authenticate')).toMatch(/^Basic realm=/);
+      expect(((await anon.json()) as { errors: Array<{ code: string }> }).errors[0]!.code).toBe(
+        'UNAUTHORIZED',
+      );
+      const wrong = await fetch(`http://${a}/v2/`, {
+        headers: { authorization: `Basic ${Buffer.from('puller:nope').toString('base64')}` },
+      });
+      expect(wrong.status).toBe(401);
+      const unknownUser = await fetch(`http://${a}/v2/`, {
+        headers: { authorization: `Basic ${Buffer.from(`nobody:${PASSWORD}`).toString('base64')}` },
+      });
+      expect(unknownUser.status).toBe(401);
+      const refused = await skopeo(
+        `inspect ${insecure.replace('src-', '')} --raw docker://${a}/multi/app:2.0`,
+      );
+      expect(refused.code).not.toBe(0);
+      const ok = await sh(
+        `skopeo inspect --tls-verify=false --creds 'puller:${PASSWORD}' --raw 'docker://${a}/multi/app:2.0' | sha256sum`,
+      );
+      expect(ok.code, ok.stderr).toBe(0);
+      expect(`sha256:${ok.stdout.split(' ')[0]}`).toBe(multi.indexDigest);
+      const copied = await skopeo(
+        `copy ${insecure} --src-creds 'puller:${PASSWORD}' docker://${a}/multi/app:2.0 oci:${join(ws.dir, 'auth-copy')}:x`,
+      );
+      expect(copied.code, copied.stderr).toBe(0);
+    } finally {
+      const { stderr } = await s.stop();
+      expect(stderr).not.toContain(PASSWORD);
+    }
+  });
+
+  it('Given a non-bcrypt entry, an unreadable file, or basic auth off loopback without TLS, Then exit 38 with the fix', async () => {
+    const md5 = join(ws.dir, 'htpasswd-md5');
+    expect((await sh(`htpasswd -mbn puller '${PASSWORD}' > '${md5}'`)).code).toBe(0);
+    const serve = (...args: string[]) => kubechat(['registry', 'serve', bundle, '--allow-unsigned', ...args]);
+    const weak = await serve('--addr', '127.0.0.1:0', '--htpasswd', md5);
+    expect(weak.code).toBe(38);
+    expect(weak.stderr).toMatch(/htpasswd-md5:1: not a "user:bcrypt-hash" line \(user puller\)/);
+    expect(weak.stderr).toContain('htpasswd -B');
+    expect(weak.stderr).not.toMatch(/\$apr1\$/);
+    const missing = await serve('--addr', '127.0.0.1:0', '--htpasswd', join(ws.dir, 'no-such-htpasswd'));
+    expect(missing.code).toBe(38);
+    expect(missing.stderr).toContain('cannot read the htpasswd file');
+    const clear = await serve('--addr', '0.0.0.0:0', '--htpasswd', await htpasswdFile());
+    expect(clear.code).toBe(38);
+    expect(clear.stderr).toContain('without TLS: passwords would cross the network in clear');
+  });
+});

@@ -7,6 +7,7 @@ export interface ServeInfo {
   address: string;
   url: string;
   tls: boolean;
+  auth: { kind: 'none' } | { kind: 'basic'; users: number };
   source: { path: string; kind: string; name?: string; version?: string; parts?: number };
   tags: Array<{ repository: string; tag: string; digest: string }>;
   warnings: string[];
@@ -59,6 +60,7 @@ export function startServe(
               address: url![2]!,
               url: url![1]!,
               tls: false,
+              auth: { kind: 'none' },
               source: { path: '', kind: '' },
               tags: [],
               warnings: [],

@@ -21,7 +21,7 @@ Names: docker.io/demo/app:1.0 is pulled as HOST/demo/app:1.0 (also HOST/docker.i
 
 A bundle is served only when it is signed by a trusted key (--trusted-key or the trust directory), is not expired and its manifest is the signed one, exactly as for install; --allow-unsigned and --allow-expired override, with a warning. (An OCI layout carries no signature: it is served as it is.)
 
-Binds loopback unless --addr says otherwise; there is no authentication. Prints the address once listening (with --json: one JSON line) and stops cleanly on Ctrl-C or SIGTERM (exit 0). Exits ${ExitCode.serveAddress} when it cannot listen, ${ExitCode.serveTls} for a bad TLS certificate or key, ${ExitCode.serveContent} when the bundle cannot be served in place (a delta, or recompressed without a seek table).
+Binds loopback unless --addr says otherwise. Without --htpasswd there is no authentication; with it every request needs basic auth from the file's bcrypt entries (htpasswd -B, as docker-registry), and an address other than loopback then needs TLS. Prints the address once listening (with --json: one JSON line) and stops cleanly on Ctrl-C or SIGTERM (exit 0). Exits ${ExitCode.serveAddress} when it cannot listen, ${ExitCode.serveTls} for a bad TLS certificate or key, ${ExitCode.serveAuth} for an unusable --htpasswd file or basic auth without TLS off loopback, ${ExitCode.serveContent} when the bundle cannot be served in place (a delta, or recompressed without a seek table).
 
 ${EXIT_CODES_HELP}`;
 
@@ -29,6 +29,7 @@ ${EXIT_CODES_HELP}`;
     '<%= config.bin %> registry serve out/demo-1.0.0.kcb.tar.zst',
     '<%= config.bin %> registry serve /media/usb/demo-1.0.0.kcb.tar.zst.parts.json --addr 0.0.0.0:5000',
     '<%= config.bin %> registry serve oci:/srv/images --addr 10.0.0.5:5443 --tls-cert reg.pem --tls-key reg.key',
+    '<%= config.bin %> registry serve bundle.kcb.tar.zst --addr 0.0.0.0:5443 --tls-cert reg.pem --tls-key reg.key --htpasswd /etc/kubechat/htpasswd',
   ];
 
   static override args = {
@@ -48,6 +49,10 @@ ${EXIT_CODES_HELP}`;
       dependsOn: ['tls-key'],
     }),
     'tls-key': Flags.string({ summary: 'PEM private key of --tls-cert.', dependsOn: ['tls-cert'] }),
+    htpasswd: Flags.string({
+      summary:
+        'Require basic auth: an htpasswd file of bcrypt entries (htpasswd -B), as docker-registry reads.',
+    }),
     ...servePolicyFlags,
   };
 
@@ -77,6 +82,7 @@ ${EXIT_CODES_HELP}`;
       source: args.source,
       addr: flags.addr,
       tls: tlsCert && tlsKey ? { certPath: tlsCert, keyPath: tlsKey } : undefined,
+      ...(flags.htpasswd ? { htpasswd: flags.htpasswd } : {}),
       onStreamError: (err, what) =>
         process.stderr.write(`warning: serving ${what} failed: ${(err as Error).message.split('\n')[0]}\n`),
     });
@@ -91,7 +97,8 @@ ${EXIT_CODES_HELP}`;
     } else {
       const what =
         result.source.kind === 'bundle' ? `${result.source.name} ${result.source.version}` : args.source;
-      this.say(`listening on ${server.url} (${what}, read-only)`);
+      const auth = result.auth.kind === 'basic' ? `, basic auth for ${result.auth.users} user(s)` : '';
+      this.say(`listening on ${server.url} (${what}, read-only${auth})`);
       for (const t of server.tags) this.say(`  ${server.address}/${t.repository}:${t.tag}  ${t.digest}`);
     }
     const signal = await stopped;
