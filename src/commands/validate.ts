@@ -40,21 +40,36 @@ Exit codes (validate's own; they differ from other commands'): 0 every check pas
       options: [...SUITES],
       multiple: true,
     }),
-    bundle: Flags.string({ summary: 'The bundle that was (or will be) installed: file, first part or parts file.' }),
+    bundle: Flags.string({
+      summary: 'The bundle that was (or will be) installed: file, first part or parts file.',
+    }),
     registry: Flags.string({
       summary: 'Where the images and charts are: HOST[:PORT] of an OCI registry, or oci:DIR.',
       env: 'KUBECHAT_REGISTRY',
     }),
     'registry-prefix': Flags.string({ summary: 'The --registry-prefix the bundle was installed with.' }),
-    'registry-ca': Flags.string({ summary: 'PEM CA certificate(s) the registry’s TLS certificate chains to.' }),
+    'registry-ca': Flags.string({
+      summary: 'PEM CA certificate(s) the registry’s TLS certificate chains to.',
+    }),
     'registry-auth': Flags.string({
-      summary: 'Registry credentials as HOST=USER:PASSWORD_ENV_VAR (the password is read from that variable).',
+      summary:
+        'Registry credentials as HOST=USER:PASSWORD_ENV_VAR (the password is read from that variable).',
       multiple: true,
     }),
-    'insecure-registry': Flags.boolean({ summary: 'Allow plain HTTP or an unverified certificate (reported by security).' }),
-    'ollama-store': Flags.string({ summary: 'An Ollama models directory to check (repeatable).', multiple: true }),
-    ollama: Flags.string({ summary: 'An Ollama server URL to check (repeatable: one per GPU node).', multiple: true }),
-    'files-dir': Flags.string({ summary: 'The --files-dir of the install (preflight: writable, disk space).' }),
+    'insecure-registry': Flags.boolean({
+      summary: 'Allow plain HTTP or an unverified certificate (reported by security).',
+    }),
+    'ollama-store': Flags.string({
+      summary: 'An Ollama models directory to check (repeatable).',
+      multiple: true,
+    }),
+    ollama: Flags.string({
+      summary: 'An Ollama server URL to check (repeatable: one per GPU node).',
+      multiple: true,
+    }),
+    'files-dir': Flags.string({
+      summary: 'The --files-dir of the install (preflight: writable, disk space).',
+    }),
     ...databaseFlags,
     'embedded-database': Flags.boolean({
       summary: 'Check kubechat’s embedded PostgreSQL ($KUBECHAT_HOME/postgres), started for this command.',
@@ -73,12 +88,17 @@ Exit codes (validate's own; they differ from other commands'): 0 every check pas
       max: 60,
     }),
     smoke: Flags.boolean({ summary: 'Ask each --ollama endpoint for one short completion per model.' }),
-    'free-port': Flags.string({ summary: '[HOST:]PORT that must be free to listen on (repeatable).', multiple: true }),
+    'free-port': Flags.string({
+      summary: '[HOST:]PORT that must be free to listen on (repeatable).',
+      multiple: true,
+    }),
     'secret-file': Flags.string({
       summary: 'A key, certificate or password file whose permissions security checks (repeatable).',
       multiple: true,
     }),
-    junit: Flags.string({ summary: 'Also write the results as JUnit XML to this file (for Jenkins, GitLab).' }),
+    junit: Flags.string({
+      summary: 'Also write the results as JUnit XML to this file (for Jenkins, GitLab).',
+    }),
     'fail-on': Flags.string({
       summary: 'warn: exit 4 when there are warnings but no failure.',
       options: ['fail', 'warn'],
@@ -90,7 +110,8 @@ Exit codes (validate's own; they differ from other commands'): 0 every check pas
   async run(): Promise<ValidationReport> {
     const { flags } = await this.parse(Validate);
     for (const p of flags['egress-probe'] ?? [])
-      if (!parseProbe(p)) throw usage(`--egress-probe ${p}: not HOST:PORT`, 'write it as host.example:443 or 10.0.0.1:53');
+      if (!parseProbe(p))
+        throw usage(`--egress-probe ${p}: not HOST:PORT`, 'write it as host.example:443 or 10.0.0.1:53');
     for (const p of flags['free-port'] ?? [])
       if (!/^(?:.+:)?\d{1,5}$/.test(p) || Number(p.split(':').pop()) > 65535)
         throw usage(`--free-port ${p}: not [HOST:]PORT`, 'write it as 5000 or 127.0.0.1:5000');
@@ -98,7 +119,11 @@ Exit codes (validate's own; they differ from other commands'): 0 every check pas
       if (!URL.canParse(/^[a-z]+:\/\//i.test(u) ? u : `http://${u}`))
         throw usage(`--ollama ${u}: not a URL`, 'write it as http://HOST:11434');
     const databaseUrl = flags['database-url'];
-    if (flags['embedded-database'] && databaseUrl && this.argv.some((a) => a.split('=')[0] === '--database-url'))
+    if (
+      flags['embedded-database'] &&
+      databaseUrl &&
+      this.argv.some((a) => a.split('=')[0] === '--database-url')
+    )
       throw usage('--embedded-database and --database-url name two databases', 'pass one of them');
     let keys: Promise<TrustedKey[]> | undefined;
     const trustedKeys = () =>
@@ -117,7 +142,10 @@ Exit codes (validate's own; they differ from other commands'): 0 every check pas
           filesDir: flags['files-dir'],
           database:
             flags['embedded-database'] || databaseUrl
-              ? { url: flags['embedded-database'] ? undefined : databaseUrl, embedded: flags['embedded-database'] }
+              ? {
+                  url: flags['embedded-database'] ? undefined : databaseUrl,
+                  embedded: flags['embedded-database'],
+                }
               : undefined,
           trustedKeys,
           allowUnsigned: flags['allow-unsigned'],

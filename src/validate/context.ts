@@ -95,7 +95,7 @@ export class ValidationContext {
       .filter((c) => c.path.startsWith('blobs/sha256/'))
       .map((c) => `sha256:${c.path.slice('blobs/sha256/'.length)}`);
     // Documents name more documents (index → manifests): read until nothing new is wanted.
-    for (let progress = true; !graph.complete && progress; ) {
+    for (let progress = true; !graph.complete && progress;) {
       progress = false;
       for (const digest of blobs) {
         if (!graph.wantsDoc(digest)) continue;
@@ -134,7 +134,9 @@ export class ValidationContext {
         );
       }
     }
-    const credentials = new Map<string, Credentials>((registryAuth ?? []).map((a) => parseRegistryAuthFlag(a)));
+    const credentials = new Map<string, Credentials>(
+      (registryAuth ?? []).map((a) => parseRegistryAuthFlag(a)),
+    );
     // Validation asks once and reports: a few quick retries, not install's patient ones.
     const client = new RegistryClient({
       ca,

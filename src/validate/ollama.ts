@@ -3,7 +3,8 @@ import { Agent, request, type Dispatcher } from '../lib/http.js';
 import { networkError } from '../lib/errors.js';
 
 let agent: Agent | undefined;
-const dispatcher = (): Dispatcher => (agent ??= new Agent({ connections: 4, headersTimeout: 120_000, bodyTimeout: 120_000 }));
+const dispatcher = (): Dispatcher =>
+  (agent ??= new Agent({ connections: 4, headersTimeout: 120_000, bodyTimeout: 120_000 }));
 
 /** Closes the shared connection pool (end of a validation run). */
 export async function closeOllamaClient(): Promise<void> {
@@ -30,7 +31,10 @@ export async function ollamaCall(
       headers: body === undefined ? {} : { 'content-type': 'application/json' },
       body: body === undefined ? undefined : JSON.stringify(body),
     });
-    return { status: res.statusCode, text: method === 'HEAD' ? (await res.body.dump(), '') : await res.body.text() };
+    return {
+      status: res.statusCode,
+      text: method === 'HEAD' ? (await res.body.dump(), '') : await res.body.text(),
+    };
   } catch (err) {
     const code = (err as { code?: string }).code ?? (err as Error).message;
     throw networkError(

@@ -92,9 +92,10 @@ export async function recordReport(
       );
     }
     if (deploymentId)
-      await client.query('UPDATE airgap_deployments SET last_health_check = CURRENT_TIMESTAMP WHERE id = $1', [
-        deploymentId,
-      ]);
+      await client.query(
+        'UPDATE airgap_deployments SET last_health_check = CURRENT_TIMESTAMP WHERE id = $1',
+        [deploymentId],
+      );
     await client.query('COMMIT');
     return { database: db.url, validationReportId: reportId, deploymentId, error: null };
   } catch (err) {

@@ -5,7 +5,15 @@
  */
 
 /** Every suite, in report order. */
-export const SUITES = ['preflight', 'bundle', 'registry', 'models', 'database', 'security', 'airgap'] as const;
+export const SUITES = [
+  'preflight',
+  'bundle',
+  'registry',
+  'models',
+  'database',
+  'security',
+  'airgap',
+] as const;
 export type SuiteName = (typeof SUITES)[number];
 
 export type CheckStatus = 'pass' | 'warn' | 'fail' | 'skip';

@@ -54,7 +54,9 @@ function testcase(c: CheckResult, failOn: 'fail' | 'warn'): string {
 }
 
 function counts(checks: CheckResult[], failOn: 'fail' | 'warn') {
-  const failures = checks.filter((c) => c.status === 'fail' || (failOn === 'warn' && c.status === 'warn')).length;
+  const failures = checks.filter(
+    (c) => c.status === 'fail' || (failOn === 'warn' && c.status === 'warn'),
+  ).length;
   const skipped = checks.filter((c) => c.status === 'skip').length;
   return { tests: checks.length, failures, skipped };
 }
@@ -65,7 +67,11 @@ function testsuite(s: SuiteResult, report: ValidationReport, host: string): stri
   const attrs = `name="${xmlEscape(s.name)}" tests="${n.tests}" failures="${n.failures}" errors="0" skipped="${n.skipped}" time="${seconds(s.durationMs)}" timestamp="${started}" hostname="${xmlEscape(host)}"`;
   if (s.skipped !== null)
     return `  <testsuite ${attrs}>\n    <properties>\n      <property name="skipped" value="${xmlEscape(s.skipped)}"/>\n    </properties>\n  </testsuite>`;
-  return [`  <testsuite ${attrs}>`, ...s.checks.map((c) => testcase(c, report.failOn)), '  </testsuite>'].join('\n');
+  return [
+    `  <testsuite ${attrs}>`,
+    ...s.checks.map((c) => testcase(c, report.failOn)),
+    '  </testsuite>',
+  ].join('\n');
 }
 
 export function junitXml(report: ValidationReport, host = hostname()): string {

@@ -7,7 +7,13 @@ const MARK: Record<CheckStatus, string> = { pass: '✓ pass', warn: '! warn', fa
 const clip = (s: string, n: number) => (s.length <= n ? s : `${s.slice(0, n - 1)}…`);
 
 export function reportTable(report: ValidationReport, width = 120): string[] {
-  const rows: Array<{ suite: string; check: string; status: CheckStatus; reason: string; fix: string | null }> = [];
+  const rows: Array<{
+    suite: string;
+    check: string;
+    status: CheckStatus;
+    reason: string;
+    fix: string | null;
+  }> = [];
   for (const s of report.suites) {
     if (s.skipped !== null) {
       rows.push({ suite: s.name, check: '(suite)', status: 'skip', reason: s.skipped, fix: null });

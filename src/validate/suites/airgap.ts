@@ -51,7 +51,16 @@ const BLOCKED = new Set([
   'EHOSTDOWN',
   'ECONNRESET',
 ]);
-const NO_NAME = new Set(['ENOTFOUND', 'EAI_AGAIN', 'EAI_FAIL', 'ENODATA', 'ESERVFAIL', 'EREFUSED', 'ETIMEOUT', 'ECONNREFUSED']);
+const NO_NAME = new Set([
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'EAI_FAIL',
+  'ENODATA',
+  'ESERVFAIL',
+  'EREFUSED',
+  'ETIMEOUT',
+  'ECONNREFUSED',
+]);
 
 function tcpProbe(t: ProbeTarget, timeoutMs: number): Promise<Outcome> {
   const label = `${t.host}:${t.port}`;
@@ -110,7 +119,9 @@ async function dnsProbe(host: string, timeoutMs: number): Promise<Outcome> {
 /** A query sent straight to a resolver (UDP, one try): an answer means DNS leaves the host. */
 async function resolverProbe(server: ProbeTarget, name: string, timeoutMs: number): Promise<Outcome> {
   const resolver = new Resolver({ timeout: timeoutMs, tries: 1 });
-  resolver.setServers([isIP(server.host) === 6 ? `[${server.host}]:${server.port}` : `${server.host}:${server.port}`]);
+  resolver.setServers([
+    isIP(server.host) === 6 ? `[${server.host}]:${server.port}` : `${server.host}:${server.port}`,
+  ]);
   try {
     const r = await withTimeout(resolver.resolve4(name), timeoutMs + 500);
     if (r === 'timeout') return pass(`no answer from ${server.host} within ${timeoutMs} ms: blocked`);

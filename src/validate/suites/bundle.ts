@@ -30,7 +30,9 @@ async function signature(ctx: ValidationContext): Promise<Outcome> {
   if (policy.overrides.includes('allow-expired')) {
     const reason = `${bundle.manifest.name} ${bundle.manifest.version} expired on ${policy.expires}`;
     const fix = 'get a fresh bundle from the connected side';
-    return ctx.inputs.allowExpired ? warn(`${reason} (--allow-expired)`, fix, { data }) : fail(reason, fix, { data });
+    return ctx.inputs.allowExpired
+      ? warn(`${reason} (--allow-expired)`, fix, { data })
+      : fail(reason, fix, { data });
   }
   if (!policy.signed) return warn(`${unsigned} (--allow-unsigned)`, unsignedFix, { data });
   return pass(
@@ -63,7 +65,8 @@ async function integrity(ctx: ValidationContext, signal: AbortSignal): Promise<O
       'copy the bundle again from its source, or recreate it',
       { details: r.problems.map((p) => `${p.kind}: ${p.message}`), data },
     );
-  const base = r.delta && !r.delta.baseChecked ? ` (${r.entries.fromBase} entries are in its base, not checked)` : '';
+  const base =
+    r.delta && !r.delta.baseChecked ? ` (${r.entries.fromBase} entries are in its base, not checked)` : '';
   return pass(`${r.entries.checked} entries match the manifest${base}`, { data });
 }
 

@@ -133,9 +133,12 @@ async function deployment(ctx: ValidationContext): Promise<Outcome> {
       `kubechat install ${ctx.inputs.bundlePath} again with this --database-url`,
       { details: unrecorded.map((d) => `no package row for sha256:${d}`), data },
     );
-  return pass(`${name} ${version} installed (deployment ${installed.id}), ${digests.length} artifacts recorded`, {
-    data,
-  });
+  return pass(
+    `${name} ${version} installed (deployment ${installed.id}), ${digests.length} artifacts recorded`,
+    {
+      data,
+    },
+  );
 }
 
 export const databaseSuite: Suite = {

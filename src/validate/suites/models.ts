@@ -16,7 +16,11 @@ import { jsonOf, ollamaCall } from '../ollama.js';
 import type { Suite } from '../run.js';
 import { fail, pass, skip, warn, type Check, type Outcome } from '../types.js';
 
-const WEIGHT_LAYERS: ReadonlySet<string> = new Set([MediaType.ollamaModel, MediaType.ollamaAdapter, MediaType.ollamaProjector]);
+const WEIGHT_LAYERS: ReadonlySet<string> = new Set([
+  MediaType.ollamaModel,
+  MediaType.ollamaAdapter,
+  MediaType.ollamaProjector,
+]);
 const SMOKE_PROMPT = 'Reply with the single word OK.';
 
 const storeName = (ref: string, tag?: string) => {
@@ -29,7 +33,10 @@ function storeVerifier(ctx: ValidationContext, store: string, models: InstallArt
   let p: Promise<ModelCheck[]> | undefined;
   return (signal: AbortSignal) =>
     (p ??= verifyOllamaStore(store, {
-      names: models.flatMap((m) => [storeName(m.ref), storeName(m.ref, versionTag(parseOllamaRef(m.ref).tag, m.root.digest))]),
+      names: models.flatMap((m) => [
+        storeName(m.ref),
+        storeName(m.ref, versionTag(parseOllamaRef(m.ref).tag, m.root.digest)),
+      ]),
       concurrency: ctx.inputs.hashConcurrency,
       signal,
     }));
@@ -45,9 +52,16 @@ async function inStore(
   const name = storeName(m.ref);
   const short = shortName(parseOllamaRef(m.ref));
   const c = all.find((x) => x.name === name);
-  if (!c) return fail(`${short} is not in ${store}`, `kubechat install ${ctx.inputs.bundlePath ?? 'BUNDLE'} --ollama-store ${store}`);
+  if (!c)
+    return fail(
+      `${short} is not in ${store}`,
+      `kubechat install ${ctx.inputs.bundlePath ?? 'BUNDLE'} --ollama-store ${store}`,
+    );
   if (c.parseError)
-    return fail(`${c.manifestPath} does not parse: ${c.parseError}`, 'run kubechat install again: it rewrites the manifest');
+    return fail(
+      `${c.manifestPath} does not parse: ${c.parseError}`,
+      'run kubechat install again: it rewrites the manifest',
+    );
   const data = { manifestDigest: c.manifestDigest, blobs: c.blobs, bytes: c.bytes };
   if (c.manifestDigest !== m.root.digest)
     return fail(
@@ -63,10 +77,14 @@ async function inStore(
           ? `wrong size: ${p.path} has ${p.actualSize} bytes, the manifest says ${p.expectedSize}`
           : `corrupt: ${p.path} hashes to ${p.actualDigest}`,
     );
-    return fail(`${short}: ${c.problems.length} of ${c.blobs} blobs bad (${details[0]})`, 'delete the bad blob files and run kubechat install again', {
-      details,
-      data,
-    });
+    return fail(
+      `${short}: ${c.problems.length} of ${c.blobs} blobs bad (${details[0]})`,
+      'delete the bad blob files and run kubechat install again',
+      {
+        details,
+        data,
+      },
+    );
   }
   const version = storeName(m.ref, versionTag(parseOllamaRef(m.ref).tag, m.root.digest));
   if (!all.some((x) => x.name === version))
@@ -75,7 +93,9 @@ async function inStore(
       'run kubechat install again: rollback needs the version tag',
       { data },
     );
-  return pass(`${short}: manifest is the bundle's, ${c.blobs} blobs re-hashed (${formatBytes(c.bytes)})`, { data });
+  return pass(`${short}: manifest is the bundle's, ${c.blobs} blobs re-hashed (${formatBytes(c.bytes)})`, {
+    data,
+  });
 }
 
 interface TagsResponse {
@@ -92,7 +112,11 @@ function tagsOf(url: string) {
     }));
 }
 
-async function onEndpoint(url: string, m: InstallArtifact, tags: () => Promise<TagsResponse['models']>): Promise<Outcome> {
+async function onEndpoint(
+  url: string,
+  m: InstallArtifact,
+  tags: () => Promise<TagsResponse['models']>,
+): Promise<Outcome> {
   const short = shortName(parseOllamaRef(m.ref));
   const listed = (await tags())?.find((t) => (t.name ?? t.model) === short || t.model === short);
   if (!listed) return fail(`${short} is not listed by ${url}`, `kubechat install BUNDLE --ollama ${url}`);
@@ -105,11 +129,18 @@ async function onEndpoint(url: string, m: InstallArtifact, tags: () => Promise<T
     if (r.status !== 200) missing.push(b.digest);
   }
   if (missing.length)
-    return fail(`${short} on ${url}: its weights ${missing[0]} are not on the server`, `kubechat install BUNDLE --ollama ${url}`, {
-      details: missing.map((d) => `missing blob ${d}`),
-      data,
-    });
-  return pass(`${short} on ${url} with the bundle's weights (Ollama rebuilt the manifest: ${digest ?? 'no digest'})`, { data });
+    return fail(
+      `${short} on ${url}: its weights ${missing[0]} are not on the server`,
+      `kubechat install BUNDLE --ollama ${url}`,
+      {
+        details: missing.map((d) => `missing blob ${d}`),
+        data,
+      },
+    );
+  return pass(
+    `${short} on ${url} with the bundle's weights (Ollama rebuilt the manifest: ${digest ?? 'no digest'})`,
+    { data },
+  );
 }
 
 async function smoke(url: string, m: InstallArtifact): Promise<Outcome> {
@@ -143,18 +174,25 @@ export const modelsSuite: Suite = {
         : undefined,
   async checks(ctx) {
     const models = (await ctx.artifacts()).filter((a) => a.kind === 'model');
-    if (!models.length) return [{ name: 'models', run: () => Promise.resolve(skip('the bundle holds no models')) }];
+    if (!models.length)
+      return [{ name: 'models', run: () => Promise.resolve(skip('the bundle holds no models')) }];
     const checks: Check[] = [];
     for (const s of ctx.inputs.ollamaStores ?? []) {
       const store = resolve(s);
       const verified = storeVerifier(ctx, store, models);
       for (const m of models)
-        checks.push({ name: `store ${store} ${shortName(parseOllamaRef(m.ref))}`, run: (signal) => inStore(ctx, store, m, () => verified(signal)) });
+        checks.push({
+          name: `store ${store} ${shortName(parseOllamaRef(m.ref))}`,
+          run: (signal) => inStore(ctx, store, m, () => verified(signal)),
+        });
     }
     for (const url of ctx.inputs.ollamaUrls ?? []) {
       const tags = tagsOf(url);
       for (const m of models) {
-        checks.push({ name: `endpoint ${url} ${shortName(parseOllamaRef(m.ref))}`, run: () => onEndpoint(url, m, tags) });
+        checks.push({
+          name: `endpoint ${url} ${shortName(parseOllamaRef(m.ref))}`,
+          run: () => onEndpoint(url, m, tags),
+        });
         if (ctx.inputs.smoke)
           checks.push({ name: `smoke ${url} ${shortName(parseOllamaRef(m.ref))}`, run: () => smoke(url, m) });
       }

@@ -39,7 +39,13 @@ async function clock(ctx: ValidationContext): Promise<Outcome> {
 /** The nearest existing directory at or above `path` (a target directory may not exist yet). */
 async function existingAncestor(path: string): Promise<string> {
   for (let p = resolve(path); ; p = dirname(p)) {
-    if (await stat(p).then((s) => s.isDirectory(), () => false)) return p;
+    if (
+      await stat(p).then(
+        (s) => s.isDirectory(),
+        () => false,
+      )
+    )
+      return p;
     if (dirname(p) === p) return p;
   }
 }
@@ -58,7 +64,8 @@ async function diskTargets(ctx: ValidationContext): Promise<DiskTarget[]> {
     for (const a of await ctx.artifacts()) {
       if (!kinds.includes(a.kind)) continue;
       for (const b of a.blobs) seen.set(b.digest, b);
-      for (const d of a.docs) seen.set(d.digest, { digest: d.digest, size: d.bytes.length, mediaType: d.mediaType });
+      for (const d of a.docs)
+        seen.set(d.digest, { digest: d.digest, size: d.bytes.length, mediaType: d.mediaType });
     }
     return [...seen.values()];
   };
@@ -69,7 +76,10 @@ async function diskTargets(ctx: ValidationContext): Promise<DiskTarget[]> {
       label: `oci:${dir}`,
       dir,
       items: async () =>
-        (await blobsOf(['image', 'chart'])).map((b) => ({ path: join(dir, 'blobs', 'sha256', hexOf(b.digest)), size: b.size })),
+        (await blobsOf(['image', 'chart'])).map((b) => ({
+          path: join(dir, 'blobs', 'sha256', hexOf(b.digest)),
+          size: b.size,
+        })),
     });
   }
   for (const store of ollamaStores ?? []) {
@@ -78,7 +88,10 @@ async function diskTargets(ctx: ValidationContext): Promise<DiskTarget[]> {
       label: `Ollama store ${dir}`,
       dir,
       items: async () =>
-        (await blobsOf(['model'])).map((b) => ({ path: join(dir, 'blobs', `sha256-${hexOf(b.digest)}`), size: b.size })),
+        (await blobsOf(['model'])).map((b) => ({
+          path: join(dir, 'blobs', `sha256-${hexOf(b.digest)}`),
+          size: b.size,
+        })),
     });
   }
   if (filesDir) {
@@ -127,7 +140,10 @@ async function writableDir(label: string, dir: string): Promise<Outcome> {
   try {
     await access(at, constants.W_OK | constants.X_OK);
   } catch {
-    return fail(`${label}: ${at} is not writable by this user`, `run as a user that can write ${at}, or fix its permissions`);
+    return fail(
+      `${label}: ${at} is not writable by this user`,
+      `run as a user that can write ${at}, or fix its permissions`,
+    );
   }
   return pass(s ? `${label}: ${dir} exists and is writable` : `${label}: ${dir} can be created under ${at}`);
 }
@@ -144,7 +160,10 @@ function reachableChecks(ctx: ValidationContext): Check[] {
   const { registry, ollamaStores, ollamaUrls, filesDir, database } = ctx.inputs;
   const checks: Check[] = [];
   if (registry?.startsWith('oci:'))
-    checks.push({ name: `target oci:${registry.slice(4)}`, run: () => writableDir('OCI layout', registry.slice(4)) });
+    checks.push({
+      name: `target oci:${registry.slice(4)}`,
+      run: () => writableDir('OCI layout', registry.slice(4)),
+    });
   else if (registry)
     checks.push({
       name: `target ${registry}`,
@@ -158,7 +177,8 @@ function reachableChecks(ctx: ValidationContext): Check[] {
   for (const s of ollamaStores ?? [])
     checks.push({ name: `target ${s}`, run: () => writableDir('Ollama store', s) });
   for (const u of ollamaUrls ?? []) checks.push({ name: `target ${u}`, run: () => ollamaAnswers(u) });
-  if (filesDir) checks.push({ name: `target ${filesDir}`, run: () => writableDir('files directory', filesDir) });
+  if (filesDir)
+    checks.push({ name: `target ${filesDir}`, run: () => writableDir('files directory', filesDir) });
   if (database)
     checks.push({
       name: 'target database',
@@ -181,18 +201,32 @@ function portFree(spec: string): Promise<Outcome> {
     server.once('error', (err: NodeJS.ErrnoException) =>
       done(
         err.code === 'EADDRINUSE'
-          ? fail(`${host}:${port} is in use`, `stop what listens on ${port} (ss -ltnp 'sport = :${port}') or choose another port`)
-          : fail(`cannot listen on ${host}:${port} (${err.code ?? err.message})`, 'choose a port and address of this host'),
+          ? fail(
+              `${host}:${port} is in use`,
+              `stop what listens on ${port} (ss -ltnp 'sport = :${port}') or choose another port`,
+            )
+          : fail(
+              `cannot listen on ${host}:${port} (${err.code ?? err.message})`,
+              'choose a port and address of this host',
+            ),
       ),
     );
-    server.listen({ host, port, exclusive: true }, () => server.close(() => done(pass(`${host}:${port} is free`))));
+    server.listen({ host, port, exclusive: true }, () =>
+      server.close(() => done(pass(`${host}:${port} is free`))),
+    );
   });
 }
 
 export const preflightSuite: Suite = {
   name: 'preflight',
   missing: (i) =>
-    i.bundlePath || i.registry || i.ollamaStores?.length || i.ollamaUrls?.length || i.filesDir || i.database || i.freePorts?.length
+    i.bundlePath ||
+    i.registry ||
+    i.ollamaStores?.length ||
+    i.ollamaUrls?.length ||
+    i.filesDir ||
+    i.database ||
+    i.freePorts?.length
       ? undefined
       : 'no --bundle, target or --free-port given',
   async checks(ctx) {
@@ -202,7 +236,8 @@ export const preflightSuite: Suite = {
       if (ctx.inputs.registry && !ctx.inputs.registry.startsWith('oci:'))
         checks.push({
           name: `disk ${ctx.inputs.registry}`,
-          run: () => Promise.resolve(skip('a registry over the network: its free space is not visible from here')),
+          run: () =>
+            Promise.resolve(skip('a registry over the network: its free space is not visible from here')),
         });
     }
     checks.push(...reachableChecks(ctx));

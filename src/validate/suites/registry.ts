@@ -31,7 +31,10 @@ async function reachable(ctx: ValidationContext): Promise<Outcome> {
     const dir = layoutDir(ctx);
     const layout = await readFile(join(dir, 'oci-layout'), 'utf8').catch(() => undefined);
     if (!layout?.includes('imageLayoutVersion'))
-      return fail(`${dir} is not an OCI image layout (no oci-layout file)`, `check --registry oci:DIR, or install again`);
+      return fail(
+        `${dir} is not an OCI image layout (no oci-layout file)`,
+        `check --registry oci:DIR, or install again`,
+      );
     await readIndex(dir);
     return pass(`${dir} is an OCI image layout`);
   }
@@ -64,7 +67,9 @@ function peerCertificate(
       ca,
       rejectUnauthorized: false,
     });
-    socket.setTimeout(10_000, () => socket.destroy(new Error(`TLS handshake with ${host}:${port} timed out`)));
+    socket.setTimeout(10_000, () =>
+      socket.destroy(new Error(`TLS handshake with ${host}:${port} timed out`)),
+    );
     socket.once('secureConnect', () => {
       const cert = socket.getPeerCertificate();
       const error = socket.authorizationError ? String(socket.authorizationError) : null;
@@ -105,9 +110,13 @@ async function tls(ctx: ValidationContext): Promise<Outcome> {
       { data },
     );
   if (days < EXPIRY_WARNING_DAYS)
-    return warn(`${host}: certificate of ${subject} expires in ${days} day(s) (${data.validTo})`, 'renew it', {
-      data,
-    });
+    return warn(
+      `${host}: certificate of ${subject} expires in ${days} day(s) (${data.validTo})`,
+      'renew it',
+      {
+        data,
+      },
+    );
   return pass(`certificate of ${subject} verified, valid until ${data.validTo}`, { data });
 }
 
@@ -144,7 +153,9 @@ async function artifactInRegistry(ctx: ValidationContext, a: InstallArtifact): P
   ];
   const missing = (
     await mapLimit(wanted, HEADS_IN_FLIGHT, async ([kind, digest]) =>
-      (await head(kind, digest)).status === 404 ? `${kind === 'blobs' ? 'blob' : 'manifest'} ${digest}` : undefined,
+      (await head(kind, digest)).status === 404
+        ? `${kind === 'blobs' ? 'blob' : 'manifest'} ${digest}`
+        : undefined,
     )
   ).filter((m): m is string => m !== undefined);
   const data = { digest: a.root.digest, manifests: a.docs.length, blobs: a.blobs.length };
@@ -188,7 +199,11 @@ async function artifactInLayout(ctx: ValidationContext, a: InstallArtifact): Pro
 export const registrySuite: Suite = {
   name: 'registry',
   missing: (i) =>
-    !i.registry ? 'no --registry given' : !i.bundlePath ? 'no --bundle given: nothing to compare with' : undefined,
+    !i.registry
+      ? 'no --registry given'
+      : !i.bundlePath
+        ? 'no --bundle given: nothing to compare with'
+        : undefined,
   async checks(ctx) {
     const artifacts = (await ctx.artifacts()).filter((a) => a.kind === 'image' || a.kind === 'chart');
     const checks: Check[] = [
@@ -201,7 +216,10 @@ export const registrySuite: Suite = {
         run: () => (isLayout(ctx) ? artifactInLayout(ctx, a) : artifactInRegistry(ctx, a)),
       });
     if (artifacts.length === 0)
-      checks.push({ name: 'artifacts', run: () => Promise.resolve(skip('the bundle holds no images or charts')) });
+      checks.push({
+        name: 'artifacts',
+        run: () => Promise.resolve(skip('the bundle holds no images or charts')),
+      });
     return checks;
   },
 };

@@ -43,7 +43,8 @@ const mode = (m: number) => (m & 0o777).toString(8).padStart(4, '0');
 
 async function fileMode(path: string): Promise<Outcome> {
   const l = await lstat(path).catch(() => undefined);
-  if (!l) return fail(`${path} does not exist`, 'pass the path of an existing key, certificate or password file');
+  if (!l)
+    return fail(`${path} does not exist`, 'pass the path of an existing key, certificate or password file');
   const s = l.isSymbolicLink() ? await stat(path) : l;
   const head = (await readFile(path).catch(() => Buffer.alloc(0))).subarray(0, 64 * 1024).toString('latin1');
   // Public only when it holds certificates or public keys and nothing private: anything else
@@ -52,11 +53,17 @@ async function fileMode(path: string): Promise<Outcome> {
   const data = { mode: mode(s.mode), kind: isSecret ? 'secret' : 'public' };
   if (isSecret) {
     if (s.mode & 0o004)
-      return fail(`${path} (a secret) is readable by every user (mode ${data.mode})`, `chmod 600 ${path}`, { data });
+      return fail(`${path} (a secret) is readable by every user (mode ${data.mode})`, `chmod 600 ${path}`, {
+        data,
+      });
     if (s.mode & 0o022)
-      return fail(`${path} (a secret) is writable by other users (mode ${data.mode})`, `chmod 600 ${path}`, { data });
+      return fail(`${path} (a secret) is writable by other users (mode ${data.mode})`, `chmod 600 ${path}`, {
+        data,
+      });
     if (s.mode & 0o040)
-      return warn(`${path} (a secret) is readable by its group (mode ${data.mode})`, `chmod 600 ${path}`, { data });
+      return warn(`${path} (a secret) is readable by its group (mode ${data.mode})`, `chmod 600 ${path}`, {
+        data,
+      });
     return pass(`${path}: secret, owner only (mode ${data.mode})`, { data });
   }
   if (s.mode & 0o022)
@@ -74,7 +81,13 @@ async function filesToCheck(ctx: ValidationContext): Promise<string[]> {
   if (ctx.inputs.registryCa) files.push(ctx.inputs.registryCa);
   if (ctx.inputs.database?.embedded) {
     const p = embeddedPaths(kubechatHome()).password;
-    if (await stat(p).then(() => true, () => false)) files.push(p);
+    if (
+      await stat(p).then(
+        () => true,
+        () => false,
+      )
+    )
+      files.push(p);
   }
   return [...new Set(files)];
 }
@@ -86,8 +99,10 @@ export function clearSecrets(value: unknown, at = ''): string[] {
   const out: string[] = [];
   for (const [k, v] of Object.entries(value)) {
     const path = at ? `${at}.${k}` : k;
-    if (SECRET_KEY.test(k) && !POLICY_KEY.test(k) && typeof v === 'string' && v !== '***' && v !== '') out.push(path);
-    else if (typeof v === 'string' && /:\/\/[^\s/:@]*:(?!\*\*\*@)[^\s/@]+@/.test(v)) out.push(`${path} (a URL with a password)`);
+    if (SECRET_KEY.test(k) && !POLICY_KEY.test(k) && typeof v === 'string' && v !== '***' && v !== '')
+      out.push(path);
+    else if (typeof v === 'string' && /:\/\/[^\s/:@]*:(?!\*\*\*@)[^\s/@]+@/.test(v))
+      out.push(`${path} (a URL with a password)`);
     else out.push(...clearSecrets(v, path));
   }
   return out;
@@ -103,7 +118,9 @@ async function passwords(ctx: ValidationContext): Promise<Outcome> {
       if (pw === '' && !isLoopbackHost(u.hostname))
         problems.push(`the database URL has no password for ${u.hostname}`);
       else if (pw !== '' && DEFAULT_PASSWORDS.has(pw.toLowerCase()))
-        problems.push(`the database URL uses a default password (user ${decodeURIComponent(u.username) || '?'})`);
+        problems.push(
+          `the database URL uses a default password (user ${decodeURIComponent(u.username) || '?'})`,
+        );
     } catch {
       // not a URL: the database suite reports it
     }
@@ -130,18 +147,26 @@ async function passwords(ctx: ValidationContext): Promise<Outcome> {
     'SELECT id, deployment_name, configuration FROM airgap_deployments',
   )) {
     for (const p of clearSecrets(r.configuration))
-      problems.push(`airgap_deployments ${r.deployment_name} (${r.id}) configuration.${p} holds a secret in clear`);
+      problems.push(
+        `airgap_deployments ${r.deployment_name} (${r.id}) configuration.${p} holds a secret in clear`,
+      );
   }
-  for (const r of await q<{ username: string; password_hash: string }>('SELECT username, password_hash FROM users')) {
+  for (const r of await q<{ username: string; password_hash: string }>(
+    'SELECT username, password_hash FROM users',
+  )) {
     const h = r.password_hash.trim();
     if (h === '') problems.push(`user ${r.username} has an empty password`);
     else if (DEFAULT_PASSWORDS.has(h.toLowerCase()) || h.toLowerCase() === r.username.toLowerCase())
       problems.push(`user ${r.username} has a default password stored in clear`);
   }
   if (problems.length)
-    return fail(`${problems.length} default, empty or clear-text secret(s): ${problems[0]}`, 'set strong passwords and keep secrets out of the configuration', {
-      details: problems,
-    });
+    return fail(
+      `${problems.length} default, empty or clear-text secret(s): ${problems[0]}`,
+      'set strong passwords and keep secrets out of the configuration',
+      {
+        details: problems,
+      },
+    );
   return pass('no default, empty or clear-text password in the recorded configuration');
 }
 
@@ -154,7 +179,10 @@ function tlsChecks(ctx: ValidationContext): Check[] {
       run: async () => {
         if (isLoopbackHost(registry)) return skip(`${registry} is on loopback`);
         if (insecureRegistry)
-          return fail(`${registry}: --insecure-registry accepts plain HTTP or an unverified certificate`, 'serve it with a certificate from the local CA and pass --registry-ca');
+          return fail(
+            `${registry}: --insecure-registry accepts plain HTTP or an unverified certificate`,
+            'serve it with a certificate from the local CA and pass --registry-ca',
+          );
         const origin = await (await ctx.registryClient()).origin(registry);
         return origin.startsWith('https://')
           ? pass(`${registry} is served over HTTPS`)
@@ -170,7 +198,10 @@ function tlsChecks(ctx: ValidationContext): Check[] {
         return Promise.resolve(
           url.protocol === 'https:'
             ? pass(`${u} uses HTTPS`)
-            : fail(`${u} is plain HTTP on the network: prompts and models travel in clear`, 'put Ollama behind a TLS proxy (a certificate from the local CA) and use https://'),
+            : fail(
+                `${u} is plain HTTP on the network: prompts and models travel in clear`,
+                'put Ollama behind a TLS proxy (a certificate from the local CA) and use https://',
+              ),
         );
       },
     });
@@ -184,12 +215,24 @@ function tlsChecks(ctx: ValidationContext): Check[] {
         } catch {
           return Promise.resolve(skip('the database URL is not a URL'));
         }
-        if (isLoopbackHost(u.hostname) || u.hostname === '') return Promise.resolve(skip(`the database is on loopback`));
-        const ssl = u.searchParams.get('sslmode') ?? (u.searchParams.get('ssl') === 'true' ? 'require' : 'prefer');
+        if (isLoopbackHost(u.hostname) || u.hostname === '')
+          return Promise.resolve(skip(`the database is on loopback`));
+        const ssl =
+          u.searchParams.get('sslmode') ?? (u.searchParams.get('ssl') === 'true' ? 'require' : 'prefer');
         if (ssl === 'verify-full' || ssl === 'verify-ca') return Promise.resolve(pass(`sslmode=${ssl}`));
         if (ssl === 'require')
-          return Promise.resolve(warn(`sslmode=require encrypts but does not verify the server`, 'use sslmode=verify-full with the local CA (sslrootcert=…)'));
-        return Promise.resolve(fail(`the database at ${u.hostname} is reached without TLS (sslmode=${ssl})`, 'add ?sslmode=verify-full&sslrootcert=CA.pem to --database-url'));
+          return Promise.resolve(
+            warn(
+              `sslmode=require encrypts but does not verify the server`,
+              'use sslmode=verify-full with the local CA (sslrootcert=…)',
+            ),
+          );
+        return Promise.resolve(
+          fail(
+            `the database at ${u.hostname} is reached without TLS (sslmode=${ssl})`,
+            'add ?sslmode=verify-full&sslrootcert=CA.pem to --database-url',
+          ),
+        );
       },
     });
   return checks;
@@ -202,11 +245,18 @@ export const securitySuite: Suite = {
     const files = await filesToCheck(ctx);
     const checks: Check[] = files.map((f) => ({ name: `file ${f}`, run: () => fileMode(f) }));
     if (!files.length)
-      checks.push({ name: 'files', run: () => Promise.resolve(skip('no key, certificate or password file given (--secret-file)')) });
+      checks.push({
+        name: 'files',
+        run: () => Promise.resolve(skip('no key, certificate or password file given (--secret-file)')),
+      });
     if (ctx.inputs.database) checks.push({ name: 'passwords', run: () => passwords(ctx) });
     const tls = tlsChecks(ctx);
     checks.push(...tls);
-    if (!tls.length) checks.push({ name: 'tls', run: () => Promise.resolve(skip('no registry, Ollama or database endpoint given')) });
+    if (!tls.length)
+      checks.push({
+        name: 'tls',
+        run: () => Promise.resolve(skip('no registry, Ollama or database endpoint given')),
+      });
     return checks;
   },
 };
