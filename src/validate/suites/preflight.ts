@@ -64,8 +64,10 @@ async function diskTargets(ctx: ValidationContext): Promise<DiskTarget[]> {
     for (const a of await ctx.artifacts()) {
       if (!kinds.includes(a.kind)) continue;
       for (const b of a.blobs) seen.set(b.digest, b);
-      for (const d of a.docs)
-        seen.set(d.digest, { digest: d.digest, size: d.bytes.length, mediaType: d.mediaType });
+      // A registry or layout stores manifests as blobs too; an Ollama store keeps them under manifests/.
+      if (a.kind !== 'model')
+        for (const d of a.docs)
+          seen.set(d.digest, { digest: d.digest, size: d.bytes.length, mediaType: d.mediaType });
     }
     return [...seen.values()];
   };
