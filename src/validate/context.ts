@@ -46,6 +46,11 @@ export interface ValidateInputs {
   egressTimeoutMs?: number;
   /** Generate one short completion per model on every --ollama endpoint. */
   smoke?: boolean;
+  /**
+   * Preflight contacts the targets to see that they answer (default true). `install` turns it off:
+   * it reaches its targets itself before reading the bundle, with their own exit codes (10–13, 30).
+   */
+  checkReachability?: boolean;
   /** `[HOST:]PORT` that must be free to listen on. */
   freePorts?: string[];
   /** Key, certificate and password files whose permissions the security suite checks. */

@@ -63,6 +63,7 @@ let pg: TestDatabase;
 let dbUrl: string;
 let store: string;
 let ollama: OllamaDouble;
+let installedJson: string;
 const state = () => join(work, 'state');
 
 const run = (args: string[]) =>
@@ -139,6 +140,7 @@ beforeAll(async () => {
     '--json',
   ]);
   expect(installed.code, installed.stderr + installed.stdout).toBe(0);
+  installedJson = installed.stdout;
 });
 
 afterAll(async () => {
@@ -512,5 +514,100 @@ describe('inputs, usage and security', () => {
     // the installed store needs nothing more
     const again = await validate(['--suite', 'preflight', '--bundle', bundle, '--ollama-store', store], 0);
     expect(checkNamed(again, 'preflight', 'disk Ollama store').data?.needed).toBe(0);
+  });
+});
+
+describe('install runs preflight before and the target suites after', () => {
+  interface InstallOut {
+    validation: null | {
+      preflight: { ok: boolean; suites: string[] };
+      post: null | {
+        ok: boolean;
+        suites: string[];
+        validationReportId: string | null;
+        problems: Array<{ suite: string; reason: string }>;
+      };
+    };
+  }
+
+  it('Given a clean install, Then --json carries both runs and the post-install run is recorded', async () => {
+    conforms(installedJson, 'install');
+    const v = (JSON.parse(installedJson) as InstallOut).validation!;
+    expect(v.preflight).toMatchObject({ ok: true, suites: ['preflight'] });
+    expect(v.post).toMatchObject({ ok: true, suites: ['registry', 'models', 'database'] });
+    const row = await pg.pool.query<{
+      validation_type: string;
+      passed: boolean;
+      deployment_id: string | null;
+    }>('SELECT validation_type, passed, deployment_id FROM validation_reports WHERE id = $1', [
+      v.post!.validationReportId,
+    ]);
+    expect(row.rows[0]).toMatchObject({
+      validation_type: 'kubechat install: post-install validation',
+      passed: true,
+    });
+    expect(row.rows[0]!.deployment_id).not.toBeNull();
+  });
+
+  it('Given a store holding a corrupt blob of the right size, Then install skips it and post-install validation fails with exit 34', async () => {
+    const target = join(work, 'ollama-preexisting');
+    await cp(join(store, 'blobs'), join(target, 'blobs'), { recursive: true });
+    const weights = await largestFile(join(target, 'blobs'));
+    const fh = await openFile(weights.path, 'r+');
+    await fh.write(Buffer.from([0x00, 0x01, 0x02, 0x03]), 0, 4, Math.floor(weights.size / 3));
+    await fh.close();
+    const r = await kubechat(['install', bundle, '--ollama-store', target, '--trusted-key', pub], {
+      env: { KUBECHAT_STATE_DIR: join(work, 'state-34'), KUBECHAT_DATABASE_URL: '' },
+    });
+    expect(r.code, r.stdout + r.stderr).toBe(34);
+    expect(r.stderr).toMatch(/error: installed, but post-install validation failed: models store .*corrupt/);
+    expect(r.stderr).toMatch(/fix: /);
+    const j = await kubechat(['install', bundle, '--ollama-store', target, '--trusted-key', pub, '--json'], {
+      env: { KUBECHAT_STATE_DIR: join(work, 'state-34b'), KUBECHAT_DATABASE_URL: '' },
+    });
+    expect(j.code).toBe(34);
+    conforms(j.stdout, 'install');
+    expect((JSON.parse(j.stdout) as InstallOut).validation!.post!.problems[0]!.suite).toBe('models');
+    // --no-validate: the install itself succeeds (it trusts sizes on a re-run), and says no validation ran
+    const n = await kubechat(
+      ['install', bundle, '--ollama-store', target, '--trusted-key', pub, '--no-validate', '--json'],
+      {
+        env: { KUBECHAT_STATE_DIR: join(work, 'state-34c'), KUBECHAT_DATABASE_URL: '' },
+      },
+    );
+    expect(n.code, n.stderr).toBe(0);
+    expect((JSON.parse(n.stdout) as InstallOut).validation).toBeNull();
+  });
+
+  it('Given a bundle created in the future, Then preflight refuses it with exit 33 and nothing is written', async () => {
+    const spec = await ws.spec('1.0.2');
+    const future = String(Math.floor(Date.now() / 1000) + 86_400);
+    const c = await kubechat(
+      [
+        'bundle',
+        'create',
+        '-f',
+        spec,
+        '-o',
+        join(work, 'future'),
+        '--key',
+        join(work, 'release.key'),
+        '--json',
+      ],
+      {
+        env: { SOURCE_DATE_EPOCH: future },
+      },
+    );
+    expect(c.code, c.stderr).toBe(0);
+    const futureBundle = (JSON.parse(c.stdout) as { bundle: string }).bundle;
+    const target = join(work, 'never-written');
+    const r = await kubechat(['install', futureBundle, '--ollama-store', target, '--trusted-key', pub], {
+      env: { KUBECHAT_STATE_DIR: join(work, 'state-33'), KUBECHAT_DATABASE_URL: '' },
+    });
+    expect(r.code, r.stderr).toBe(33);
+    expect(r.stderr).toMatch(
+      /error: preflight failed, nothing was written: preflight clock: the bundle was created/,
+    );
+    expect(await stat(target).catch(() => undefined)).toBeUndefined();
   });
 });

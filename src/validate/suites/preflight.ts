@@ -18,8 +18,9 @@ import { fail, pass, skip, type Check, type Outcome } from '../types.js';
 
 /** Clock skew tolerated between the connected side and this host. */
 const CLOCK_SKEW_MS = 5 * 60_000;
-/** Room kept free beyond the content itself (journals, temp files, the file system's own needs). */
-const DISK_MARGIN = 64 * 1024 * 1024;
+/** Room kept free beyond the content itself (journals, temp files): 5% of it, 1–64 MiB. */
+const diskMargin = (needed: number) =>
+  Math.min(64 * 1024 * 1024, Math.max(1024 * 1024, Math.ceil(needed * 0.05)));
 
 async function clock(ctx: ValidationContext): Promise<Outcome> {
   if (!ctx.inputs.bundlePath) return skip('no --bundle given');
@@ -122,11 +123,12 @@ async function disk(t: DiskTarget): Promise<Outcome> {
   const at = await existingAncestor(t.dir);
   const fs = await statfs(at);
   const free = Number(fs.bavail) * Number(fs.bsize);
+  const margin = needed > 0 ? diskMargin(needed) : 0;
   const data = { needed, alreadyThere: present, free, at };
-  if (needed + DISK_MARGIN > free)
+  if (needed + margin > free)
     return fail(
-      `${t.label} needs ${formatBytes(needed)} (+${formatBytes(DISK_MARGIN)} margin), ${at} has ${formatBytes(free)} free`,
-      `free ${formatBytes(needed + DISK_MARGIN - free)} on the file system holding ${at}, or choose another target`,
+      `${t.label} needs ${formatBytes(needed)} (+${formatBytes(margin)} margin), ${at} has ${formatBytes(free)} free`,
+      `free ${formatBytes(needed + margin - free)} on the file system holding ${at}, or choose another target`,
       { data },
     );
   return pass(
@@ -242,7 +244,7 @@ export const preflightSuite: Suite = {
             Promise.resolve(skip('a registry over the network: its free space is not visible from here')),
         });
     }
-    checks.push(...reachableChecks(ctx));
+    if (ctx.inputs.checkReachability !== false) checks.push(...reachableChecks(ctx));
     for (const p of ctx.inputs.freePorts ?? []) checks.push({ name: `port ${p}`, run: () => portFree(p) });
     return checks;
   },
