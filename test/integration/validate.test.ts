@@ -25,7 +25,7 @@ import { kubechat, sh } from '../support/cli.js';
 import { conforms } from '../support/install-fixture.js';
 import { OllamaDouble } from '../support/ollama-double.js';
 import { freshDatabase, type TestDatabase } from '../support/postgres.js';
-import { freePort, startRegistry, type TestRegistry } from '../support/registry.js';
+import { freePort, makeCertificates, startRegistry, type TestRegistry } from '../support/registry.js';
 import { makeWorkspace, type Workspace } from '../support/workspace.js';
 
 /** In the database URL: trust auth ignores it; it must never show up anywhere. */
@@ -609,5 +609,65 @@ describe('install runs preflight before and the target suites after', () => {
       /error: preflight failed, nothing was written: preflight clock: the bundle was created/,
     );
     expect(await stat(target).catch(() => undefined)).toBeUndefined();
+  });
+});
+
+describe('registry over TLS, and an OCI layout', () => {
+  it('Given a TLS registry whose certificate expires within 30 days, Then tls warns with the date; without its CA, tls and reachable fail', async () => {
+    const certs = await makeCertificates();
+    const tlsRegistry = await startRegistry({ tls: { cert: certs.cert, key: certs.key } });
+    try {
+      const i = await run([
+        'install',
+        bundle,
+        '--registry',
+        tlsRegistry.host,
+        '--registry-ca',
+        certs.ca,
+        '--trusted-key',
+        pub,
+      ]);
+      expect(i.code, i.stderr).toBe(0);
+      const args = ['--suite', 'registry', '--bundle', bundle, '--registry', tlsRegistry.host];
+      const r = await validate([...args, '--registry-ca', certs.ca], 0);
+      const tls = checkNamed(r, 'registry', 'tls');
+      expect(tls.status).toBe('warn'); // the test certificates live one day
+      expect(tls.reason).toMatch(/certificate of 127\.0\.0\.1 expires in 0 day\(s\)/);
+      expect(tls.data).toMatchObject({ subject: '127.0.0.1', issuer: 'kubechat test CA' });
+      expect(checkNamed(r, 'registry', 'image docker.io/demo/hello:1.0').status).toBe('pass');
+      await validate([...args, '--registry-ca', certs.ca, '--fail-on', 'warn'], 4);
+      const untrusted = await validate(args, 3);
+      expect(checkNamed(untrusted, 'registry', 'reachable').reason).toMatch(/TLS certificate not trusted/);
+      expect(checkNamed(untrusted, 'registry', 'tls').status).toBe('fail');
+    } finally {
+      await tlsRegistry.stop();
+    }
+  });
+
+  it('Given an OCI layout target, Then every artifact is checked in index.json and blobs/, and a missing blob fails', async () => {
+    const layout = join(work, 'layout');
+    const i = await run(['install', bundle, '--registry', `oci:${layout}`, '--trusted-key', pub]);
+    expect(i.code, i.stderr).toBe(0);
+    const args = [
+      '--suite',
+      'registry',
+      '--suite',
+      'preflight',
+      '--bundle',
+      bundle,
+      '--registry',
+      `oci:${layout}`,
+    ];
+    const r = await validate(args, 0);
+    expect(checkNamed(r, 'registry', 'tls').status).toBe('skip');
+    expect(checkNamed(r, 'registry', 'chart').status).toBe('pass');
+    expect(checkNamed(r, 'preflight', 'disk oci:').data?.needed).toBe(0);
+    const blob = await largestFile(join(layout, 'blobs', 'sha256'));
+    await rm(blob.path);
+    const bad = await validate(args, 3);
+    const failed = checksOf(bad, 'registry').filter((c) => c.status === 'fail');
+    expect(failed.flatMap((c) => c.details).join('\n')).toContain(
+      `blob sha256:${blob.path.split('/').at(-1)} missing`,
+    );
   });
 });
