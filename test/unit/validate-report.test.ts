@@ -13,6 +13,7 @@ import {
   type CheckResult,
   type CheckStatus,
   type SuiteName,
+  type SuiteResult,
   type ValidationReport,
 } from '../../src/validate/types.js';
 
@@ -35,7 +36,7 @@ const check = (
 });
 
 function report(checks: CheckResult[], failOn: 'fail' | 'warn' = 'fail'): ValidationReport {
-  const suites = [...new Set(checks.map((c) => c.suite))].map((name) => {
+  const suites: SuiteResult[] = [...new Set(checks.map((c) => c.suite))].map((name) => {
     const cs = checks.filter((c) => c.suite === name);
     return { name, status: worst(cs.map((c) => c.status)), skipped: null, checks: cs, durationMs: 12 };
   });
