@@ -38,7 +38,7 @@ function body(c: CheckResult): string {
 }
 
 function testcase(c: CheckResult, failOn: 'fail' | 'warn'): string {
-  const open = `    <testcase classname="kubechat.validate.${xmlEscape(c.suite)}" name="${xmlEscape(c.name)}" time="${seconds(c.durationMs)}" timestamp="${c.startedAt}"`;
+  const open = `    <testcase classname="kubechat.validate.${xmlEscape(c.suite)}" name="${xmlEscape(c.name)}" time="${seconds(c.durationMs)}"`;
   switch (c.status) {
     case 'pass':
       return `${open}/>`;
@@ -79,7 +79,7 @@ export function junitXml(report: ValidationReport, host = hostname()): string {
   const n = counts(all, report.failOn);
   return [
     '<?xml version="1.0" encoding="UTF-8"?>',
-    `<testsuites name="kubechat validate" tests="${n.tests}" failures="${n.failures}" errors="0" skipped="${n.skipped}" time="${seconds(report.durationMs)}" timestamp="${report.startedAt}">`,
+    `<testsuites name="kubechat validate" tests="${n.tests}" failures="${n.failures}" errors="0" skipped="${n.skipped}" time="${seconds(report.durationMs)}">`,
     ...report.suites.map((s) => testsuite(s, report, host)),
     '</testsuites>',
     '',

@@ -5,6 +5,7 @@
  * weights present (Ollama rebuilds manifests on /api/create, so digests may differ there).
  * `--smoke` asks each endpoint for one short completion per model and reports the latency.
  */
+import { stat } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { formatBytes } from '../../lib/progress.js';
 import { MediaType } from '../../oci/media-types.js';
@@ -48,6 +49,15 @@ async function inStore(
   m: InstallArtifact,
   checks: () => Promise<ModelCheck[]>,
 ): Promise<Outcome> {
+  const exists = await stat(store).then(
+    (s) => s.isDirectory(),
+    () => false,
+  );
+  if (!exists)
+    return fail(
+      `${store} is not a directory`,
+      'pass the Ollama models directory (OLLAMA_MODELS) with --ollama-store',
+    );
   const all = await checks();
   const name = storeName(m.ref);
   const short = shortName(parseOllamaRef(m.ref));
