@@ -26,6 +26,25 @@ const MANIFEST_ACCEPT = [...INDEX_MEDIA_TYPES, ...MANIFEST_MEDIA_TYPES].join(', 
 const layoutDir = (ctx: ValidationContext) => resolve(ctx.inputs.registry!.slice('oci:'.length));
 const isLayout = (ctx: ValidationContext) => ctx.inputs.registry!.startsWith('oci:');
 
+/**
+ * The registry client once `GET /v2/` has answered: the first exchange settles the scheme and the
+ * auth handshake (a Basic challenge), so the concurrent HEADs that follow all go out authenticated.
+ */
+const ready = new WeakMap<ValidationContext, Promise<{ status: number }>>();
+function registryReady(ctx: ValidationContext): Promise<{ status: number }> {
+  let p = ready.get(ctx);
+  if (!p) {
+    const host = ctx.inputs.registry!;
+    p = ctx.registryClient().then(async (client) => {
+      const res = await client.request(host, { method: 'GET', path: '/v2/', what: `${host}/v2/` });
+      await res.body.dump();
+      return { status: res.status };
+    });
+    ready.set(ctx, p);
+  }
+  return p;
+}
+
 async function reachable(ctx: ValidationContext): Promise<Outcome> {
   if (isLayout(ctx)) {
     const dir = layoutDir(ctx);
@@ -39,10 +58,9 @@ async function reachable(ctx: ValidationContext): Promise<Outcome> {
     return pass(`${dir} is an OCI image layout`);
   }
   const host = ctx.inputs.registry!;
+  const { status } = await registryReady(ctx);
   const client = await ctx.registryClient();
-  const res = await client.request(host, { method: 'GET', path: '/v2/', what: `${host}/v2/` });
-  await res.body.dump();
-  return pass(`${await client.origin(host)} answers the distribution API (HTTP ${res.status})`);
+  return pass(`${await client.origin(host)} answers the distribution API (HTTP ${status})`);
 }
 
 async function readIndex(dir: string): Promise<ImageIndex> {
@@ -123,6 +141,7 @@ async function tls(ctx: ValidationContext): Promise<Outcome> {
 /** Every manifest and blob of the artifact, HEAD-ed in its repository. */
 async function artifactInRegistry(ctx: ValidationContext, a: InstallArtifact): Promise<Outcome> {
   const host = ctx.inputs.registry!;
+  await registryReady(ctx);
   const client = await ctx.registryClient();
   const { repository, tag } = destinationOf(a.ref, ctx.inputs.registryPrefix);
   const where = `${host}/${repository}${tag ? `:${tag}` : ''}`;
