@@ -452,6 +452,22 @@ describe('inputs, usage and security', () => {
     }
   });
 
+  it('Given a --junit path that cannot be written, Then exit 8 and no partial file is left', async () => {
+    const ro = join(work, 'missing-dir', 'report.xml');
+    const r = await run(['validate', '--suite', 'registry', '--junit', ro]);
+    expect(r.code, r.stderr).toBe(8);
+    expect(r.stderr).toMatch(/error: .*missing-dir: no such directory/);
+    expect(await stat(join(work, 'missing-dir')).catch(() => undefined)).toBeUndefined();
+  });
+
+  it('Given --help, Then the suites and validate’s own exit codes are explained', async () => {
+    const r = await run(['validate', '--help']);
+    expect(r.code).toBe(0);
+    for (const s of ['preflight', 'bundle', 'registry', 'models', 'database', 'security', 'airgap'])
+      expect(r.stdout).toContain(`  ${s} `);
+    expect(r.stdout.replace(/\s+/g, ' ')).toMatch(/0 every check passed.*3 a check failed.*4 warnings only/);
+  });
+
   it('Given an unsigned bundle, Then bundle.signature fails; with --allow-unsigned it warns', async () => {
     const spec = await ws.spec('1.0.1');
     const c = await run(['bundle', 'create', '-f', spec, '-o', join(work, 'unsigned'), '--json']);
