@@ -3,6 +3,7 @@ import { join, resolve } from 'node:path';
 import type { InstallDatabase } from '../db/install-session.js';
 import { KubechatCommand } from '../lib/command.js';
 import { databaseFlags } from '../lib/db-flags.js';
+import { registryAccessFlags } from '../lib/registry-flags.js';
 import { EXIT_CODES_HELP, ExitCode, specError } from '../lib/errors.js';
 import { formatBytes } from '../lib/progress.js';
 import { install, type InstallResult } from '../services/install.js';
@@ -71,17 +72,7 @@ ${EXIT_CODES_HELP}`;
     'registry-prefix': Flags.string({
       summary: 'Path put before every repository (docker.io/demo/app:1.0 → REGISTRY/PREFIX/demo/app:1.0).',
     }),
-    'registry-ca': Flags.string({
-      summary: 'PEM CA certificate(s) the registry’s TLS certificate chains to.',
-    }),
-    'registry-auth': Flags.string({
-      summary:
-        'Registry credentials as HOST=USER:PASSWORD_ENV_VAR (the password is read from that variable).',
-      multiple: true,
-    }),
-    'insecure-registry': Flags.boolean({
-      summary: 'Allow plain HTTP or an unverified certificate for --registry (loopback hosts need no flag).',
-    }),
+    ...registryAccessFlags,
     'ollama-store': Flags.string({
       summary: 'Ollama models directory (OLLAMA_MODELS) to write models into.',
       env: 'KUBECHAT_OLLAMA_STORE',

@@ -1,6 +1,7 @@
 import { Flags } from '@oclif/core';
 import { KubechatCommand } from '../lib/command.js';
 import { databaseFlags } from '../lib/db-flags.js';
+import { registryAccessFlags } from '../lib/registry-flags.js';
 import { KubechatError } from '../lib/errors.js';
 import { loadTrustedKeys } from '../signing/trust.js';
 import { trustFlags } from '../signing/flags.js';
@@ -48,17 +49,7 @@ Exit codes (validate's own; they differ from other commands'): 0 every check pas
       env: 'KUBECHAT_REGISTRY',
     }),
     'registry-prefix': Flags.string({ summary: 'The --registry-prefix the bundle was installed with.' }),
-    'registry-ca': Flags.string({
-      summary: 'PEM CA certificate(s) the registry’s TLS certificate chains to.',
-    }),
-    'registry-auth': Flags.string({
-      summary:
-        'Registry credentials as HOST=USER:PASSWORD_ENV_VAR (the password is read from that variable).',
-      multiple: true,
-    }),
-    'insecure-registry': Flags.boolean({
-      summary: 'Allow plain HTTP or an unverified certificate (reported by security).',
-    }),
+    ...registryAccessFlags,
     'ollama-store': Flags.string({
       summary: 'An Ollama models directory to check (repeatable).',
       multiple: true,

@@ -18,7 +18,7 @@ import { performance } from 'node:perf_hooks';
 import { pathToFileURL } from 'node:url';
 import { writeGguf } from '../support/gguf-fixture.js';
 import { ROOT } from '../support/cli.js';
-import { benchDir, median } from './common.js';
+import { benchDir, median, timedCpu as timed } from './common.js';
 
 const load = <T>(path: string): Promise<T> =>
   import(pathToFileURL(join(ROOT, 'dist', path)).href) as Promise<T>;
@@ -26,15 +26,6 @@ const { verifyOllamaStore } = await load<typeof import('../../src/models/verify.
 
 const MiB = 1024 * 1024;
 const RUNS = Number(process.env.KUBECHAT_BENCH_RUNS ?? 3);
-
-function timed(cmd: string): { wall: number; cpu: number } {
-  const r = spawnSync('/usr/bin/time', ['-f', '%e %U %S', 'bash', '-o', 'pipefail', '-c', cmd], {
-    encoding: 'utf8',
-  });
-  if (r.status !== 0) throw new Error(`${cmd} failed (${r.status}): ${r.stderr}`);
-  const [wall, user, sys] = r.stderr.trim().split('\n').pop()!.split(' ').map(Number);
-  return { wall: wall!, cpu: user! + sys! };
-}
 
 const dir = await benchDir('kubechat-bench-validate-');
 const bin = join(ROOT, 'bin', 'run.js');
