@@ -3,7 +3,8 @@ import { join, resolve } from 'node:path';
 import type { InstallDatabase } from '../db/install-session.js';
 import { KubechatCommand } from '../lib/command.js';
 import { databaseFlags } from '../lib/db-flags.js';
-import { EXIT_CODES_HELP, specError } from '../lib/errors.js';
+import { registryAccessFlags } from '../lib/registry-flags.js';
+import { EXIT_CODES_HELP, ExitCode, specError } from '../lib/errors.js';
 import { formatBytes } from '../lib/progress.js';
 import { install, type InstallResult } from '../services/install.js';
 import { FilesDirTarget } from '../targets/files.js';
@@ -18,6 +19,13 @@ import { enforceBundlePolicy, recordInstall, type PolicyResult } from '../signin
 import { loadTrustedKeys } from '../signing/trust.js';
 import { combineVersionStores, FileVersionStore } from '../signing/versions.js';
 import { createHash } from 'node:crypto';
+import {
+  installPostValidation,
+  installPreflight,
+  postValidationError,
+  type InstallTargets,
+  type InstallValidation,
+} from '../validate/install-hooks.js';
 
 /** What `install --json` prints: the install's result and the database it recorded into. */
 export type InstallCommandResult = InstallResult & {
@@ -31,6 +39,8 @@ export type InstallCommandResult = InstallResult & {
     /** Migrations (from the bundle's files/migrations/) applied by this run. */
     migrationsApplied: number;
   } | null;
+  /** Preflight before, and the suites of the targets written after (null with --no-validate). */
+  validation: { preflight: InstallValidation; post: InstallValidation | null } | null;
 };
 
 export default class Install extends KubechatCommand {
@@ -62,17 +72,7 @@ ${EXIT_CODES_HELP}`;
     'registry-prefix': Flags.string({
       summary: 'Path put before every repository (docker.io/demo/app:1.0 → REGISTRY/PREFIX/demo/app:1.0).',
     }),
-    'registry-ca': Flags.string({
-      summary: 'PEM CA certificate(s) the registry’s TLS certificate chains to.',
-    }),
-    'registry-auth': Flags.string({
-      summary:
-        'Registry credentials as HOST=USER:PASSWORD_ENV_VAR (the password is read from that variable).',
-      multiple: true,
-    }),
-    'insecure-registry': Flags.boolean({
-      summary: 'Allow plain HTTP or an unverified certificate for --registry (loopback hosts need no flag).',
-    }),
+    ...registryAccessFlags,
     'ollama-store': Flags.string({
       summary: 'Ollama models directory (OLLAMA_MODELS) to write models into.',
       env: 'KUBECHAT_OLLAMA_STORE',
@@ -93,6 +93,12 @@ ${EXIT_CODES_HELP}`;
         'Without --database-url, KUBECHAT_DATABASE_URL or this flag, install records nothing in a database.',
     }),
     ...policyFlags,
+    validate: Flags.boolean({
+      summary:
+        'Run the preflight suite before writing and the registry/models/database suites after (exit 33/34 when they fail); --no-validate skips both.',
+      default: true,
+      allowNo: true,
+    }),
     concurrency: Flags.integer({ summary: 'Blob writes in flight at once.', default: 6, min: 1, max: 64 }),
     'read-streams': Flags.integer({
       summary:
@@ -167,6 +173,20 @@ ${EXIT_CODES_HELP}`;
             fileVersions,
           })
         : undefined;
+    const validationTargets: InstallTargets = {
+      bundlePath: args.bundle,
+      registry: flags.registry,
+      registryPrefix: flags['registry-prefix'],
+      registryCa: flags['registry-ca'],
+      registryAuth: flags['registry-auth'],
+      insecureRegistry: flags['insecure-registry'],
+      ollamaStores: flags['ollama-store'] ? [flags['ollama-store']] : [],
+      ollamaUrls: flags.ollama ?? [],
+      filesDir: flags['files-dir'],
+      trustedKeys,
+    };
+    let preflight: InstallValidation | undefined;
+    let post: InstallValidation | null = null;
     let policy: PolicyResult | undefined;
     let r: InstallResult;
     try {
@@ -194,7 +214,9 @@ ${EXIT_CODES_HELP}`;
               versions,
               source: args.bundle,
             });
-            // Accepted: only now is anything written (schema, seed, the deployment row).
+            // Accepted: the preflight suite reads the targets (exit 33), then the first write.
+            if (flags.validate) preflight = await installPreflight(validationTargets, reporter);
+            // Only now is anything written (schema, seed, the deployment row).
             await database?.prepare({
               bundlePath: args.bundle,
               manifest: bundle.manifest,
@@ -221,6 +243,11 @@ ${EXIT_CODES_HELP}`;
           onWarning: (m) => process.stderr.write(`${m}\n`),
         });
       });
+      // A re-run that found everything in place wrote nothing (each artifact was confirmed on its target).
+      if (flags.validate && !r.upToDate)
+        post = await this.progress('Validating the install', (reporter) =>
+          installPostValidation(validationTargets, database?.connection(), reporter),
+        );
     } catch (err) {
       await database?.failed(err instanceof Error ? err.message : String(err)).catch(() => undefined);
       throw err;
@@ -245,6 +272,25 @@ ${EXIT_CODES_HELP}`;
           (db.migrationsApplied ? `, ${db.migrationsApplied} migration(s) applied` : ''),
       );
     this.say(`  time      ${r.seconds.toFixed(1)} s`);
-    return { ...r, database: db };
+    const result: InstallCommandResult = {
+      ...r,
+      database: db,
+      validation: preflight ? { preflight, post } : null,
+    };
+    if (post) {
+      this.say(
+        `  validated ${post.suites.join(', ')}: ${post.summary.pass} passed, ${post.summary.warn} warning(s), ${post.summary.fail} failed`,
+      );
+      for (const p of post.problems)
+        this.say(`  ${p.status === 'fail' ? '✗' : '!'} ${p.suite} ${p.name}: ${p.reason}`);
+      if (!post.ok) {
+        if (this.jsonEnabled()) {
+          process.stdout.write(JSON.stringify(result, null, 2) + '\n');
+          this.exit(ExitCode.postValidation);
+        }
+        throw postValidationError(post);
+      }
+    }
+    return result;
   }
 }

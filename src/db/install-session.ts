@@ -13,6 +13,7 @@
  *      PgVersionStore.record finds the row), `failed()` marks it failed with the scrubbed error;
  *   6. `close()` ends the pool and stops the embedded server — also on Ctrl-C / SIGTERM.
  */
+import type pg from 'pg';
 import type { BundleManifest } from '../bundle/manifest.js';
 import { onInterrupt } from '../lib/interrupt.js';
 import type { Reporter } from '../lib/progress.js';
@@ -130,6 +131,11 @@ export class InstallDatabase {
     if (!r) return;
     this.recorder = undefined;
     await r.finish('failed', message);
+  }
+
+  /** The open connection (URL redacted), for post-install validation on the same server; undefined once closed. */
+  connection(): { pool: pg.Pool; shown: string; embedded: boolean } | undefined {
+    return this.db ? { pool: this.db.pool, shown: this.db.url, embedded: this.db.embedded } : undefined;
   }
 
   /** After `close()` too: which database recorded the install (URL redacted). */

@@ -37,6 +37,10 @@ export const ExitCode = {
   target: 30,
   journal: 31,
   baseMissing: 32,
+  /** install: the preflight suite failed; nothing was written. */
+  preflight: 33,
+  /** install: the content is in, but the post-install validation suites failed. */
+  postValidation: 34,
   serveAddress: 35,
   serveTls: 36,
   serveContent: 37,
@@ -82,6 +86,7 @@ export const EXIT_CODES_HELP =
   '27 bundle expired, 28 older than the installed version, 29 wrong or missing passphrase, ' +
   '30 an install target failed or refused a write (registry, Ollama, directory), ' +
   '31 install journal unreadable or unwritable, 32 a delta needs content its base should have installed, ' +
+  '33 install preflight failed (nothing written), 34 post-install validation failed, ' +
   '35 registry serve: cannot listen on --addr, 36 registry serve: bad TLS certificate or key, ' +
   '37 registry serve: nothing servable (delta bundle, no seek table, not an OCI layout), ' +
   '38 registry serve: --htpasswd file unreadable or not bcrypt, or basic auth without TLS off loopback, ' +

@@ -6,6 +6,7 @@
 import { resolve } from 'node:path';
 import { specError } from '../lib/errors.js';
 import { PLACEHOLDER_DIGEST } from '../lib/digest.js';
+import { mapLimit } from '../lib/concurrency.js';
 import type { ChartInfo, PlannedArtifact, PlannedFileSet } from '../bundle/plan.js';
 import { parseOciFrom, type LoadedSpec } from '../bundle/spec.js';
 import { normalizeReference, parseReference } from '../oci/reference.js';
@@ -49,26 +50,6 @@ export interface BundlePlan {
 }
 
 const RESOLVE_CONCURRENCY = 6;
-
-/** `fn` over `items`, at most `limit` at a time; results in input order; the first failure wins. */
-async function mapLimit<T, R>(items: T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
-  const out: R[] = new Array<R>(items.length);
-  let next = 0;
-  let failed = false;
-  const worker = async () => {
-    while (!failed && next < items.length) {
-      const i = next++;
-      try {
-        out[i] = await fn(items[i]!);
-      } catch (err) {
-        failed = true;
-        throw err;
-      }
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
-  return out;
-}
 
 function offline(what: string): Error {
   return specError(

@@ -1,4 +1,5 @@
 /** What every benchmark in test/bench shares: where its scratch data goes, and the median it reports. */
+import { spawnSync } from 'node:child_process';
 import { mkdir, mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -11,4 +12,14 @@ export async function benchDir(prefix: string): Promise<string> {
   const base = process.env.KUBECHAT_BENCH_DIR ?? tmpdir();
   await mkdir(base, { recursive: true });
   return mkdtemp(join(base, prefix));
+}
+
+/** Wall and CPU seconds (user + system, all processes of the command) of a bash command, under GNU time. */
+export function timedCpu(cmd: string): { wall: number; cpu: number } {
+  const r = spawnSync('/usr/bin/time', ['-f', '%e %U %S', 'bash', '-o', 'pipefail', '-c', cmd], {
+    encoding: 'utf8',
+  });
+  if (r.status !== 0) throw new Error(`${cmd} failed (${r.status}): ${r.stderr}`);
+  const [wall, user, sys] = r.stderr.trim().split('\n').pop()!.split(' ').map(Number);
+  return { wall: wall!, cpu: user! + sys! };
 }

@@ -16,7 +16,7 @@ import { pathToFileURL } from 'node:url';
 import { writeGguf } from '../support/gguf-fixture.js';
 import { writeOciLayout } from '../support/oci-fixture.js';
 import { ROOT } from '../support/cli.js';
-import { benchDir, median } from './common.js';
+import { benchDir, median, timedCpu as timed } from './common.js';
 
 // The built modules (dist/), as the CLI runs them: they find schemas/ relative to themselves.
 const load = <T>(path: string): Promise<T> =>
@@ -29,16 +29,6 @@ const { signManifest, verifyManifestSignature } =
 
 const MiB = 1024 * 1024;
 const RUNS = Number(process.env.KUBECHAT_BENCH_RUNS ?? 3);
-
-/** Wall and CPU seconds (user + system, all processes of the command) under GNU time. */
-function timed(cmd: string): { wall: number; cpu: number } {
-  const r = spawnSync('/usr/bin/time', ['-f', '%e %U %S', 'bash', '-o', 'pipefail', '-c', cmd], {
-    encoding: 'utf8',
-  });
-  if (r.status !== 0) throw new Error(`${cmd} failed: ${r.stderr}`);
-  const [wall, user, sys] = r.stderr.trim().split('\n').pop()!.split(' ').map(Number);
-  return { wall: wall!, cpu: user! + sys! };
-}
 
 const dir = await benchDir('kubechat-bench-verify-');
 const bin = join(ROOT, 'bin', 'run.js');

@@ -266,7 +266,20 @@ describe('refusals and faults', () => {
     const mounted = await sh(`mount -t tmpfs -o size=1500k tmpfs '${mnt}'`);
     if (mounted.code !== 0) return; // needs root: the unshare/mount tests run as root in CI
     try {
-      const r = await run([demo.path, '--allow-unsigned', '--ollama-store', join(mnt, 'ollama')]);
+      // The preflight suite sees the disk is too small and refuses before writing anything (exit 33)…
+      const pre = await run([demo.path, '--allow-unsigned', '--ollama-store', join(mnt, 'ollama')]);
+      expect(pre.code, pre.stderr).toBe(33);
+      expect(pre.stderr).toMatch(/error: preflight failed, nothing was written: preflight disk/);
+      expect(pre.stderr).toMatch(/fix: free /);
+      expect(await readdir(mnt)).toEqual([]);
+      // …and without it, install's own write fails cleanly (exit 30) and a re-run resumes.
+      const r = await run([
+        demo.path,
+        '--allow-unsigned',
+        '--no-validate',
+        '--ollama-store',
+        join(mnt, 'ollama'),
+      ]);
       expect(r.code, r.stderr).toBe(30);
       expect(r.stderr).toMatch(/no space left on device/);
       expect(r.stderr).toMatch(/fix: free space/);

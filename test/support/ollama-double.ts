@@ -12,7 +12,8 @@
  * - POST /api/copy keeps the manifest byte for byte; DELETE /api/delete removes the name and every
  *   blob no remaining manifest references.
  * - GET /api/tags lists models with the manifest digest; GET /api/ps lists loaded models with
- *   `expires_at`; POST /api/generate or /api/chat with no prompt loads a model (keep_alive 0 unloads).
+ *   `expires_at`; POST /api/generate or /api/chat with no prompt loads a model (keep_alive 0 unloads);
+ *   with a prompt (non-streaming) it answers a canned "OK" with done_reason "stop" and eval_count.
  *
  * One instance is one node: start several, each with its own store, for multi-node tests.
  */
@@ -324,12 +325,15 @@ export class OllamaDouble {
     const keepAlive = parseKeepAlive(b.keep_alive);
     if (keepAlive === 0) this.#loaded.delete(name);
     else this.#loaded.set(name, { name, expiresAt: new Date(Date.now() + (keepAlive ?? 5 * 60_000)) });
+    // A prompt gets a (canned) completion with the statistics Ollama reports; no prompt only loads.
+    const prompt = typeof b.prompt === 'string' && b.prompt !== '';
     return json(res, 200, {
       model: name,
       created_at: new Date().toISOString(),
-      response: '',
+      response: prompt ? 'OK' : '',
       done: true,
-      done_reason: keepAlive === 0 ? 'unload' : 'load',
+      done_reason: prompt ? 'stop' : keepAlive === 0 ? 'unload' : 'load',
+      ...(prompt ? { total_duration: 1_000_000, load_duration: 0, prompt_eval_count: 1, eval_count: 1 } : {}),
     });
   }
 
