@@ -305,6 +305,9 @@ export class RegistryClient {
     for (let attempt = 1; ; attempt++) {
       let res: Awaited<ReturnType<typeof undiciRequest>>;
       let url: string;
+      // Whether this attempt carries Basic credentials: a 401 then means they were refused. (Another
+      // request may switch the host to Basic meanwhile; a 401 to a request sent before is no verdict.)
+      const sentBasic = this.#basic.has(api);
       try {
         const origin = await this.origin(api);
         url = /^https?:\/\//.test(req.path) ? req.path : origin + req.path;
@@ -323,7 +326,7 @@ export class RegistryClient {
       if (status === 401 && !authRetried && replayable) {
         await res.body.dump();
         authRetried = true;
-        await this.#authenticate(registry, headers['www-authenticate'], req.scope, req.what);
+        await this.#authenticate(registry, headers['www-authenticate'], req.scope, req.what, sentBasic);
         attempt--; // an auth round trip is not a failure
         continue;
       }
@@ -393,13 +396,19 @@ export class RegistryClient {
     return undefined;
   }
 
-  async #authenticate(registry: string, header: string | undefined, scope?: string, what?: string) {
+  async #authenticate(
+    registry: string,
+    header: string | undefined,
+    scope?: string,
+    what?: string,
+    sentBasic = false,
+  ) {
     const host = apiHost(registry);
     const challenge = header ? parseChallenge(header) : undefined;
     const creds = this.#credentialsFor(registry);
     const subject = what ?? host;
     if (challenge?.scheme === 'basic') {
-      if (!creds || this.#basic.has(host)) throw this.#authFailure(registry, subject, !!creds);
+      if (!creds || sentBasic) throw this.#authFailure(registry, subject, !!creds);
       this.#basic.add(host);
       return;
     }

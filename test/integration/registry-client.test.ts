@@ -115,6 +115,34 @@ describe('registry client against docker-registry', () => {
     await Promise.all([anonymous.close(), wrong.close(), explicit.close(), fromFile.close()]);
   });
 
+  it('basic auth: eight first requests at once all succeed (a Basic challenge met by another request is no refusal)', async () => {
+    const client = new RegistryClient({
+      useAuthFiles: false,
+      credentials: new Map([[basic.host, { username: 'robot', password: 's3cret-pass' }]]),
+    });
+    const missing = 'sha256:' + '1'.repeat(64);
+    const heads = await Promise.all(
+      Array.from({ length: 8 }, () =>
+        client.request(basic.host, { method: 'HEAD', path: `/v2/test/app/blobs/${missing}`, accept: [404] }),
+      ),
+    );
+    expect(heads.map((h) => h.status)).toEqual(Array(8).fill(404));
+    // Wrong credentials are still refused, concurrently too.
+    const wrong = new RegistryClient({
+      useAuthFiles: false,
+      credentials: new Map([[basic.host, { username: 'robot', password: 'wrong-pass' }]]),
+    });
+    const errors = await Promise.all(
+      Array.from({ length: 4 }, () =>
+        failure(
+          wrong.request(basic.host, { method: 'HEAD', path: `/v2/test/app/blobs/${missing}`, accept: [404] }),
+        ),
+      ),
+    );
+    expect(errors.map((e) => e.exitCode)).toEqual([11, 11, 11, 11]);
+    await Promise.all([client.close(), wrong.close()]);
+  });
+
   it('verifies TLS against the given CA, refuses an untrusted certificate, and skips verification only for --insecure-registry', async () => {
     const untrusted = new RegistryClient({ useAuthFiles: false });
     const err = await failure(pushAndPull(untrusted, tls.host));

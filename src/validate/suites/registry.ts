@@ -28,7 +28,7 @@ const isLayout = (ctx: ValidationContext) => ctx.inputs.registry!.startsWith('oc
 
 /**
  * The registry client once `GET /v2/` has answered: the first exchange settles the scheme and the
- * auth handshake (a Basic challenge), so the concurrent HEADs that follow all go out authenticated.
+ * auth handshake once, so the concurrent HEADs that follow reuse them instead of each probing.
  */
 const ready = new WeakMap<ValidationContext, Promise<{ status: number }>>();
 function registryReady(ctx: ValidationContext): Promise<{ status: number }> {
