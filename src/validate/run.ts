@@ -25,8 +25,11 @@ import {
 /** A suite: what it needs, and its checks for the given inputs. */
 export interface Suite {
   name: SuiteName;
-  /** Why the suite cannot run with these inputs (it is then skipped with this reason). */
-  missing(inputs: ValidateInputs): string | undefined;
+  /**
+   * Why the suite cannot run with these inputs (it is then skipped with this reason). `named`: the
+   * operator selected this suite by name (`--suite`), rather than it running as one of all.
+   */
+  missing(inputs: ValidateInputs, named: boolean): string | undefined;
   /** Its checks. May throw (bundle unreadable…): the suite then reports one failed check. */
   checks(ctx: ValidationContext): Promise<Check[]>;
 }
@@ -99,7 +102,7 @@ export async function runValidation(options: ValidateOptions): Promise<Validatio
     // checks of all suites share one bounded pool.
     const planned = await Promise.all(
       suites.map(async (suite) => {
-        const missing = suite.missing(options.inputs);
+        const missing = suite.missing(options.inputs, options.suites?.includes(suite.name) ?? false);
         if (missing) return { suite, skipped: missing, checks: [] as Check[] };
         try {
           return { suite, skipped: null, checks: await suite.checks(ctx) };

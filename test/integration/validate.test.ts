@@ -440,6 +440,18 @@ describe('inputs, usage and security', () => {
     }
   });
 
+  it('Given no --suite and no --egress-probe, Then airgap is skipped: no packet towards a public host unasked', async () => {
+    // Inside unshare -n when possible, so even a regression could not reach out from a test.
+    const wrap = (await sh('unshare -n true')).code === 0 ? ['unshare', '-n'] : [];
+    const r = await kubechat(['validate', '--json'], { wrap });
+    expect(r.code, r.stdout + r.stderr).toBe(0);
+    const report = JSON.parse(r.stdout) as Report;
+    const airgap = report.suites.find((s) => s.name === 'airgap')!;
+    expect(airgap.status).toBe('skip');
+    expect(airgap.skipped).toContain('--suite airgap');
+    expect(airgap.checks).toEqual([]);
+  });
+
   it('Given bad flags, Then exit 2 with error and fix', async () => {
     for (const args of [
       ['--suite', 'nonsense'],

@@ -160,6 +160,11 @@ export function airgapChecks(ctx: ValidationContext): Check[] {
 
 export const airgapSuite: Suite = {
   name: 'airgap',
-  missing: () => undefined,
+  // Probing public hosts is the one thing in kubechat that sends packets towards hosts the operator
+  // did not name: only when asked for by name, or towards the operator's own --egress-probe targets.
+  missing: (inputs, named) =>
+    named || inputs.egressProbes?.length
+      ? undefined
+      : 'its default probes reach for public hosts: run it by name (--suite airgap) or give --egress-probe HOST:PORT',
   checks: (ctx) => Promise.resolve(airgapChecks(ctx)),
 };
