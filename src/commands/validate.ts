@@ -23,7 +23,7 @@ export default class Validate extends KubechatCommand {
   models     every model in each --ollama-store with every blob re-hashed and the bundle's manifest; listed with its weights on each --ollama endpoint; --smoke: one completion per model, with its latency
   database   reachable, migrations at head without drift, every table present, the bundle's deployment recorded as installed (--database-url or --embedded-database)
   security   key and password files owner-only, certificates not writable by others (--secret-file, --registry-ca), no default or empty password recorded, TLS on every non-loopback endpoint
-  airgap     egress blocked: TCP connections and DNS lookups to the probe targets must fail (default: public registries and resolvers; --egress-probe replaces them)
+  airgap     egress blocked: TCP connections and DNS lookups to the probe targets must fail (default: public registries and resolvers; --egress-probe replaces them). Runs only with --suite airgap or --egress-probe
 
 Output: a table; --json (schemas/results/validate.schema.json); --junit FILE (JUnit XML, one testsuite per suite, one testcase per check). With a database, the run is recorded: one validation_reports row (linked to the bundle's deployment) and one airgap_tests row per check.
 
