@@ -4,11 +4,12 @@
  * a corrupted blob and repair from the bundle, remove with shared blobs, plan, bench, a node that is
  * down, and the database records.
  */
-import { mkdtemp, open, readFile, readdir } from 'node:fs/promises';
+import { mkdtemp, open, readFile, readdir, truncate, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { kubechat } from '../support/cli.js';
+import { writeGguf } from '../support/gguf-fixture.js';
 import { conforms } from '../support/install-fixture.js';
 import { OllamaDouble } from '../support/ollama-double.js';
 import { freshDatabase, type TestDatabase } from '../support/postgres.js';
@@ -331,6 +332,201 @@ describe('a node that is down', () => {
     const io = json<ImportOut>(imp.stdout);
     expect(io.nodes.map((n) => n.ok)).toEqual([true, false]);
   }, 60_000);
+});
+
+describe('models inspect', () => {
+  const shape = {
+    'llama.block_count': { type: 'uint32' as const, value: 32 },
+    'llama.embedding_length': { type: 'uint32' as const, value: 4096 },
+    'llama.attention.head_count': { type: 'uint32' as const, value: 32 },
+    'llama.attention.head_count_kv': { type: 'uint32' as const, value: 8 },
+  };
+
+  it('reads a GGUF header: parameters from the tensors, shape, and weights + KV cache + 0.5 GiB', async () => {
+    const file = join(dir, 'm.gguf');
+    await writeGguf(file, {
+      fileType: 15,
+      contextLength: 8192,
+      kv: shape,
+      tensors: [
+        { name: 'token_embd.weight', dims: [256, 64], type: 0 },
+        { name: 'output.weight', dims: [128, 64], type: 1 },
+      ],
+    });
+    const r = await models(['inspect', file, '--json']);
+    expect(r.code, r.stderr).toBe(0);
+    conforms(r.stdout, 'models-inspect');
+    const out = json<{
+      architecture: string;
+      parameterCount: number;
+      fileType: string;
+      contextLength: number;
+      layers: number;
+      heads: number;
+      kvHeads: number;
+      vram: { context: number; weightsBytes: number; kvCacheBytes: number; totalBytes: number };
+    }>(r.stdout);
+    expect([out.architecture, out.parameterCount, out.fileType, out.contextLength]).toEqual([
+      'llama',
+      256 * 64 + 128 * 64,
+      'Q4_K_M',
+      8192,
+    ]);
+    expect([out.layers, out.heads, out.kvHeads]).toEqual([32, 32, 8]);
+    expect(out.vram.weightsBytes).toBe(256 * 64 * 4 + 128 * 64 * 2);
+    expect(out.vram.kvCacheBytes).toBe(4096 * 32 * (128 + 128) * 8 * 2);
+    expect(out.vram.totalBytes).toBe(out.vram.weightsBytes + out.vram.kvCacheBytes + 512 * 1024 * 1024);
+    // A longer context than the model supports is capped at its context_length.
+    const long = json<{ vram: { context: number } }>(
+      (await models(['inspect', file, '--context', '65536', '--json'])).stdout,
+    );
+    expect(long.vram.context).toBe(8192);
+  });
+
+  it('refuses a bad magic, an unknown version and truncated tensor data with exit 4 and a fix', async () => {
+    const magic = join(dir, 'bad-magic.gguf');
+    await writeFile(magic, Buffer.concat([Buffer.from('GGML'), Buffer.alloc(60)]));
+    const version = join(dir, 'bad-version.gguf');
+    const v = Buffer.alloc(64);
+    v.write('GGUF', 0, 'latin1');
+    v.writeUInt32LE(9, 4);
+    await writeFile(version, v);
+    const cut = join(dir, 'cut.gguf');
+    const size = await writeGguf(cut, { kv: shape });
+    await truncate(cut, size - 100);
+    for (const [file, msg] of [
+      [magic, 'not a GGUF file'],
+      [version, 'unsupported GGUF version 9'],
+      [cut, 'truncated GGUF file'],
+    ] as const) {
+      const r = await models(['inspect', file]);
+      expect(r.code, file).toBe(4);
+      expect(r.stderr).toContain(msg);
+      expect(r.stderr).toContain('fix: ');
+    }
+  });
+
+  it('inspects a model on a node through /api/show', async () => {
+    const r = await models(['inspect', 'assist:1.0', '--ollama', nodes[0]!.url, '--json']);
+    expect(r.code, r.stderr).toBe(0);
+    const out = json<{ source: string; layers: number; kvHeads: number; parameterCount: number }>(r.stdout);
+    expect(out.source).toBe(nodes[0]!.url);
+    expect([out.layers, out.kvHeads]).toEqual([32, 8]);
+    expect(out.parameterCount).toBe(2 * 256 * 64);
+  });
+});
+
+describe('models plan', () => {
+  it('places the bundle’s model on the node with the most memory; too little memory is exit 54', async () => {
+    const gib = 1024 ** 3;
+    const r = await models([
+      'plan',
+      bundles.v2!,
+      ...apiFlags(),
+      '--gpu-memory',
+      `${nodes[0]!.url}=1.5GiB`,
+      '--gpu-memory',
+      `${nodes[1]!.url}=2GiB`,
+      '--json',
+    ]);
+    expect(r.code, r.stderr).toBe(0);
+    conforms(r.stdout, 'models-plan');
+    const out = json<{
+      nodes: Array<{ models: string[]; capacityBytes: number }>;
+      models: Array<{ estimate: string; vramBytes: number }>;
+    }>(r.stdout);
+    expect(out.models[0]!.estimate).toBe('gguf');
+    expect(out.models[0]!.vramBytes).toBeGreaterThan(gib); // 512 MiB KV cache + 512 MiB overhead + weights
+    expect(out.nodes.map((n) => n.models)).toEqual([[], ['assist:1.0']]);
+    const tight = await models([
+      'plan',
+      bundles.v2!,
+      ...apiFlags(),
+      '--gpu-memory',
+      `${nodes[0]!.url}=1GiB`,
+      '--gpu-memory',
+      `${nodes[1]!.url}=1GiB`,
+      '--json',
+    ]);
+    expect(tight.code).toBe(54);
+    expect(json<{ unplaced: Array<{ name: string; reason: string }> }>(tight.stdout).unplaced).toEqual([
+      expect.objectContaining({ name: 'assist:1.0', reason: 'larger than any node’s GPU memory' }),
+    ]);
+    const bad = await models(['plan', ...apiFlags(), '--gpu-memory', 'lots']);
+    expect(bad.code).toBe(3);
+  });
+});
+
+describe('models bench', () => {
+  it('reports percentiles and tokens/s, records metrics and one log per request, never the password', async () => {
+    const u = new URL(db.url);
+    u.password = 's3cret-db-pw';
+    const r = await models([
+      'bench',
+      'assist:1.0',
+      ...apiFlags(),
+      '--node',
+      nodes[0]!.url,
+      '--concurrency',
+      '3',
+      '--requests',
+      '9',
+      '--database-url',
+      u.toString(),
+      '--json',
+    ]);
+    expect(r.code, r.stderr).toBe(0);
+    conforms(r.stdout, 'models-bench');
+    expect(r.stdout + r.stderr).not.toContain('s3cret-db-pw');
+    const out = json<{
+      nodes: Array<{
+        summary: {
+          ok: number;
+          errors: number;
+          tokensPerSecond: number;
+          latencyMs: { p50: number; p99: number };
+        };
+        recorded: { metrics: number; logs: number };
+      }>;
+    }>(r.stdout);
+    expect(out.nodes).toHaveLength(1);
+    const s = out.nodes[0]!.summary;
+    expect([s.ok, s.errors]).toEqual([9, 0]);
+    expect(s.tokensPerSecond).toBe(1000); // the double: 16 tokens in 16 ms
+    expect(s.latencyMs.p99).toBeGreaterThanOrEqual(s.latencyMs.p50);
+    expect(out.nodes[0]!.recorded).toEqual({ metrics: 6, logs: 9 });
+    const logs = await db.pool.query<{ n: number }>(
+      'SELECT count(*)::int AS n FROM ai_inference_logs WHERE model_id IS NOT NULL',
+    );
+    expect(logs.rows[0]!.n).toBe(9);
+    const metrics = await db.pool.query<{ metric_name: string }>(
+      'SELECT metric_name FROM performance_metrics ORDER BY metric_name',
+    );
+    expect(metrics.rows.map((m) => m.metric_name)).toContain('model_bench_latency_p95');
+    const dump = JSON.stringify((await db.pool.query('SELECT * FROM performance_metrics')).rows);
+    expect(dump).not.toContain('s3cret-db-pw');
+  });
+
+  it('counts failed requests and exits 55', async () => {
+    nodes[0]!.failGenerate = 2;
+    const r = await models([
+      'bench',
+      'assist:1.0',
+      '--ollama',
+      nodes[0]!.url,
+      '--requests',
+      '5',
+      '--concurrency',
+      '1',
+      '--json',
+    ]);
+    expect(r.code).toBe(55);
+    const s = json<{ nodes: Array<{ summary: { ok: number; errors: number; errorMessages: string[] } }> }>(
+      r.stdout,
+    ).nodes[0]!.summary;
+    expect([s.ok, s.errors]).toEqual([3, 2]);
+    expect(s.errorMessages[0]).toContain('out of memory');
+  });
 });
 
 describe('models verify and remove', () => {
