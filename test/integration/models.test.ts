@@ -595,8 +595,19 @@ describe('models verify and remove', () => {
   });
 
   it('removes on API nodes through /api/delete', async () => {
-    const r = await models(['remove', 'assist:1.0', '--all-versions', ...apiFlags(), '--json']);
+    const r = await models([
+      'remove',
+      'assist:1.0',
+      '--all-versions',
+      ...apiFlags(),
+      '--database-url',
+      db.url,
+      '--json',
+    ]);
     expect(r.code, r.stderr).toBe(0);
+    conforms(r.stdout, 'models-change');
+    expect(json<{ database: { distributions: number } }>(r.stdout).database.distributions).toBe(2);
+    expect((await db.pool.query('SELECT status FROM local_ai_models')).rows).toEqual([{ status: 'retired' }]);
     for (const n of nodes) {
       expect(n.requests).toContain('DELETE /api/delete');
       expect(await readdir(join(n.store, 'blobs'))).toEqual([]);
