@@ -6,14 +6,18 @@
  * does not matter here: a blob is accepted only if its sha256 is the one the node already expects.
  */
 import { createHash } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
 import { EntryIndex, openBundle } from '../bundle/reader.js';
 import { hexOf } from '../lib/digest.js';
 import { integrityError, modelsError } from '../lib/errors.js';
+import { ByteProgress, silentReporter, type Reporter } from '../lib/progress.js';
 import { writeFileAtomic } from '../targets/fs.js';
 import type { ModelNode } from '../models/nodes.js';
 import { StoreNode } from '../models/nodes.js';
 import {
   listStoreManifests,
+  manifestBlobs,
+  matchesModelName,
   storeBlobPath,
   unmatchedNames,
   verifyOllamaStore,
@@ -44,7 +48,7 @@ export interface VerifyResult {
 
 export async function verifyModels(
   nodes: ModelNode[],
-  opts: { names?: string[]; repairBundle?: string; concurrency?: number; onBytes?: (n: number) => void } = {},
+  opts: { names?: string[]; repairBundle?: string; concurrency?: number; reporter?: Reporter } = {},
 ): Promise<VerifyResult> {
   const stores = nodes.filter((n): n is StoreNode => n instanceof StoreNode);
   if (stores.length === 0)
@@ -55,8 +59,9 @@ export async function verifyModels(
     );
   const runs = await eachNode(stores, async (node) => {
     const store = (node as StoreNode).dir;
+    const manifests = await listStoreManifests(store);
     if (opts.names) {
-      const unknown = unmatchedNames(await listStoreManifests(store), opts.names);
+      const unknown = unmatchedNames(manifests, opts.names);
       if (unknown.length === opts.names.length)
         throw modelsError(
           'modelNotFound',
@@ -64,10 +69,26 @@ export async function verifyModels(
           'see what is there with kubechat models list',
         );
     }
+    // The total for the progress display: each distinct blob once, as verifyOllamaStore hashes them.
+    const sizes = new Map<string, number>();
+    for (const m of manifests)
+      if (!opts.names || opts.names.some((f) => matchesModelName(m, f)))
+        try {
+          for (const b of manifestBlobs(await readFile(m.path))) sizes.set(b.digest, b.size);
+        } catch {
+          // reported by verifyOllamaStore
+        }
+    const total = [...sizes.values()].reduce((a, b) => a + b, 0);
+    const progress = new ByteProgress(
+      opts.reporter ?? silentReporter,
+      `verify ${store}`,
+      `Verifying ${store}`,
+      total,
+    );
     let bytesHashed = 0;
     const onBytes = (n: number) => {
       bytesHashed += n;
-      opts.onBytes?.(n);
+      progress.add(n);
     };
     let models = await verifyOllamaStore(store, {
       names: opts.names,
@@ -86,6 +107,7 @@ export async function verifyModels(
           onBytes,
         });
     } else unrepairable = damaged;
+    progress.finish();
     return { models, repaired, unrepairable, bytesHashed };
   });
   const out: NodeVerify[] = runs.map((r) => ({

@@ -31,11 +31,14 @@ ${EXIT_CODES_HELP}`;
   async run(): Promise<VerifyResult> {
     const { args, flags } = await this.parse(ModelsVerify);
     const nodes = this.nodes(flags);
-    const r = await verifyModels(nodes, {
-      names: args.model ? [args.model] : undefined,
-      repairBundle: flags.repair,
-      concurrency: flags.concurrency,
-    });
+    const r = await this.progress('Verifying models', (reporter) =>
+      verifyModels(nodes, {
+        names: args.model ? [args.model] : undefined,
+        repairBundle: flags.repair,
+        concurrency: flags.concurrency,
+        reporter,
+      }),
+    );
     for (const n of r.nodes) {
       this.say(
         `${n.node}: ${n.error ? `FAILED (${n.error.message})` : `${n.models.length} manifest(s), ${formatBytes(n.bytesHashed)} hashed`}`,
