@@ -7,11 +7,12 @@
 import { createHash } from 'node:crypto';
 import { readFile, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { describeFsError, networkError, targetError } from '../lib/errors.js';
-import { Agent, request, type Dispatcher } from '../lib/http.js';
+import { describeFsError, targetError } from '../lib/errors.js';
+import type { Dispatcher } from '../lib/http.js';
 import { MediaType } from '../oci/media-types.js';
 import { writeBytesAtomic } from '../targets/fs.js';
 import { OllamaApiTarget } from '../targets/ollama-api.js';
+import { OllamaClient } from '../targets/ollama-client.js';
 import { OllamaStoreTarget } from '../targets/ollama-store.js';
 import type { BlobTarget } from '../targets/types.js';
 import { readGgufHeader, type GgufValue } from './gguf.js';
@@ -236,53 +237,32 @@ export class ApiNode implements ModelNode {
   readonly id: string;
   readonly label: string;
   readonly kind = 'api' as const;
-  readonly #base: URL;
-  readonly #agent: Dispatcher;
+  readonly #client: OllamaClient;
 
   constructor(url: string) {
-    try {
-      this.#base = new URL(/^[a-z]+:\/\//i.test(url) ? url : `http://${url}`);
-    } catch {
-      throw targetError(`--ollama ${url}: not a URL`, 'write it as http://HOST:11434');
-    }
-    this.id = `ollama:${this.#base.origin}`;
-    this.label = this.#base.origin;
-    this.#agent = new Agent({ connections: 64, headersTimeout: 0, bodyTimeout: 0 });
+    // Load tests hold many requests open at once.
+    this.#client = new OllamaClient(url, 'run the command again', 64);
+    this.id = `ollama:${this.#client.base.origin}`;
+    this.label = this.#client.base.origin;
   }
 
   async #call<T>(method: Dispatcher.HttpMethod, path: string, body?: unknown): Promise<T> {
-    let res: Dispatcher.ResponseData;
-    try {
-      res = await request(new URL(path, this.#base), {
-        method,
-        dispatcher: this.#agent,
-        headers: body === undefined ? {} : { 'content-type': 'application/json' },
-        body: body === undefined ? undefined : JSON.stringify(body),
-      });
-    } catch (err) {
-      throw networkError(
-        `${this.label}: cannot reach the server (${(err as Error).message})`,
-        `check that Ollama runs and listens on ${this.label} (OLLAMA_HOST)`,
-        err,
+    const r = await this.#client.call(method, path, body);
+    if (r.status >= 300)
+      throw Object.assign(
+        this.#client.refused(
+          `${method} ${path}`,
+          r.status,
+          r.text,
+          'check the model name and the Ollama server log',
+        ),
+        {
+          status: r.status,
+        },
       );
-    }
-    const text = await res.body.text();
-    if (res.statusCode >= 300) {
-      let message = text.trim();
-      try {
-        message = (JSON.parse(text) as { error?: string }).error ?? message;
-      } catch {
-        // not JSON: keep the text
-      }
-      const err = targetError(
-        `${this.label}: ${method} ${path} refused (HTTP ${res.statusCode}: ${message.slice(0, 200)})`,
-        'check the model name and the Ollama server log',
-      );
-      throw Object.assign(err, { status: res.statusCode });
-    }
-    if (!text) return undefined as T;
+    if (!r.text) return undefined as T;
     try {
-      return JSON.parse(text) as T;
+      return JSON.parse(r.text) as T;
     } catch (err) {
       throw targetError(
         `${this.label}: ${method} ${path} answered something other than JSON`,
@@ -384,11 +364,11 @@ export class ApiNode implements ModelNode {
   }
 
   installTarget(): BlobTarget {
-    return new OllamaApiTarget(this.#base.href);
+    return new OllamaApiTarget(this.#client.base.href);
   }
 
-  async close(): Promise<void> {
-    await this.#agent.close();
+  close(): Promise<void> {
+    return this.#client.close();
   }
 }
 
