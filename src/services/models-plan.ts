@@ -3,6 +3,7 @@
  * fast a node serves one.
  */
 import { stat } from 'node:fs/promises';
+import { resolve } from 'node:path';
 import { openBundle } from '../bundle/reader.js';
 import { modelsError, specError } from '../lib/errors.js';
 import { runBench, type BenchSummary } from '../models/bench.js';
@@ -133,23 +134,22 @@ export interface PlanResult extends Placement {
   fits: boolean;
 }
 
-const sameNode = (label: string, given: string) =>
-  label === given ||
-  label === given.replace(/\/+$/, '') ||
-  (() => {
-    try {
-      return new URL(/^[a-z]+:\/\//i.test(given) ? given : `http://${given}`).origin === label;
-    } catch {
-      return false;
-    }
-  })();
+/** Whether --gpu-memory's NODE names this node: its URL (any spelling of the origin) or its directory. */
+function sameNode(node: ModelNode, given: string): boolean {
+  if (node.kind === 'store') return node.label === resolve(given);
+  try {
+    return new URL(/^[a-z]+:\/\//i.test(given) ? given : `http://${given}`).origin === node.label;
+  } catch {
+    return false;
+  }
+}
 
 export async function planModels(
   nodes: ModelNode[],
   opts: { bundlePath?: string; gpuMemory: Array<{ node: string; bytes: number }>; context?: number },
 ): Promise<PlanResult> {
   for (const g of opts.gpuMemory)
-    if (!nodes.some((n) => sameNode(n.label, g.node)))
+    if (!nodes.some((n) => sameNode(n, g.node)))
       throw specError(
         `--gpu-memory ${g.node}: not one of the nodes given`,
         `name it with --ollama ${g.node} (or --ollama-store)`,
@@ -161,7 +161,7 @@ export async function planModels(
   const skipped: PlanResult['skipped'] = [];
   const planNodes: PlanNode[] = [];
   for (const r of inventory) {
-    const flag = opts.gpuMemory.find((g) => sameNode(r.node.label, g.node));
+    const flag = opts.gpuMemory.find((g) => sameNode(r.node, g.node));
     if (flag) planNodes.push({ node: r.node.label, capacityBytes: flag.bytes, source: 'flag' });
     else if (r.error) skipped.push({ node: r.node.label, reason: r.error.message });
     else {

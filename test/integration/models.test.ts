@@ -530,6 +530,29 @@ describe('models bench', () => {
 });
 
 describe('models verify and remove', () => {
+  it('verifies one model by name, skips API nodes, and refuses an unknown name (51)', async () => {
+    const r = await models([
+      'verify',
+      'assist:1.0',
+      '--ollama-store',
+      store,
+      '--ollama',
+      nodes[0]!.url,
+      '--json',
+    ]);
+    expect(r.code, r.stderr).toBe(0);
+    const out = json<{
+      skipped: string[];
+      nodes: Array<{ models: Array<{ name: string }>; bytesHashed: number }>;
+    }>(r.stdout);
+    expect(out.skipped).toEqual([new URL(nodes[0]!.url).origin]);
+    expect(out.nodes[0]!.models.map((m) => m.name)).toEqual(['registry.ollama.ai/library/assist:1.0']);
+    expect(out.nodes[0]!.bytesHashed).toBeGreaterThan(2 * 1024 * 1024);
+    const unknown = await models(['verify', 'nope:1', '--ollama-store', store]);
+    expect(unknown.code).toBe(51);
+    expect((await models(['verify', '--ollama', nodes[0]!.url])).code).toBe(56);
+  });
+
   it('finds a corrupted blob (52) and repairs it from the bundle', async () => {
     expect((await models(['verify', '--ollama-store', store])).code).toBe(0);
     const checks = await verifyOllamaStore(store);

@@ -1,6 +1,7 @@
 import { Args, Flags } from '@oclif/core';
-import { EXIT_CODES_HELP, modelsError } from '../../lib/errors.js';
+import { EXIT_CODES_HELP, modelsError, specError } from '../../lib/errors.js';
 import { ModelsCommand, databaseUrlFlag, nodeFlags } from '../../models/command.js';
+import { ApiNode } from '../../models/nodes.js';
 import { ModelRecords } from '../../models/records.js';
 import { benchModel, type BenchNodeResult } from '../../services/models-plan.js';
 import type { NodeError } from '../../services/models.js';
@@ -43,12 +44,13 @@ ${EXIT_CODES_HELP}`;
   async run(): Promise<BenchResult> {
     const { args, flags } = await this.parse(ModelsBench);
     let nodes = this.nodes(flags);
-    if (flags.node)
-      nodes = nodes.filter(
-        (n) =>
-          n.label ===
-          new URL(/^[a-z]+:\/\//i.test(flags.node!) ? flags.node! : `http://${flags.node}`).origin,
-      );
+    if (flags.node) {
+      const only = new ApiNode(flags.node);
+      await only.close();
+      nodes = nodes.filter((n) => n.id === only.id);
+      if (nodes.length === 0)
+        throw specError(`--node ${flags.node}: not one of the --ollama nodes`, `add --ollama ${flags.node}`);
+    }
     const records = flags['database-url'] ? await ModelRecords.open(flags['database-url']) : undefined;
     let r;
     try {
