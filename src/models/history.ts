@@ -5,7 +5,7 @@
  * the history needs no state of its own and survives anything that happens to the node.
  */
 import { modelsError } from '../lib/errors.js';
-import { hasTag, parseModelName, repoOf, splitVersionTag } from './names.js';
+import { hasTag, parseModelName, repoOf, shortName, splitVersionTag } from './names.js';
 import type { NodeModel } from './nodes.js';
 
 export interface ModelVersion {
@@ -52,6 +52,25 @@ export function selectModels(models: NodeModel[], text: string): NodeModel[] {
   return models.filter((m) => repoOf(m.parts) === repoOf(n) && !isVersionTag(m));
 }
 
+/**
+ * Like selectModels, and when NAME:TAG has no serving tag left (removed) but has version tags, a
+ * stand-in for it (digest ''), so history still lists them and rollback --to can restore it.
+ */
+export function selectServing(models: NodeModel[], text: string): NodeModel[] {
+  const found = selectModels(models, text);
+  if (found.length > 0 || !hasTag(text)) return found;
+  const n = parseModelName(text)!;
+  const standIn: NodeModel = {
+    name: `${repoOf(n)}:${n.tag}`,
+    display: shortName(n),
+    parts: n,
+    digest: '',
+    size: 0,
+    modifiedAt: '',
+  };
+  return versionsOf(models, standIn).length > 0 ? [standIn] : [];
+}
+
 /** The version a rollback moves the serving tag to: --to (tag, 12-hex or a unique prefix), else the one before the current. */
 export function rollbackTarget(versions: ModelVersion[], serving: NodeModel, to?: string): ModelVersion {
   const listed = versions.map((v) => v.tag).join(', ') || 'none';
@@ -72,6 +91,12 @@ export function rollbackTarget(versions: ModelVersion[], serving: NodeModel, to?
     return hits[0]!;
   }
   const current = versions.findLastIndex((v) => v.current);
+  if (current < 0 && serving.digest === '')
+    throw modelsError(
+      'modelVersion',
+      `${serving.display}: the serving tag is gone (versions: ${listed})`,
+      `restore it with --to VERSION (see kubechat models history ${serving.display})`,
+    );
   if (current <= 0)
     throw modelsError(
       'modelVersion',

@@ -8,6 +8,7 @@ import {
   isVersionTag,
   rollbackTarget,
   selectModels,
+  selectServing,
   versionsOf,
   type ModelVersion,
 } from '../models/history.js';
@@ -92,7 +93,7 @@ async function listNode(
   const [models, loaded] = await Promise.all([node.list(), node.loaded()]);
   const serving = filter
     ? [...new Set(filter.flatMap((f) => selectModels(models, f)))]
-    : models.filter((m) => !isVersionTag(m));
+    : models.filter((m) => !isVersionTag(m) || !hasServingTag(models, m));
   const byName = new Map((loaded ?? []).map((l) => [l.name, l] as [string, LoadedModel]));
   return Promise.all(
     serving.map(async (m): Promise<ListedModel> => {
@@ -125,6 +126,10 @@ async function listNode(
     }),
   );
 }
+
+/** Whether a version tag's serving tag is still there (else the listing shows the version itself). */
+const hasServingTag = (models: NodeModel[], v: NodeModel) =>
+  models.some((m) => !isVersionTag(m) && versionsOf([v], m).length > 0);
 
 /** Enough of NodeModel for selectModels over a listing. */
 const asNodeModels = (models: ListedModel[]): NodeModel[] =>
@@ -259,24 +264,38 @@ export function removeModel(nodes: ModelNode[], name: string, opts: { allVersion
 }
 
 export function modelHistory(nodes: ModelNode[], name: string) {
-  return changeEverywhere(nodes, name, async (_node, selected, all) => ({
-    history: selected.map((s) => ({ model: s.display, digest: s.digest, versions: versionsOf(all, s) })),
-  }));
+  return changeEverywhere(
+    nodes,
+    name,
+    async (_node, selected, all) => ({
+      history: selected.map((s) => ({
+        model: s.display,
+        digest: s.digest || null,
+        versions: versionsOf(all, s),
+      })),
+    }),
+    (all) => selectServing(all, name),
+  );
 }
 
 export function rollbackModel(nodes: ModelNode[], name: string, opts: { to?: string } = {}) {
-  return changeEverywhere(nodes, name, async (node, selected, all) => {
-    const moves = [];
-    for (const s of selected) {
-      const versions = versionsOf(all, s);
-      const target = rollbackTarget(versions, s, opts.to);
-      const from = versions.find((v) => v.current)?.tag ?? null;
-      const version = all.find((m) => m.display === target.name)!;
-      await node.copy(version, s.parts);
-      moves.push({ model: s.display, from, to: target.tag, digest: target.digest });
-    }
-    return { moves };
-  });
+  return changeEverywhere(
+    nodes,
+    name,
+    async (node, selected, all) => {
+      const moves = [];
+      for (const s of selected) {
+        const versions = versionsOf(all, s);
+        const target = rollbackTarget(versions, s, opts.to);
+        const from = versions.find((v) => v.current)?.tag ?? null;
+        const version = all.find((m) => m.display === target.name)!;
+        await node.copy(version, s.parts);
+        moves.push({ model: s.display, from, to: target.tag, digest: target.digest });
+      }
+      return { moves };
+    },
+    (all) => selectServing(all, name),
+  );
 }
 
 export function setLoaded(nodes: ModelNode[], name: string, keepAlive: string | number) {

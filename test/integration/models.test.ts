@@ -615,6 +615,30 @@ describe('models verify and remove', () => {
       json<{ nodes: Array<{ detail: { blobsRemoved: string[] } }> }>(serving.stdout).nodes[0]!.detail
         .blobsRemoved,
     ).toEqual([]);
+    // The version tag left is still listed, and restores the serving tag with rollback --to.
+    const keep = (v1!.current ? v1 : v2)!;
+    const left = json<ListOut>((await models(['list', '--ollama-store', store, '--json'])).stdout).nodes[0]!
+      .models;
+    expect(left.map((m) => m.name)).toEqual([`assist:${keep.tag}`]);
+    const h = await models(['history', 'assist:1.0', '--ollama-store', store, '--json']);
+    expect(h.code, h.stderr).toBe(0);
+    conforms(h.stdout, 'models-change');
+    const gone = await models(['rollback', 'assist:1.0', '--ollama-store', store]);
+    expect(gone.code).toBe(53);
+    expect(gone.stderr).toContain('the serving tag is gone');
+    const restored = await models([
+      'rollback',
+      'assist:1.0',
+      '--to',
+      keep.tag,
+      '--ollama-store',
+      store,
+      '--json',
+    ]);
+    expect(restored.code, restored.stderr).toBe(0);
+    const back = json<ListOut>((await models(['list', '--ollama-store', store, '--json'])).stdout).nodes[0]!
+      .models;
+    expect(back.map((m) => [m.name, m.digest])).toEqual([['assist:1.0', keep.digest]]);
   });
 
   it('removes on API nodes through /api/delete', async () => {
