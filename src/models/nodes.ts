@@ -74,7 +74,13 @@ export interface ModelNode {
   remove(m: NodeModel): Promise<string[] | null>;
   /** /api/generate with no prompt: loads for `keepAlive`, or unloads with 0. */
   keepAlive(m: NodeModel, keepAlive: string | number): Promise<void>;
-  generate(m: NodeModel, prompt: string, options?: Record<string, unknown>): Promise<GenerateStats>;
+  /** A completion (stream false); `keepAlive` when given, else the server's default. */
+  generate(
+    m: NodeModel,
+    prompt: string,
+    options?: Record<string, unknown>,
+    keepAlive?: string | number,
+  ): Promise<GenerateStats>;
   /** The install target that imports bundles into this node (targets/). */
   installTarget(): BlobTarget;
   close(): Promise<void>;
@@ -350,11 +356,22 @@ export class ApiNode implements ModelNode {
     await this.#call('POST', '/api/generate', { model: m.display, keep_alive: keepAlive });
   }
 
-  async generate(m: NodeModel, prompt: string, options?: Record<string, unknown>): Promise<GenerateStats> {
+  async generate(
+    m: NodeModel,
+    prompt: string,
+    options?: Record<string, unknown>,
+    keepAlive?: string | number,
+  ): Promise<GenerateStats> {
     const r = await this.#call<{ eval_count?: number; eval_duration?: number; prompt_eval_count?: number }>(
       'POST',
       '/api/generate',
-      { model: m.display, prompt, stream: false, ...(options ? { options } : {}) },
+      {
+        model: m.display,
+        prompt,
+        stream: false,
+        ...(options ? { options } : {}),
+        ...(keepAlive === undefined ? {} : { keep_alive: keepAlive }),
+      },
     );
     return {
       evalCount: r?.eval_count ?? 0,

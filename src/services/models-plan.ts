@@ -236,6 +236,8 @@ export async function benchModel(
     requests: number;
     prompt: string;
     numPredict?: number;
+    /** One untimed request first (default true). */
+    warmup?: boolean;
     records?: ModelRecords;
   },
 ): Promise<{ model: string; nodes: BenchNodeResult[]; failed: NodeError[] }> {
@@ -255,9 +257,19 @@ export async function benchModel(
         const m = selectModels(await n.list(), name).find((x) => !isVersionTag(x));
         if (!m) return undefined;
         const options = opts.numPredict ? { num_predict: opts.numPredict } : undefined;
+        // Every request sets the model's keep-alive: a model pinned with `models load` (-1) stays
+        // pinned; otherwise the server's default applies, as for any client.
+        const before = ((await n.loaded()) ?? []).find((l) => l.name === m.name);
+        const pinned = before?.expiresAt
+          ? Date.parse(before.expiresAt) - Date.now() > 365 * 86_400_000
+          : false;
+        const keepAlive = pinned ? -1 : undefined;
+        // One untimed request first: loading the weights is not what a load test measures.
+        // A failed warm-up is not fatal: if the model cannot serve, the timed requests say so.
+        if (opts.warmup !== false) await n.generate(m, opts.prompt, options, keepAlive).catch(() => undefined);
         const run = await runBench(
           async () => {
-            const s = await n.generate(m, opts.prompt, options);
+            const s = await n.generate(m, opts.prompt, options, keepAlive);
             return { tokens: s.evalCount, evalNs: s.evalDurationNs };
           },
           { requests: opts.requests, concurrency: opts.concurrency },

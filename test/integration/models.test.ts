@@ -459,6 +459,10 @@ describe('models plan', () => {
 
 describe('models bench', () => {
   it('reports percentiles and tokens/s, records metrics and one log per request, never the password', async () => {
+    // Pinned with models load (keep_alive -1): the load test must not cut it down to the default.
+    expect((await models(['load', 'assist:1.0', '--ollama', nodes[0]!.url])).code).toBe(0);
+    const generates = () => nodes[0]!.requests.filter((q) => q === 'POST /api/generate').length;
+    const sent = generates();
     const u = new URL(db.url);
     u.password = 's3cret-db-pw';
     const r = await models([
@@ -495,6 +499,11 @@ describe('models bench', () => {
     expect(s.tokensPerSecond).toBe(1000); // the double: 16 tokens in 16 ms
     expect(s.latencyMs.p99).toBeGreaterThanOrEqual(s.latencyMs.p50);
     expect(out.nodes[0]!.recorded).toEqual({ metrics: 6, logs: 9 });
+    expect(generates() - sent).toBe(10); // one untimed warm-up, then the 9 measured
+    const ps = (await (await fetch(`${nodes[0]!.url}/api/ps`)).json()) as {
+      models: Array<{ expires_at: string }>;
+    };
+    expect(Date.parse(ps.models[0]!.expires_at) - Date.now()).toBeGreaterThan(10 * 365 * 86_400_000);
     const logs = await db.pool.query<{ n: number }>(
       'SELECT count(*)::int AS n FROM ai_inference_logs WHERE model_id IS NOT NULL',
     );
@@ -518,6 +527,7 @@ describe('models bench', () => {
       '5',
       '--concurrency',
       '1',
+      '--no-warmup',
       '--json',
     ]);
     expect(r.code).toBe(55);

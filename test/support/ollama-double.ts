@@ -448,15 +448,18 @@ export class OllamaDouble {
   }
 }
 
+/** A negative keep_alive: loaded until unloaded (Ollama reports an expiry centuries away). */
+const FOREVER_MS = 100 * 365 * 86_400_000;
+
 /** keep_alive: a number of seconds or a Go duration ("5m", "1h", "0"); negative keeps it loaded. */
 function parseKeepAlive(v: unknown): number | undefined {
   if (v === undefined) return undefined;
-  if (typeof v === 'number') return v < 0 ? Number.MAX_SAFE_INTEGER : v * 1000;
+  if (typeof v === 'number') return v < 0 ? FOREVER_MS : v * 1000;
   if (typeof v !== 'string') return undefined;
   const m = /^(-?\d+(?:\.\d+)?)(ms|s|m|h)?$/.exec(v);
   if (!m) return undefined;
   const n = Number(m[1]);
-  if (n < 0) return Number.MAX_SAFE_INTEGER;
+  if (n < 0) return FOREVER_MS;
   return n * { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[(m[2] ?? 's') as 'ms' | 's' | 'm' | 'h'];
 }
 

@@ -15,7 +15,7 @@ type BenchResult = {
 
 export default class ModelsBench extends ModelsCommand {
   static override summary = 'Load-test a model through /api/generate: latency percentiles, tokens/s, errors.';
-  static override description = `Sends --requests completions, --concurrency at a time, to each Ollama server holding the model (one node after another, or only --node), and reports p50/p95/p99 latency, tokens/s as the server measured it (eval_count / eval_duration), throughput over wall time, and errors (exit 55 if any). With --database-url, the figures go to performance_metrics and every request to ai_inference_logs.
+  static override description = `Sends --requests completions, --concurrency at a time, to each Ollama server holding the model (one node after another, or only --node), after one untimed warm-up request (--no-warmup to measure the load too), and reports p50/p95/p99 latency, tokens/s as the server measured it (eval_count / eval_duration), throughput over wall time, and errors (exit 55 if any). With --database-url, the figures go to performance_metrics and every request to ai_inference_logs.
 
 ${EXIT_CODES_HELP}`;
 
@@ -39,6 +39,11 @@ ${EXIT_CODES_HELP}`;
       min: 1,
     }),
     node: Flags.string({ summary: 'Only this node (an --ollama URL).' }),
+    warmup: Flags.boolean({
+      summary: 'Send one untimed request first, so loading the weights is not measured.',
+      default: true,
+      allowNo: true,
+    }),
   };
 
   async run(): Promise<BenchResult> {
@@ -59,6 +64,7 @@ ${EXIT_CODES_HELP}`;
         requests: flags.requests,
         prompt: flags.prompt,
         numPredict: flags['num-predict'],
+        warmup: flags.warmup,
         records,
       });
     } finally {
