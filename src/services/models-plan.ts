@@ -266,7 +266,8 @@ export async function benchModel(
         const keepAlive = pinned ? -1 : undefined;
         // One untimed request first: loading the weights is not what a load test measures.
         // A failed warm-up is not fatal: if the model cannot serve, the timed requests say so.
-        if (opts.warmup !== false) await n.generate(m, opts.prompt, options, keepAlive).catch(() => undefined);
+        if (opts.warmup !== false)
+          await n.generate(m, opts.prompt, options, keepAlive).catch(() => undefined);
         const run = await runBench(
           async () => {
             const s = await n.generate(m, opts.prompt, options, keepAlive);
