@@ -3,7 +3,7 @@ import { EXIT_CODES_HELP, modelsError, specError } from '../../lib/errors.js';
 import { ModelsCommand, databaseUrlFlag, nodeFlags } from '../../models/command.js';
 import { ApiNode } from '../../models/nodes.js';
 import { ModelRecords } from '../../models/records.js';
-import { benchModel, type BenchNodeResult } from '../../services/models-plan.js';
+import { benchModel, type BenchNodeResult } from '../../services/models-bench.js';
 import type { NodeError } from '../../services/models.js';
 
 type BenchResult = {
