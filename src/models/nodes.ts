@@ -388,11 +388,3 @@ export class ApiNode implements ModelNode {
     return this.#client.close();
   }
 }
-
-/** The nodes the flags name, stores first. */
-export function nodesFrom(opts: { ollama?: string[]; ollamaStore?: string[] }): ModelNode[] {
-  return [
-    ...(opts.ollamaStore ?? []).map((d) => new StoreNode(d)),
-    ...(opts.ollama ?? []).map((u) => new ApiNode(u)),
-  ];
-}
