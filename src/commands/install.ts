@@ -1,5 +1,5 @@
 import { Args, Flags } from '@oclif/core';
-import { join, resolve } from 'node:path';
+import { resolve } from 'node:path';
 import type { InstallDatabase } from '../db/install-session.js';
 import { KubechatCommand } from '../lib/command.js';
 import { databaseFlags } from '../lib/db-flags.js';
@@ -8,7 +8,7 @@ import { EXIT_CODES_HELP, ExitCode, specError } from '../lib/errors.js';
 import { formatBytes } from '../lib/progress.js';
 import { install, type InstallResult } from '../services/install.js';
 import { FilesDirTarget } from '../targets/files.js';
-import { defaultStateDir, FileJournal, journalPath } from '../targets/journal.js';
+import { defaultStateDir, FileJournal, journalPath, targetVersionsPath } from '../targets/journal.js';
 import { OciLayoutTarget } from '../targets/oci-layout.js';
 import { OllamaApiTarget } from '../targets/ollama-api.js';
 import { OllamaStoreTarget } from '../targets/ollama-store.js';
@@ -18,7 +18,6 @@ import { policyFlags } from '../signing/flags.js';
 import { enforceBundlePolicy, recordInstall, type PolicyResult } from '../signing/policy.js';
 import { loadTrustedKeys } from '../signing/trust.js';
 import { combineVersionStores, FileVersionStore } from '../signing/versions.js';
-import { createHash } from 'node:crypto';
 import {
   installPostValidation,
   installPreflight,
@@ -152,16 +151,7 @@ ${EXIT_CODES_HELP}`;
     // per target (named by the hash of its identity) in the state directory; the highest wins.
     const targetIds = [...targets.map((t) => t.id), ...(files ? [files.id] : [])];
     const fileVersions = combineVersionStores(
-      targetIds.map(
-        (id) =>
-          new FileVersionStore(
-            join(
-              defaultStateDir(),
-              'installed',
-              `${createHash('sha256').update(id).digest('hex').slice(0, 32)}.json`,
-            ),
-          ),
-      ),
+      targetIds.map((id) => new FileVersionStore(targetVersionsPath(defaultStateDir(), id))),
     );
     // With a database, it is the site's record: a version below the highest it holds under the
     // bundle's name is refused whatever the target (and the state files still count).

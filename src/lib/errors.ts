@@ -56,6 +56,14 @@ export const ExitCode = {
   dbLocked: 47,
   dbEmbedded: 48,
   dbQuery: 49,
+  /** 50–59: `kubechat models` (README "Exit codes"). */
+  modelsPartial: 50,
+  modelNotFound: 51,
+  modelCorrupt: 52,
+  modelVersion: 53,
+  modelPlacement: 54,
+  modelBench: 55,
+  modelNodeKind: 56,
 } as const;
 
 export type ExitCodeName = keyof typeof ExitCode;
@@ -94,6 +102,10 @@ export const EXIT_CODES_HELP =
   '43 schema drift (an applied migration changed or is unknown), 44 database schema newer than this kubechat, ' +
   '45 migrations pending, 46 a migration failed (rolled back), 47 migration lock busy, ' +
   '48 embedded PostgreSQL could not start, 49 database query failed, ' +
+  '50 models: done on some nodes, failed on others (the summary names them), 51 model not found, ' +
+  '52 models verify: missing or corrupt blobs, 53 no such model version to roll back to, ' +
+  '54 models plan: some models fit on no node, 55 models bench: requests failed, ' +
+  '56 the operation needs an Ollama server (--ollama) or a models directory (--ollama-store), ' +
   '130/143 interrupted (partial output removed).';
 
 export class KubechatError extends Error {
@@ -182,6 +194,20 @@ export const serveContentError = (message: string, fix?: string, cause?: unknown
 export const serveAuthError = (message: string, fix?: string, cause?: unknown) =>
   new KubechatError('serveAuth', message, fix, { cause });
 
+/** A `kubechat models` error (exit 50–59); `kind` picks the code. */
+export const modelsError = (
+  kind:
+    | 'modelsPartial'
+    | 'modelNotFound'
+    | 'modelCorrupt'
+    | 'modelVersion'
+    | 'modelPlacement'
+    | 'modelBench'
+    | 'modelNodeKind',
+  message: string,
+  fix?: string,
+  cause?: unknown,
+) => new KubechatError(kind, message, fix, { cause });
 /** A database error (exit 40–49); `kind` picks the code. */
 export const dbError = (
   kind:

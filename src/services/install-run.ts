@@ -103,6 +103,7 @@ export class InstallRun {
       (d) => this.digests.has(d),
       (d) => toc.has(`blobs/sha256/${hexOf(d)}`) ?? true,
       this.name,
+      this.options.select,
     );
   }
 

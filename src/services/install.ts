@@ -78,6 +78,11 @@ export interface InstallOptions {
   onComplete?: (result: InstallResult, bundle: OpenedBundle) => Promise<void>;
   /** Called once per artifact installed on a target (the database issue records them). */
   onInstalled?: (artifact: InstalledArtifact, bundle: OpenedBundle) => Promise<void>;
+  /**
+   * Only the artifacts this accepts are installed (`models import --model`); the others are not
+   * read past their index entry, and are not listed as not installed. Default: all.
+   */
+  select?: (artifact: { kind: InstallArtifact['kind']; ref: string }) => boolean;
   concurrency?: number;
   /**
    * Large blobs read from the bundle at once (default 2): with a seek table, each large blob past the

@@ -38,6 +38,8 @@ export class ArtifactGraph {
     private readonly listed: (digest: string) => boolean,
     private readonly inArchive: (digest: string) => boolean,
     private readonly what: string,
+    /** Artifacts outside the selection are left out of the graph altogether. */
+    private readonly select?: (artifact: { kind: ArtifactKind; ref: string }) => boolean,
   ) {}
 
   get complete(): boolean {
@@ -61,7 +63,7 @@ export class ArtifactGraph {
     for (const root of index.manifests ?? []) {
       const kind = (root.annotations?.[Annotation.kind] ?? 'image') as ArtifactKind;
       const ref = root.annotations?.[Annotation.refName];
-      if (!ref) continue;
+      if (!ref || (this.select && !this.select({ kind, ref }))) continue;
       const artifact: InstallArtifact = { kind, ref, root, docs: [], blobs: [] };
       const p: Pending = { artifact, docs: new Map(), order: [] };
       this.artifacts.push(artifact);

@@ -56,6 +56,18 @@ export function journalPath(stateDir: string, manifestDigest: string, targetIds:
   return join(stateDir, 'install', `${bundle}-${targets}.jsonl`);
 }
 
+/**
+ * The file that remembers the highest bundle version installed into one target (rollback
+ * protection is per target): named by the hash of the target's identity.
+ */
+export function targetVersionsPath(stateDir: string, targetId: string): string {
+  return join(
+    stateDir,
+    'installed',
+    `${createHash('sha256').update(targetId).digest('hex').slice(0, 32)}.json`,
+  );
+}
+
 export const journalError = (message: string, fix?: string, cause?: unknown) =>
   new KubechatError('journal', message, fix, { cause });
 

@@ -7,10 +7,11 @@
  * Ollama builds its own manifest, so its digest can differ from the bundle's: the result reports it.
  */
 import { Readable } from 'node:stream';
-import { Agent, request, type Dispatcher } from '../lib/http.js';
-import { networkError, targetError } from '../lib/errors.js';
+import { request, type Dispatcher } from '../lib/http.js';
+import { targetError } from '../lib/errors.js';
 import { MediaType } from '../oci/media-types.js';
 import type { Descriptor, ImageManifest } from '../oci/types.js';
+import { OllamaClient } from './ollama-client.js';
 import { parseOllamaRef, shortName, versionTag } from './ollama-store.js';
 import type { ArtifactKind, BlobTarget, InstallArtifact, TargetCommit } from './types.js';
 
@@ -34,65 +35,34 @@ interface TagsResponse {
 export class OllamaApiTarget implements BlobTarget {
   readonly id: string;
   readonly label: string;
+  readonly #client: OllamaClient;
   readonly #base: URL;
   readonly #agent: Dispatcher;
   /** Text layers seen this run, by digest: /api/create takes them as strings. */
   readonly #text = new Map<string, string>();
 
   constructor(url: string) {
-    let base: URL;
-    try {
-      base = new URL(/^[a-z]+:\/\//i.test(url) ? url : `http://${url}`);
-    } catch {
-      throw targetError(`--ollama ${url}: not a URL`, 'write it as http://HOST:11434');
-    }
-    this.#base = base;
-    this.id = `ollama:${base.origin}`;
-    this.label = `Ollama ${base.origin}`;
-    this.#agent = new Agent({ connections: 8, headersTimeout: 0, bodyTimeout: 0 });
+    this.#client = new OllamaClient(url, 'run install again');
+    this.#base = this.#client.base;
+    this.#agent = this.#client.agent;
+    this.id = `ollama:${this.#base.origin}`;
+    this.label = this.#client.label;
   }
 
   accepts(kind: ArtifactKind): boolean {
     return kind === 'model';
   }
 
-  async #call(
-    method: Dispatcher.HttpMethod,
-    path: string,
-    body?: unknown,
-  ): Promise<{ status: number; text: string }> {
-    try {
-      const res = await request(new URL(path, this.#base), {
-        method,
-        dispatcher: this.#agent,
-        headers: body === undefined ? {} : { 'content-type': 'application/json' },
-        body: body === undefined ? undefined : JSON.stringify(body),
-      });
-      return { status: res.statusCode, text: method === 'HEAD' ? '' : await res.body.text() };
-    } catch (err) {
-      throw this.#unreachable(err);
-    }
+  #call(method: Dispatcher.HttpMethod, path: string, body?: unknown) {
+    return this.#client.call(method, path, body);
   }
 
   #unreachable(err: unknown) {
-    return networkError(
-      `${this.label}: cannot reach the server (${(err as Error).message})`,
-      `check that Ollama runs and listens on ${this.#base.origin} (OLLAMA_HOST), then run install again`,
-      err,
-    );
+    return this.#client.unreachable(err);
   }
 
   #refused(what: string, status: number, text: string) {
-    let message = text.trim();
-    try {
-      message = (JSON.parse(text) as { error?: string }).error ?? message;
-    } catch {
-      // not JSON: keep the text
-    }
-    return targetError(
-      `${this.label}: ${what} refused (HTTP ${status}: ${message.slice(0, 200)})`,
-      'run install again; if it persists, check the Ollama server log',
-    );
+    return this.#client.refused(what, status, text);
   }
 
   async prepare(): Promise<void> {
@@ -214,6 +184,6 @@ export class OllamaApiTarget implements BlobTarget {
   }
 
   async close(): Promise<void> {
-    await this.#agent.close();
+    await this.#client.close();
   }
 }

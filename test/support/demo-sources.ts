@@ -4,7 +4,7 @@
  */
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { writeGguf } from './gguf-fixture.js';
+import { writeGguf, type FixtureValue } from './gguf-fixture.js';
 import { writeOciLayout } from './oci-fixture.js';
 
 export interface DemoSourcesOptions {
@@ -14,6 +14,8 @@ export interface DemoSourcesOptions {
   layerSize?: number;
   /** Changes the app layer's content (a new image version). */
   layerSeed?: string;
+  /** Extra GGUF metadata (llama.block_count …): a different model version. */
+  ggufKv?: Record<string, FixtureValue>;
 }
 
 export async function writeDemoSources(dir: string, opts: DemoSourcesOptions = {}) {
@@ -37,6 +39,7 @@ export async function writeDemoSources(dir: string, opts: DemoSourcesOptions = {
       { name: 'output.weight', dims: [256, 64], type: 0 },
     ],
     padTo: opts.ggufSize ?? 2 * 1024 * 1024,
+    ...(opts.ggufKv ? { kv: opts.ggufKv } : {}),
   });
   return { image, ggufSize };
 }

@@ -11,9 +11,15 @@
  *   builds a manifest from existing blobs (400 when a file's blob is missing or not GGUF).
  * - POST /api/copy keeps the manifest byte for byte; DELETE /api/delete removes the name and every
  *   blob no remaining manifest references.
- * - GET /api/tags lists models with the manifest digest; GET /api/ps lists loaded models with
- *   `expires_at`; POST /api/generate or /api/chat with no prompt loads a model (keep_alive 0 unloads);
- *   with a prompt (non-streaming) it answers a canned "OK" with done_reason "stop" and eval_count.
+ * - GET /api/tags lists models with the manifest digest and `details` (family, parameter_size,
+ *   quantization_level read from the GGUF header, as Ollama does); POST /api/show {model} answers
+ *   details, `parameters` (num_ctx …) and `model_info` (the header's scalar metadata plus
+ *   general.parameter_count), 404 for an unknown model; GET /api/ps lists loaded models with
+ *   `expires_at` and `size_vram`.
+ * - POST /api/generate or /api/chat with no prompt loads a model (keep_alive 0 unloads); with a
+ *   prompt it loads the model and answers a completion (stream false) with eval_count,
+ *   eval_duration and prompt_eval_count as Ollama reports them. `failGenerate` makes the next N
+ *   completions answer 500, `generateDelayMs` slows each one (for load tests).
  *
  * One instance is one node: start several, each with its own store, for multi-node tests.
  */
@@ -24,6 +30,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { dirname, join, relative } from 'node:path';
 import { pipeline } from 'node:stream/promises';
+import { readGgufHeader } from '../../src/models/gguf.js';
 
 const DIGEST = /^sha256[:-]([a-f0-9]{64})$/;
 
@@ -80,6 +87,10 @@ export class OllamaDouble {
   readonly requests: string[] = [];
   /** Bytes received by POST /api/blobs. */
   receivedBytes = 0;
+  /** The next this many completions fail with HTTP 500. */
+  failGenerate = 0;
+  /** Each completion takes this long. */
+  generateDelayMs = 0;
 
   constructor(readonly store: string) {}
 
@@ -134,6 +145,7 @@ export class OllamaDouble {
     if (path === '/api/version' && req.method === 'GET') return json(res, 200, { version: '0.0.0-double' });
     if (path === '/api/tags' && req.method === 'GET') return json(res, 200, { models: await this.#tags() });
     if (path === '/api/ps' && req.method === 'GET') return json(res, 200, { models: await this.#ps() });
+    if (req.method === 'POST' && path === '/api/show') return this.#show(res, await body(req));
     if (req.method === 'POST' && path === '/api/create') return this.#create(req, res, await body(req));
     if (req.method === 'POST' && path === '/api/copy') return this.#copy(res, await body(req));
     if (req.method === 'DELETE' && path === '/api/delete') return this.#delete(res, await body(req));
@@ -307,14 +319,73 @@ export class OllamaDouble {
   }
 
   async #tags() {
-    return (await this.#manifests()).map((m) => ({
-      name: displayName(m.name),
-      model: displayName(m.name),
-      modified_at: m.modified.toISOString(),
-      size: m.manifest.layers.reduce((n, l) => n + l.size, m.manifest.config.size),
-      digest: sha(m.bytes),
-      details: { format: 'gguf', family: '', families: null, parameter_size: '', quantization_level: '' },
-    }));
+    return Promise.all(
+      (await this.#manifests()).map(async (m) => ({
+        name: displayName(m.name),
+        model: displayName(m.name),
+        modified_at: m.modified.toISOString(),
+        size: m.manifest.layers.reduce((n, l) => n + l.size, m.manifest.config.size),
+        digest: sha(m.bytes),
+        details: (await this.#gguf(m.manifest))?.details ?? {
+          format: 'gguf',
+          family: '',
+          families: null,
+          parameter_size: '',
+          quantization_level: '',
+        },
+      })),
+    );
+  }
+
+  /** The model layer's GGUF header, as Ollama reads it for details and model_info. */
+  async #gguf(manifest: Manifest) {
+    const layer = manifest.layers.find((l) => l.mediaType === 'application/vnd.ollama.image.model');
+    if (!layer) return undefined;
+    const g = await readGgufHeader(this.blobPath(layer.digest)).catch(() => undefined);
+    if (!g) return undefined;
+    const info: Record<string, unknown> = { 'general.parameter_count': g.parameterCount };
+    for (const [k, v] of g.kv) if (!Array.isArray(v)) info[k] = typeof v === 'bigint' ? Number(v) : v;
+    return {
+      details: {
+        format: 'gguf',
+        family: g.architecture,
+        families: [g.architecture],
+        parameter_size: g.parameterSize,
+        quantization_level: g.fileType,
+      },
+      info,
+    };
+  }
+
+  async #show(res: ServerResponse, b: Record<string, unknown>): Promise<void> {
+    const n =
+      typeof b.model === 'string'
+        ? parseName(b.model)
+        : typeof b.name === 'string'
+          ? parseName(b.name)
+          : undefined;
+    if (!n || !(await exists(this.manifestPath(n))))
+      return json(res, 404, { error: `model '${String(b.model ?? b.name)}' not found` });
+    const manifest = JSON.parse(await readFile(this.manifestPath(n), 'utf8')) as Manifest;
+    const g = await this.#gguf(manifest);
+    const params = manifest.layers.find((l) => l.mediaType === 'application/vnd.ollama.image.params');
+    let parameters = '';
+    if (params) {
+      const p = JSON.parse(await readFile(this.blobPath(params.digest), 'utf8')) as Record<string, unknown>;
+      parameters = Object.entries(p)
+        .flatMap(([k, v]) =>
+          Array.isArray(v) ? v.map((x) => `${k} ${JSON.stringify(x)}`) : [`${k} ${String(v)}`],
+        )
+        .join('\n');
+    }
+    return json(res, 200, {
+      modelfile: '',
+      parameters,
+      template: '',
+      details: g?.details ?? {},
+      model_info: g?.info ?? {},
+      modified_at: (await stat(this.manifestPath(n))).mtime.toISOString(),
+    });
   }
 
   async #load(res: ServerResponse, b: Record<string, unknown>): Promise<void> {
@@ -323,17 +394,37 @@ export class OllamaDouble {
       return json(res, 404, { error: `model '${String(b.model)}' not found` });
     const name = displayName(n);
     const keepAlive = parseKeepAlive(b.keep_alive);
+    if (typeof b.prompt === 'string' && b.prompt !== '') {
+      if (this.generateDelayMs) await new Promise((r) => setTimeout(r, this.generateDelayMs));
+      if (this.failGenerate > 0) {
+        this.failGenerate--;
+        return json(res, 500, { error: 'llama runner process has terminated: CUDA error: out of memory' });
+      }
+      this.#loaded.set(name, { name, expiresAt: new Date(Date.now() + (keepAlive ?? 5 * 60_000)) });
+      const limit = (b.options as { num_predict?: number } | undefined)?.num_predict ?? 16;
+      const words = Array.from({ length: limit }, (_, i) => `w${i}`);
+      return json(res, 200, {
+        model: name,
+        created_at: new Date().toISOString(),
+        response: words.join(' '),
+        done: true,
+        done_reason: 'length',
+        total_duration: 2_000_000 + limit * 1_000_000,
+        load_duration: 1_000_000,
+        prompt_eval_count: b.prompt.split(/\s+/).length,
+        prompt_eval_duration: 1_000_000,
+        eval_count: limit,
+        eval_duration: limit * 1_000_000,
+      });
+    }
     if (keepAlive === 0) this.#loaded.delete(name);
     else this.#loaded.set(name, { name, expiresAt: new Date(Date.now() + (keepAlive ?? 5 * 60_000)) });
-    // A prompt gets a (canned) completion with the statistics Ollama reports; no prompt only loads.
-    const prompt = typeof b.prompt === 'string' && b.prompt !== '';
     return json(res, 200, {
       model: name,
       created_at: new Date().toISOString(),
-      response: prompt ? 'OK' : '',
+      response: '',
       done: true,
-      done_reason: prompt ? 'stop' : keepAlive === 0 ? 'unload' : 'load',
-      ...(prompt ? { total_duration: 1_000_000, load_duration: 0, prompt_eval_count: 1, eval_count: 1 } : {}),
+      done_reason: keepAlive === 0 ? 'unload' : 'load',
     });
   }
 
@@ -357,15 +448,18 @@ export class OllamaDouble {
   }
 }
 
+/** A negative keep_alive: loaded until unloaded (Ollama reports an expiry centuries away). */
+const FOREVER_MS = 100 * 365 * 86_400_000;
+
 /** keep_alive: a number of seconds or a Go duration ("5m", "1h", "0"); negative keeps it loaded. */
 function parseKeepAlive(v: unknown): number | undefined {
   if (v === undefined) return undefined;
-  if (typeof v === 'number') return v < 0 ? Number.MAX_SAFE_INTEGER : v * 1000;
+  if (typeof v === 'number') return v < 0 ? FOREVER_MS : v * 1000;
   if (typeof v !== 'string') return undefined;
   const m = /^(-?\d+(?:\.\d+)?)(ms|s|m|h)?$/.exec(v);
   if (!m) return undefined;
   const n = Number(m[1]);
-  if (n < 0) return Number.MAX_SAFE_INTEGER;
+  if (n < 0) return FOREVER_MS;
   return n * { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[(m[2] ?? 's') as 'ms' | 's' | 'm' | 'h'];
 }
 
