@@ -51,6 +51,17 @@ export const ExitCode = {
   dbLocked: 47,
   dbEmbedded: 48,
   dbQuery: 49,
+  /** 60–69: local CA and admin credentials (README "Exit codes"). */
+  caMissing: 60,
+  caPassphrase: 61,
+  caExpired: 62,
+  caConstraint: 63,
+  caState: 64,
+  renewalDue: 65,
+  certNotFound: 66,
+  passwordPolicy: 67,
+  adminState: 68,
+  caExists: 69,
 } as const;
 
 export type ExitCodeName = keyof typeof ExitCode;
@@ -87,6 +98,12 @@ export const EXIT_CODES_HELP =
   '43 schema drift (an applied migration changed or is unknown), 44 database schema newer than this kubechat, ' +
   '45 migrations pending, 46 a migration failed (rolled back), 47 migration lock busy, ' +
   '48 embedded PostgreSQL could not start, 49 database query failed, ' +
+  '60 no CA in the CA directory (run ca init), 61 CA passphrase wrong or missing, or the root key is offline, ' +
+  '62 a CA certificate (root or intermediate) expired or not yet valid, ' +
+  '63 a name outside the CA name constraints or not a valid DNS name/IP, 64 CA directory damaged or inconsistent, ' +
+  '65 ca renew --check: certificates need renewal, 66 no such certificate (or revoked), ' +
+  '67 password does not meet the policy, 68 admin user missing (or already initialised), ' +
+  '69 CA or certificate already exists, ' +
   '130/143 interrupted (partial output removed).';
 
 export class KubechatError extends Error {
@@ -184,6 +201,23 @@ export const dbError = (
     | 'dbLocked'
     | 'dbEmbedded'
     | 'dbQuery',
+  message: string,
+  fix?: string,
+  cause?: unknown,
+) => new KubechatError(kind, message, fix, { cause });
+/** A local CA or admin-credential error (exit 60–69); `kind` picks the code. */
+export const caError = (
+  kind:
+    | 'caMissing'
+    | 'caPassphrase'
+    | 'caExpired'
+    | 'caConstraint'
+    | 'caState'
+    | 'renewalDue'
+    | 'certNotFound'
+    | 'passwordPolicy'
+    | 'adminState'
+    | 'caExists',
   message: string,
   fix?: string,
   cause?: unknown,
