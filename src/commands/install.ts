@@ -18,6 +18,7 @@ import { enforceBundlePolicy, recordInstall, type PolicyResult } from '../signin
 import { loadTrustedKeys } from '../signing/trust.js';
 import { combineVersionStores, FileVersionStore } from '../signing/versions.js';
 import { createHash } from 'node:crypto';
+import type { ServingCert } from '../pki/serving.js';
 
 /** What `install --json` prints: the install's result and the database it recorded into. */
 export type InstallCommandResult = InstallResult & {
@@ -31,6 +32,8 @@ export type InstallCommandResult = InstallResult & {
     /** Migrations (from the bundle's files/migrations/) applied by this run. */
     migrationsApplied: number;
   } | null;
+  /** --issue-certs: the serving certificates issued, renewed or kept (absent without the flag). */
+  certificates?: ServingCert[];
 };
 
 export default class Install extends KubechatCommand {
@@ -93,6 +96,16 @@ ${EXIT_CODES_HELP}`;
         'Without --database-url, KUBECHAT_DATABASE_URL or this flag, install records nothing in a database.',
     }),
     ...policyFlags,
+    'issue-certs': Flags.boolean({
+      summary:
+        'Also issue the registry’s and the Ollama servers’ TLS certificates from the local CA (kubechat ca init first).',
+      description:
+        'Certificates "registry" (the --registry host) and "ollama" (every --ollama host) under the CA directory’s certs/, checked against the CA before anything is installed and issued once the install succeeded; a valid one with the same names is kept. With --database-url they are recorded there too.',
+    }),
+    'ca-dir': Flags.string({
+      summary: 'CA directory for --issue-certs (default: $KUBECHAT_CA_DIR, else $KUBECHAT_HOME/ca).',
+      env: 'KUBECHAT_CA_DIR',
+    }),
     concurrency: Flags.integer({ summary: 'Blob writes in flight at once.', default: 6, min: 1, max: 64 }),
     'read-streams': Flags.integer({
       summary:
@@ -136,6 +149,17 @@ ${EXIT_CODES_HELP}`;
         '--embedded-database and --database-url name two databases',
         'pass one of them (--embedded-database uses $KUBECHAT_HOME/postgres)',
       );
+    // --issue-certs: the CA must be able to issue them before anything is installed.
+    const servingCerts = flags['issue-certs']
+      ? await (
+          await import('../pki/serving.js')
+        ).prepareServingCerts({
+          dir: flags['ca-dir'],
+          registry: flags.registry,
+          ollama: flags.ollama ?? [],
+          databaseUrl: flags['embedded-database'] ? undefined : databaseUrl,
+        })
+      : undefined;
     // Trust material is loaded before anything else: a bad key file fails before any target is touched.
     const trustedKeys = await loadTrustedKeys({
       keyFiles: flags['trusted-key'],
@@ -244,7 +268,10 @@ ${EXIT_CODES_HELP}`;
         `  database  ${db.embedded ? 'embedded PostgreSQL' : db.url}: deployment ${db.deploymentId}` +
           (db.migrationsApplied ? `, ${db.migrationsApplied} migration(s) applied` : ''),
       );
+    const certificates = await servingCerts?.issue();
+    for (const c of certificates ?? [])
+      this.say(`  cert      ${c.name} ${c.action}: ${c.cert}, until ${c.notAfter}`);
     this.say(`  time      ${r.seconds.toFixed(1)} s`);
-    return { ...r, database: db };
+    return { ...r, database: db, ...(certificates ? { certificates } : {}) };
   }
 }

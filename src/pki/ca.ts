@@ -335,7 +335,7 @@ export async function mint(
   const cert = await makeLeaf({
     intermediate: { cert: ca.intermediate, key: issuerKey },
     key: keys.privateKey,
-    commonName: spec.dns[0] ?? spec.ips[0] ?? spec.name,
+    commonName: spec.dns[0] ?? spec.name,
     dns: spec.dns,
     ips: spec.ips,
     usage: { server: spec.server, client: spec.client },
@@ -381,7 +381,9 @@ export async function issueCert(options: IssueOptions): Promise<IssuedCert> {
       `--days ${options.days}: a lifetime is a whole number of days ≥ 1`,
       'pass --days 90',
     );
-  if (!options.server && !options.client)
+  const server = options.server === true;
+  const client = options.client === true;
+  if (!server && !client)
     throw caError(
       'caConstraint',
       'the certificate would allow neither server nor client use',
@@ -405,7 +407,7 @@ export async function issueCert(options: IssueOptions): Promise<IssuedCert> {
       const minted = await mint(
         fresh,
         key,
-        { name: options.name, ...names, server: options.server, client: options.client, days: options.days },
+        { name: options.name, ...names, server, client, days: options.days },
         batch,
         now,
       );
@@ -417,7 +419,7 @@ export async function issueCert(options: IssueOptions): Promise<IssuedCert> {
           {
             op: 'add',
             name: options.name,
-            kind: kindOf(options),
+            kind: kindOf({ server, client }),
             cert: minted.cert,
             keyPath: minted.result.files.key,
           },

@@ -127,7 +127,9 @@ export async function makeLeaf(options: {
   ];
   return x509.X509CertificateGenerator.create({
     serialNumber: newSerial(),
-    subject: name(options.commonName),
+    // Without a DNS SAN, OpenSSL checks a dotted CN against the DNS name constraints (a CN of
+    // 127.0.0.1 fails them): such certificates get an empty subject and a critical SAN (RFC 5280 4.2.1.6).
+    subject: options.dns.length ? name(options.commonName) : [],
     issuer: options.intermediate.cert.subjectName,
     notBefore: options.notBefore,
     notAfter: options.notAfter,
@@ -143,7 +145,7 @@ export async function makeLeaf(options: {
           ...options.dns.map((value) => ({ type: 'dns' as const, value })),
           ...options.ips.map((value) => ({ type: 'ip' as const, value })),
         ],
-        false,
+        options.dns.length === 0,
       ),
       await x509.SubjectKeyIdentifierExtension.create(publicKey),
       await x509.AuthorityKeyIdentifierExtension.create(options.intermediate.cert.publicKey),

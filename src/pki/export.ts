@@ -6,7 +6,7 @@
  */
 import { readFile, rm } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import yaml from 'js-yaml';
+import { dump } from 'js-yaml';
 import { caError } from '../lib/errors.js';
 import { writeFileAtomic } from '../signing/keys.js';
 import {
@@ -71,7 +71,7 @@ export async function exportCa(options: ExportOptions): Promise<ExportResult> {
       data: { 'ca.crt': rootPem },
     };
     const path = join(out, 'kubechat-ca.configmap.yaml');
-    await writeFileAtomic(path, yaml.dump(doc, { lineWidth: -1 }), 0o644, options.force);
+    await writeFileAtomic(path, dump(doc, { lineWidth: -1 }), 0o644, options.force);
     result.files.push({ path, kind: 'configmap', name: 'kubechat-ca' });
     return result;
   }
@@ -116,7 +116,7 @@ export async function exportCa(options: ExportOptions): Promise<ExportResult> {
       },
     };
     const path = join(out, `${secretName}.secret.yaml`);
-    await writeFileAtomic(path, yaml.dump(doc, { lineWidth: -1 }), 0o600, options.force);
+    await writeFileAtomic(path, dump(doc, { lineWidth: -1 }), 0o600, options.force);
     result.files.push({ path, kind: 'secret', name: secretName });
   }
   return result;

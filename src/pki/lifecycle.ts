@@ -169,8 +169,8 @@ async function leafCertFromState(ca: Ca, record: CertRecord): Promise<x509.X509C
   const text = await readFile(leafPaths(ca.paths, record.name).cert, 'utf8').catch(() => undefined);
   if (!text) return undefined;
   try {
-    const cert = new x509.X509Certificates(text)[0];
-    return cert?.serialNumber.toLowerCase() === record.serial ? cert : undefined;
+    const cert = new x509.X509Certificate(text); // the first PEM block: the leaf
+    return cert.serialNumber.toLowerCase() === record.serial ? cert : undefined;
   } catch {
     return undefined;
   }
@@ -351,7 +351,7 @@ export async function listCerts(options: {
       name: c.name,
       kind: kindName(c),
       serial: c.serial,
-      subject: `CN=${c.dns[0] ?? c.ips[0] ?? c.name}`,
+      subject: c.dns[0] ? `CN=${c.dns[0]}` : '',
       issuer: ca.intermediate.subject,
       dns: c.dns,
       ips: c.ips,
