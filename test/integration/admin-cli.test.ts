@@ -4,14 +4,13 @@
  * set-password from stdin and file, and the policy from airgap_security_config. The password never
  * appears in stderr, --json or any database row.
  */
-import { spawn } from 'node:child_process';
 import { mkdtemp, readFile, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { verify } from '@node-rs/argon2';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { dbMigrate, dbSeed } from '../../src/services/db.js';
-import { kubechat, ROOT, type CliResult } from '../support/cli.js';
+import { kubechat, type CliResult } from '../support/cli.js';
 import { conforms } from '../support/install-fixture.js';
 import { freshDatabase, type TestDatabase } from '../support/postgres.js';
 
@@ -21,33 +20,9 @@ const passwords: string[] = [];
 const outputs: CliResult[] = [];
 
 async function admin(args: string[], stdin?: string): Promise<CliResult> {
-  const r =
-    stdin === undefined
-      ? await kubechat(['admin', ...args, '--database-url', db.url])
-      : await withStdin(args, stdin);
+  const r = await kubechat(['admin', ...args, '--database-url', db.url], { stdin });
   outputs.push(r);
   return r;
-}
-
-/** Runs the CLI with `input` on standard input (the cli helper gives none). */
-function withStdin(args: string[], input: string): Promise<CliResult> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(
-      process.execPath,
-      [join(ROOT, 'bin', 'run.js'), 'admin', ...args, '--database-url', db.url],
-      {
-        env: { ...process.env, CI: '1', NO_COLOR: '1' },
-        stdio: ['pipe', 'pipe', 'pipe'],
-      },
-    );
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code: code ?? -1, stdout, stderr }));
-    child.stdin.end(input);
-  });
 }
 
 /** Every row of the tables admin writes, as text. */

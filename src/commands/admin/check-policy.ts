@@ -47,16 +47,14 @@ ${EXIT_CODES_HELP}`;
         r.candidate.ok ? '  password: meets the policy' : `  password: ${r.candidate.problems.join('; ')}`,
       );
     if (r.candidate && !r.candidate.ok) {
-      const err = caError(
-        'passwordPolicy',
-        `the password does not meet the policy: ${r.candidate.problems.join('; ')}`,
-        'choose a longer password mixing upper and lower case, digits and symbols',
+      this.failWithReport(
+        r,
+        caError(
+          'passwordPolicy',
+          `the password does not meet the policy: ${r.candidate.problems.join('; ')}`,
+          'choose a longer password mixing upper and lower case, digits and symbols',
+        ),
       );
-      if (this.jsonEnabled()) {
-        process.stdout.write(JSON.stringify(r, null, 2) + '\n');
-        this.exit(err.exitCode);
-      }
-      throw err;
     }
     return r;
   }

@@ -66,16 +66,10 @@ ${EXIT_CODES_HELP}`;
     );
     const result = { ...r, database };
     if (flags.check && r.due.length > 0) {
-      const err = caError(
-        'renewalDue',
-        `${r.due.length} certificate(s) need renewal`,
-        'run kubechat ca renew',
+      this.failWithReport(
+        result,
+        caError('renewalDue', `${r.due.length} certificate(s) need renewal`, 'run kubechat ca renew'),
       );
-      if (this.jsonEnabled()) {
-        process.stdout.write(JSON.stringify(result, null, 2) + '\n');
-        this.exit(err.exitCode);
-      }
-      throw err;
     }
     return result;
   }
