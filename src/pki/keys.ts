@@ -25,7 +25,16 @@ export const CA_PASSPHRASE_FILE_ENV = 'KUBECHAT_CA_PASSPHRASE_FILE';
 
 /** KUBECHAT_CA_PASSPHRASE_FILE (a mounted secret), else KUBECHAT_CA_PASSPHRASE. */
 export function readCaPassphrase(env: NodeJS.ProcessEnv = process.env): Promise<string | undefined> {
-  return readPassphrase(env, { value: CA_PASSPHRASE_ENV, file: CA_PASSPHRASE_FILE_ENV });
+  return readPassphrase(env, { value: CA_PASSPHRASE_ENV, file: CA_PASSPHRASE_FILE_ENV }).catch(
+    (err: unknown) => {
+      throw caError(
+        'caPassphrase',
+        `${CA_PASSPHRASE_FILE_ENV}: ${(err as Error).message}`,
+        `point ${CA_PASSPHRASE_FILE_ENV} at a readable file holding the CA passphrase`,
+        err,
+      );
+    },
+  );
 }
 
 /** At least this long: the root key file may travel on removable media. */

@@ -339,7 +339,7 @@ describe('revocation and the CRL', () => {
     expect(refused.stdout + refused.stderr).toContain('certificate revoked');
     const fine = await sh(`openssl verify -crl_check -CAfile chain.pem -CRLfile crl.pem certs/kept.crt`, dir);
     expect(fine.stdout, fine.stderr).toContain(': OK');
-    const renew = await ca(dir, ['renew', '--all', '--json']);
+    const renew = await ca(dir, ['renew', '--all', '--database-url', db.url, '--json']);
     expect(renew.code, renew.stderr).toBe(0);
     const rr = JSON.parse(renew.stdout) as {
       renewed: Array<{ name: string }>;
@@ -349,10 +349,15 @@ describe('revocation and the CRL', () => {
     expect(rr.skipped).toEqual([{ name: 'gone', reason: 'revoked' }]);
     const again = await ca(dir, ['revoke', 'gone']);
     expect(again.code).toBe(66);
-    const status = await db.pool.query<{ status: string }>(
-      `SELECT status FROM local_certificates WHERE certificate_name = 'gone'`,
+    const status = await db.pool.query<{ certificate_name: string; status: string }>(
+      `SELECT certificate_name, status FROM local_certificates
+        WHERE certificate_name IN ('gone', 'kept') ORDER BY certificate_name, created_at`,
     );
-    expect(status.rows).toEqual([{ status: 'revoked' }]);
+    // kept was issued without the database: only its renewal is recorded.
+    expect(status.rows).toEqual([
+      { certificate_name: 'gone', status: 'revoked' },
+      { certificate_name: 'kept', status: 'active' },
+    ]);
     const refreshed = await ca(dir, ['crl', '--days', '30', '--json']);
     expect(refreshed.code, refreshed.stderr).toBe(0);
     conforms(refreshed.stdout, 'ca-crl');
@@ -598,6 +603,14 @@ describe('bad input', () => {
     expect(short.code).toBe(61);
     await expect(stat(dir)).rejects.toThrow();
     expect((await readdir(work)).filter((n) => n.includes('.partial'))).toEqual([]);
+  });
+
+  it('Given KUBECHAT_CA_PASSPHRASE_FILE naming no file, Then exit 61 and nothing created', async () => {
+    const dir = join(work, 'nofile');
+    const r = await ca(dir, ['init'], { KUBECHAT_CA_PASSPHRASE_FILE: join(work, 'absent-passphrase') });
+    expect(r.code).toBe(61);
+    expect(r.stderr).toContain('KUBECHAT_CA_PASSPHRASE_FILE');
+    await expect(stat(dir)).rejects.toThrow();
   });
 
   it('Given the passphrase in KUBECHAT_CA_PASSPHRASE_FILE, Then init uses it', async () => {

@@ -12,6 +12,7 @@ import { initCa, issueCert } from '../../src/pki/ca.js';
 import { DAY_MS } from '../../src/pki/certs.js';
 import { encryptedKeyPem, loadPrivateKey, newKeyPair } from '../../src/pki/keys.js';
 import { parseThreshold, renewalPlan, renewCerts, revokeCert } from '../../src/pki/lifecycle.js';
+import { servingCertSpecs } from '../../src/pki/serving.js';
 import { loadState, caPaths } from '../../src/pki/store.js';
 import { sh } from '../support/cli.js';
 
@@ -165,5 +166,25 @@ describe('the root key envelope', () => {
     })();
     expect(missing?.exitCode).toBe(61);
     expect(createPrivateKey({ key: pem, passphrase: 'pässwörd with spaces' }).asymmetricKeyType).toBe('ec');
+  });
+});
+
+describe('install --issue-certs names', () => {
+  it('Then the registry certificate names the --registry host, the ollama one every --ollama host; an OCI layout gets none', () => {
+    expect(
+      servingCertSpecs('registry.airgap.example:5443', [
+        'http://10.0.0.7:11434',
+        'https://gpu2.cluster.local',
+        'http://[fd00::7]:11434',
+        'http://10.0.0.7:11435',
+      ]),
+    ).toEqual([
+      { name: 'registry', dns: ['registry.airgap.example'], ips: [] },
+      { name: 'ollama', dns: ['gpu2.cluster.local'], ips: ['10.0.0.7', 'fd00::7'] },
+    ]);
+    expect(servingCertSpecs('127.0.0.1:5000', [])).toEqual([
+      { name: 'registry', dns: [], ips: ['127.0.0.1'] },
+    ]);
+    expect(servingCertSpecs('oci:/srv/images', [])).toEqual([]);
   });
 });
