@@ -11,6 +11,7 @@ import { basename, dirname, join, resolve } from 'node:path';
 import type pg from 'pg';
 import { openDatabase, queryError } from '../db/connection.js';
 import { caError, dbError, describeFsError, outputError, sourceError } from '../lib/errors.js';
+import { onInterrupt } from '../lib/interrupt.js';
 import type { Reporter } from '../lib/progress.js';
 import { writeFileAtomic } from '../signing/keys.js';
 import {
@@ -105,12 +106,17 @@ async function stagePasswordFile(path: string, password: string, force: boolean)
       'choose another --password-file, or pass --force to replace it',
     );
   }
+  // Ctrl-C before the commit: the password file must not outlive a user that was never created.
+  const release = onInterrupt(() => rm(temp, { force: true }));
   return {
     commit: () =>
       rename(temp, path).catch((err: unknown) => {
         throw describeFsError(err, path, 'write') ?? outputError(`${path}: cannot write`, undefined, err);
       }),
-    abort: () => rm(temp, { force: true }),
+    abort: async () => {
+      release();
+      await rm(temp, { force: true });
+    },
   };
 }
 

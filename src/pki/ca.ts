@@ -7,6 +7,8 @@ import { mkdir, readdir, rename, rm, rmdir } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import type { KeyObject } from 'node:crypto';
 import { caError, outputError } from '../lib/errors.js';
+import { onInterrupt } from '../lib/interrupt.js';
+import { silentReporter, type Reporter } from '../lib/progress.js';
 import { BACKDATE_MS, DAY_MS, crlPem, makeCrl, makeIntermediate, makeLeaf, makeRoot } from './certs.js';
 import {
   encryptedKeyPem,
@@ -128,6 +130,7 @@ export interface InitOptions {
   passphrase: string | undefined;
   now?: Date;
   database?: CertDatabase;
+  reporter?: Reporter;
 }
 
 export interface CaCertInfo {
@@ -196,6 +199,8 @@ export async function initCa(options: InitOptions): Promise<InitResult> {
     throw outputError(`${paths.dir} is not empty`, 'choose an empty or new directory with --dir');
 
   const now = options.now ?? new Date();
+  const reporter = options.reporter ?? silentReporter;
+  reporter.emit({ task: 'ca', title: 'Signing the root and intermediate CA certificates' });
   const rootKeys = await newKeyPair();
   const root = await makeRoot({ caName: name, key: rootKeys.privateKey, now, days: ROOT_DAYS });
   const intKeys = await newKeyPair();
@@ -235,7 +240,9 @@ export async function initCa(options: InitOptions): Promise<InitResult> {
   const tmp = caPaths(staging);
   await mkdir(dirname(paths.dir), { recursive: true });
   await rm(staging, { recursive: true, force: true });
+  const release = onInterrupt(() => rm(staging, { recursive: true, force: true }));
   try {
+    reporter.emit({ task: 'ca', title: `Writing ${paths.dir} (root key encrypted with the passphrase)` });
     await mkdir(staging, { mode: 0o700 });
     await mkdir(tmp.certs, { mode: 0o700 });
     const batch = new FileBatch();
@@ -257,6 +264,7 @@ export async function initCa(options: InitOptions): Promise<InitResult> {
     if (options.database) await options.database.apply(changes, move);
     else await move();
   } finally {
+    release();
     await rm(staging, { recursive: true, force: true });
   }
   return {

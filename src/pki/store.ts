@@ -13,6 +13,7 @@ import { open, readFile, rename, rm, stat } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { caError, describeFsError, outputError } from '../lib/errors.js';
 import { kubechatHome } from '../lib/home.js';
+import { onInterrupt } from '../lib/interrupt.js';
 
 export const CA_DIR_ENV = 'KUBECHAT_CA_DIR';
 const FORMAT = 'kubechat-ca';
@@ -147,10 +148,13 @@ export const exists = (path: string) =>
  */
 export class FileBatch {
   readonly #pending: Array<{ temp: string; path: string }> = [];
+  /** Ctrl-C / SIGTERM removes the temporary files (they may hold a private key). */
+  #release: (() => void) | undefined;
 
   async add(path: string, text: string, mode: number): Promise<void> {
     const temp = join(dirname(path), `.${basename(path)}.partial-${process.pid}`);
     this.#pending.push({ temp, path });
+    this.#release ??= onInterrupt(() => this.abort());
     try {
       const fh = await open(temp, 'w', mode);
       try {
@@ -172,11 +176,13 @@ export class FileBatch {
       });
     }
     this.#pending.length = 0;
+    this.#release?.();
   }
 
   async abort(): Promise<void> {
     await Promise.all(this.#pending.map(({ temp }) => rm(temp, { force: true })));
     this.#pending.length = 0;
+    this.#release?.();
   }
 }
 
@@ -215,9 +221,11 @@ export async function withCaLock<T>(paths: CaPaths, work: () => Promise<T>): Pro
       await rm(paths.lock, { force: true });
     }
   }
+  const release = onInterrupt(() => rm(paths.lock, { force: true }));
   try {
     return await work();
   } finally {
+    release();
     await rm(paths.lock, { force: true });
   }
 }

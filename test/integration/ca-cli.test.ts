@@ -605,6 +605,30 @@ describe('bad input', () => {
     expect((await readdir(work)).filter((n) => n.includes('.partial'))).toEqual([]);
   });
 
+  it('Given Ctrl-C while init writes, Then exit 130 and either no CA directory or a complete one, never a partial one', async () => {
+    const dir = join(work, 'interrupted');
+    let sent = false;
+    const r = await kubechat(['ca', 'init', '--dir', dir], {
+      env: { KUBECHAT_CA_PASSPHRASE: PASSPHRASE, KUBECHAT_DATABASE_URL: '' },
+      onStderr: (text, child) => {
+        if (!sent && text.includes('Writing')) {
+          sent = true;
+          child.kill('SIGINT');
+        }
+      },
+    });
+    outputs.push(r);
+    expect(sent).toBe(true);
+    expect(r.code, r.stderr).toBe(130);
+    expect((await readdir(work)).filter((n) => n.startsWith('interrupted.partial'))).toEqual([]);
+    const made = await stat(dir).then(
+      () => true,
+      () => false,
+    );
+    // The rename may have won the race with the signal: then the CA is whole and usable.
+    if (made) expect((await ca(dir, ['list'])).code).toBe(0);
+  });
+
   it('Given KUBECHAT_CA_PASSPHRASE_FILE naming no file, Then exit 61 and nothing created', async () => {
     const dir = join(work, 'nofile');
     const r = await ca(dir, ['init'], { KUBECHAT_CA_PASSPHRASE_FILE: join(work, 'absent-passphrase') });

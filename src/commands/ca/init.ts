@@ -50,6 +50,7 @@ ${EXIT_CODES_HELP}`;
           ips: flags.ips ?? DEFAULT_IPS,
           passphrase,
           database: db,
+          reporter,
         }),
       ),
     );
