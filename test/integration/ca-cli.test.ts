@@ -687,6 +687,26 @@ describe('bad input', () => {
   });
 });
 
+describe('no network', () => {
+  it('Given no network at all (unshare -n), Then init, issue, revoke, crl, list and export work: the CA contacts nothing', async () => {
+    const dir = join(work, 'airgapped');
+    const env = { KUBECHAT_CA_DIR: dir, KUBECHAT_CA_PASSPHRASE: PASSPHRASE, KUBECHAT_DATABASE_URL: '' };
+    const run = async (args: string[]) => {
+      const r = await kubechat(['ca', ...args], { env, wrap: ['unshare', '-n'] });
+      outputs.push(r);
+      expect(r.code, `${args.join(' ')}: ${r.stderr}`).toBe(0);
+      return r;
+    };
+    await run(['init', '--domains', 'airgap.example']);
+    await run(['issue', 'svc', '--dns', 'svc.airgap.example']);
+    await run(['revoke', 'svc']);
+    await run(['crl']);
+    await run(['list']);
+    await run(['export', '--format', 'k8s-configmap', '--out', dir]);
+    expect((await sh(`openssl crl -in crl.pem -noout -text`, dir)).stdout).toContain('Serial Number');
+  });
+});
+
 describe('secrets', () => {
   it('Then no passphrase, private key or key body appears in any output or database row', async () => {
     const keys: string[] = [];
