@@ -9,15 +9,8 @@ import { join, resolve } from 'node:path';
 import { dump } from 'js-yaml';
 import { caError } from '../lib/errors.js';
 import { writeFileAtomic } from '../signing/keys.js';
-import {
-  assertCaValid,
-  certInfo,
-  current,
-  INTERMEDIATE_DAYS,
-  openCa,
-  requirePassphrase,
-  type CaCertInfo,
-} from './ca.js';
+import { assertCaValid, current, INTERMEDIATE_DAYS, openCa } from './ca.js';
+import { certInfo, requirePassphrase, type CaCertInfo } from './init.js';
 import { crlPem, makeCrl, makeIntermediate } from './certs.js';
 import { keyMatches, loadPrivateKey, newKeyPair, plainKeyPem } from './keys.js';
 import type { CertDatabase } from './records.js';

@@ -1,7 +1,8 @@
 import { Flags } from '@oclif/core';
 import { KubechatCommand } from '../../lib/command.js';
 import { EXIT_CODES_HELP } from '../../lib/errors.js';
-import { DEFAULT_DOMAINS, DEFAULT_IPS, initCa, type InitResult } from '../../pki/ca.js';
+import { DEFAULT_DOMAINS, DEFAULT_IPS } from '../../pki/ca.js';
+import { initCa, type InitResult } from '../../pki/init.js';
 import { caDatabaseFlag, caDirFlag } from '../../pki/flags.js';
 import { readCaPassphrase } from '../../pki/keys.js';
 import { withCertDatabase } from '../../pki/records.js';
