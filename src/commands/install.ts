@@ -25,6 +25,7 @@ import {
   type InstallTargets,
   type InstallValidation,
 } from '../validate/install-hooks.js';
+import type { ServingCert } from '../pki/serving.js';
 
 /** What `install --json` prints: the install's result and the database it recorded into. */
 export type InstallCommandResult = InstallResult & {
@@ -40,6 +41,8 @@ export type InstallCommandResult = InstallResult & {
   } | null;
   /** Preflight before, and the suites of the targets written after (null with --no-validate). */
   validation: { preflight: InstallValidation; post: InstallValidation | null } | null;
+  /** --issue-certs: the serving certificates issued, renewed or kept (absent without the flag). */
+  certificates?: ServingCert[];
 };
 
 export default class Install extends KubechatCommand {
@@ -98,6 +101,16 @@ ${EXIT_CODES_HELP}`;
       default: true,
       allowNo: true,
     }),
+    'issue-certs': Flags.boolean({
+      summary:
+        'Also issue the registry’s and the Ollama servers’ TLS certificates from the local CA (kubechat ca init first).',
+      description:
+        'Certificates "registry" (the --registry host) and "ollama" (every --ollama host) under the CA directory’s certs/, checked against the CA before anything is installed and issued once the install succeeded; a valid one with the same names is kept. With --database-url they are recorded there too.',
+    }),
+    'ca-dir': Flags.string({
+      summary: 'CA directory for --issue-certs (default: $KUBECHAT_CA_DIR, else $KUBECHAT_HOME/ca).',
+      env: 'KUBECHAT_CA_DIR',
+    }),
     concurrency: Flags.integer({ summary: 'Blob writes in flight at once.', default: 6, min: 1, max: 64 }),
     'read-streams': Flags.integer({
       summary:
@@ -141,6 +154,17 @@ ${EXIT_CODES_HELP}`;
         '--embedded-database and --database-url name two databases',
         'pass one of them (--embedded-database uses $KUBECHAT_HOME/postgres)',
       );
+    // --issue-certs: the CA must be able to issue them before anything is installed.
+    const servingCerts = flags['issue-certs']
+      ? await (
+          await import('../pki/serving.js')
+        ).prepareServingCerts({
+          dir: flags['ca-dir'],
+          registry: flags.registry,
+          ollama: flags.ollama ?? [],
+          databaseUrl: flags['embedded-database'] ? undefined : databaseUrl,
+        })
+      : undefined;
     // Trust material is loaded before anything else: a bad key file fails before any target is touched.
     const trustedKeys = await loadTrustedKeys({
       keyFiles: flags['trusted-key'],
@@ -261,11 +285,15 @@ ${EXIT_CODES_HELP}`;
         `  database  ${db.embedded ? 'embedded PostgreSQL' : db.url}: deployment ${db.deploymentId}` +
           (db.migrationsApplied ? `, ${db.migrationsApplied} migration(s) applied` : ''),
       );
+    const certificates = await servingCerts?.issue();
+    for (const c of certificates ?? [])
+      this.say(`  cert      ${c.name} ${c.action}: ${c.cert}, until ${c.notAfter}`);
     this.say(`  time      ${r.seconds.toFixed(1)} s`);
     const result: InstallCommandResult = {
       ...r,
       database: db,
       validation: preflight ? { preflight, post } : null,
+      ...(certificates ? { certificates } : {}),
     };
     if (post) {
       this.say(

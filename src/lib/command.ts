@@ -20,6 +20,18 @@ export abstract class KubechatCommand extends Command {
     this.log(line);
   }
 
+  /**
+   * Ends a command whose report is also a failure (a check that found something): with --json the
+   * report is printed and the process exits with `err`'s code; otherwise `err` is thrown and rendered.
+   */
+  protected failWithReport(report: unknown, err: KubechatError): never {
+    if (this.jsonEnabled()) {
+      process.stdout.write(JSON.stringify(report, null, 2) + '\n');
+      this.exit(err.exitCode);
+    }
+    throw err;
+  }
+
   protected override async catch(
     err: Error & { exitCode?: number; oclif?: { exit?: number } },
   ): Promise<unknown> {

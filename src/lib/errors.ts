@@ -64,6 +64,17 @@ export const ExitCode = {
   modelPlacement: 54,
   modelBench: 55,
   modelNodeKind: 56,
+  /** 60–69: local CA and admin credentials (README "Exit codes"). */
+  caMissing: 60,
+  caPassphrase: 61,
+  caExpired: 62,
+  caConstraint: 63,
+  caState: 64,
+  renewalDue: 65,
+  certNotFound: 66,
+  passwordPolicy: 67,
+  adminState: 68,
+  caExists: 69,
 } as const;
 
 export type ExitCodeName = keyof typeof ExitCode;
@@ -106,6 +117,12 @@ export const EXIT_CODES_HELP =
   '52 models verify: missing or corrupt blobs, 53 no such model version to roll back to, ' +
   '54 models plan: some models fit on no node, 55 models bench: requests failed, ' +
   '56 the operation needs an Ollama server (--ollama) or a models directory (--ollama-store), ' +
+  '60 no CA in the CA directory (run ca init), 61 CA passphrase wrong or missing, or the root key is offline, ' +
+  '62 a CA certificate (root or intermediate) expired or not yet valid, ' +
+  '63 a name outside the CA name constraints or not a valid DNS name/IP, 64 CA directory damaged or inconsistent, ' +
+  '65 ca renew --check: certificates need renewal, 66 no such certificate (or revoked), ' +
+  '67 password does not meet the policy, 68 admin user missing (or already initialised), ' +
+  '69 CA or certificate already exists, ' +
   '130/143 interrupted (partial output removed).';
 
 export class KubechatError extends Error {
@@ -221,6 +238,23 @@ export const dbError = (
     | 'dbLocked'
     | 'dbEmbedded'
     | 'dbQuery',
+  message: string,
+  fix?: string,
+  cause?: unknown,
+) => new KubechatError(kind, message, fix, { cause });
+/** A local CA or admin-credential error (exit 60–69); `kind` picks the code. */
+export const caError = (
+  kind:
+    | 'caMissing'
+    | 'caPassphrase'
+    | 'caExpired'
+    | 'caConstraint'
+    | 'caState'
+    | 'renewalDue'
+    | 'certNotFound'
+    | 'passwordPolicy'
+    | 'adminState'
+    | 'caExists',
   message: string,
   fix?: string,
   cause?: unknown,

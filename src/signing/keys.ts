@@ -16,17 +16,21 @@ export const PASSPHRASE_FILE_ENV = 'KUBECHAT_KEY_PASSPHRASE_FILE';
 
 /**
  * The passphrase: the file named by KUBECHAT_KEY_PASSPHRASE_FILE (one trailing newline dropped;
- * for secrets mounted as files), else KUBECHAT_KEY_PASSPHRASE, else undefined.
+ * for secrets mounted as files), else KUBECHAT_KEY_PASSPHRASE, else undefined. `names` picks
+ * another pair of variables (the CA's KUBECHAT_CA_PASSPHRASE[_FILE]).
  */
-export async function readPassphrase(env: NodeJS.ProcessEnv = process.env): Promise<string | undefined> {
-  const file = env[PASSPHRASE_FILE_ENV];
+export async function readPassphrase(
+  env: NodeJS.ProcessEnv = process.env,
+  names: { value: string; file: string } = { value: PASSPHRASE_ENV, file: PASSPHRASE_FILE_ENV },
+): Promise<string | undefined> {
+  const file = env[names.file];
   if (file) {
     const text = await readFile(file, 'utf8').catch((err: unknown) => {
       throw readFailure(err, file);
     });
     return text.replace(/\r?\n$/, '') || undefined;
   }
-  return env[PASSPHRASE_ENV] || undefined;
+  return env[names.value] || undefined;
 }
 const KEY_FORMAT = 'kubechat-ed25519-private-key';
 const KDF = { name: 'scrypt', logN: 17, r: 8, p: 1 } as const;

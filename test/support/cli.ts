@@ -21,6 +21,8 @@ export interface RunOptions {
   /** Runs the command under another program, e.g. ['unshare', '-n'] for no network at all. */
   wrap?: string[];
   env?: NodeJS.ProcessEnv;
+  /** Written to the command's standard input, which is then closed (default: no input at all). */
+  stdin?: string;
   /** Called with stderr so far whenever it grows; may signal the child. */
   onStderr?: (text: string, child: ChildProcess) => void;
 }
@@ -31,8 +33,10 @@ export function kubechat(args: string[], options: RunOptions = {}) {
     const child = spawn(argv[0]!, argv.slice(1), {
       cwd: options.cwd ?? ROOT,
       env: { ...process.env, CI: '1', NO_COLOR: '1', ...options.env },
-      stdio: ['ignore', 'pipe', 'pipe'],
+      stdio: ['pipe', 'pipe', 'pipe'],
     });
+    child.stdin.on('error', () => undefined); // a command that exits without reading it
+    child.stdin.end(options.stdin);
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
