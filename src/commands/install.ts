@@ -18,13 +18,7 @@ import { policyFlags } from '../signing/flags.js';
 import { enforceBundlePolicy, recordInstall, type PolicyResult } from '../signing/policy.js';
 import { loadTrustedKeys } from '../signing/trust.js';
 import { combineVersionStores, FileVersionStore } from '../signing/versions.js';
-import {
-  installPostValidation,
-  installPreflight,
-  postValidationError,
-  type InstallTargets,
-  type InstallValidation,
-} from '../validate/install-hooks.js';
+import type { InstallTargets, InstallValidation } from '../validate/install-hooks.js';
 import type { ServingCert } from '../pki/serving.js';
 
 /** What `install --json` prints: the install's result and the database it recorded into. */
@@ -199,6 +193,8 @@ ${EXIT_CODES_HELP}`;
       filesDir: flags['files-dir'],
       trustedKeys,
     };
+    // Loaded only when used: the suites bring the database driver, sigstore's verifier and the hashers.
+    const hooks = flags.validate ? await import('../validate/install-hooks.js') : undefined;
     let preflight: InstallValidation | undefined;
     let post: InstallValidation | null = null;
     let policy: PolicyResult | undefined;
@@ -229,7 +225,7 @@ ${EXIT_CODES_HELP}`;
               source: args.bundle,
             });
             // Accepted: the preflight suite reads the targets (exit 33), then the first write.
-            if (flags.validate) preflight = await installPreflight(validationTargets, reporter);
+            if (hooks) preflight = await hooks.installPreflight(validationTargets, reporter);
             // Only now is anything written (schema, seed, the deployment row).
             await database?.prepare({
               bundlePath: args.bundle,
@@ -257,10 +253,14 @@ ${EXIT_CODES_HELP}`;
           onWarning: (m) => process.stderr.write(`${m}\n`),
         });
       });
-      // A re-run that found everything in place wrote nothing (each artifact was confirmed on its target).
-      if (flags.validate && !r.upToDate)
+      // A re-run that found everything in place wrote nothing (each artifact was confirmed on its
+      // target, every file already there): nothing new to validate.
+      const wroteNothing =
+        r.upToDate ||
+        (r.blobs.pushed === 0 && r.files.written === 0 && r.artifacts.every((a) => a.status !== 'installed'));
+      if (hooks && !wroteNothing)
         post = await this.progress('Validating the install', (reporter) =>
-          installPostValidation(validationTargets, database?.connection(), reporter),
+          hooks.installPostValidation(validationTargets, database?.connection(), reporter),
         );
     } catch (err) {
       await database?.failed(err instanceof Error ? err.message : String(err)).catch(() => undefined);
@@ -306,7 +306,7 @@ ${EXIT_CODES_HELP}`;
           process.stdout.write(JSON.stringify(result, null, 2) + '\n');
           this.exit(ExitCode.postValidation);
         }
-        throw postValidationError(post);
+        throw hooks!.postValidationError(post);
       }
     }
     return result;

@@ -69,3 +69,20 @@ export async function writeChart(dir: string, opts: ChartFixtureOptions): Promis
   }
   return dir;
 }
+
+/**
+ * The paths under `<chart>/charts/` in the chart archives a bundle holds: extracts the bundle into
+ * `workDir` and lists every gzip tar blob (each listing read to the end: `grep -q` would cut tar off
+ * with SIGPIPE and fail the pipeline under pipefail).
+ */
+export async function vendoredCharts(bundle: string, workDir: string, chart: string): Promise<string[]> {
+  const { mkdir } = await import('node:fs/promises');
+  const { sh } = await import('./cli.js');
+  await mkdir(workDir, { recursive: true });
+  const x = await sh(`zstd -dc '${bundle}' | tar -x -C '${workDir}'`);
+  if (x.code !== 0) throw new Error(`extracting ${bundle}: ${x.stderr}`);
+  const found = await sh(
+    `for f in '${workDir}'/blobs/sha256/*; do tar -tzf "$f" 2>/dev/null; done | grep -F '${chart}/charts/' || true`,
+  );
+  return found.stdout.split('\n').filter(Boolean).sort();
+}
