@@ -8,8 +8,7 @@ import { mapLimit } from '../lib/concurrency.js';
 import type { Reporter } from '../lib/progress.js';
 import { ValidationContext, type ValidateInputs } from './context.js';
 import { closeOllamaClient } from './ollama.js';
-import { recordReport } from './record.js';
-import { SUITE_DEFINITIONS } from './suites/index.js';
+import { loadSuites } from './suites/index.js';
 import {
   exitCodeOf,
   summarize,
@@ -95,8 +94,7 @@ export async function runValidation(options: ValidateOptions): Promise<Validatio
   const failOn = options.failOn ?? 'fail';
   const ctx = new ValidationContext(options.inputs, options.reporter);
   const signal = options.signal ?? new AbortController().signal;
-  const selected = new Set(options.suites?.length ? options.suites : SUITE_DEFINITIONS.map((s) => s.name));
-  const suites = SUITE_DEFINITIONS.filter((s) => selected.has(s.name));
+  const suites = await loadSuites(options.suites);
   try {
     // Every suite lists its checks at once (reading the bundle's manifests is shared), then all
     // checks of all suites share one bounded pool.
@@ -158,7 +156,9 @@ export async function runValidation(options: ValidateOptions): Promise<Validatio
       junit: null,
     };
     if (options.inputs.database && options.record !== false)
-      report.recorded = await recordReport(ctx, report, options.validationType ?? 'kubechat validate');
+      report.recorded = await (
+        await import('./record.js')
+      ).recordReport(ctx, report, options.validationType ?? 'kubechat validate');
     return report;
   } finally {
     await ctx.close();
