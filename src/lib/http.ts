@@ -4,6 +4,7 @@
  * install re-run is mostly start-up). The same classes and code paths as `import { … } from 'undici'`.
  */
 import { createRequire } from 'node:module';
+import { rootCertificates } from 'node:tls';
 import type * as Undici from 'undici';
 
 const require = createRequire(import.meta.url);
@@ -41,3 +42,11 @@ export const interceptors = {
   redirect: require('undici/lib/interceptor/redirect.js') as typeof Undici.interceptors.redirect,
   retry: require('undici/lib/interceptor/retry.js') as typeof Undici.interceptors.retry,
 };
+
+/**
+ * TLS `connect` options trusting the system roots plus private CAs (PEM): a private CA is added to,
+ * not substituted for, the roots. No CA given: the defaults.
+ */
+export function trustingCas(cas: ReadonlyArray<string | Buffer>): { ca?: string[] } {
+  return cas.length === 0 ? {} : { ca: [...cas.map((c) => c.toString()), ...rootCertificates] };
+}

@@ -20,8 +20,7 @@
  * Secrets: credentials and tokens are never put into errors or logs.
  */
 import type { Readable } from 'node:stream';
-import { rootCertificates } from 'node:tls';
-import { Agent, request as undiciRequest, type Dispatcher } from '../lib/http.js';
+import { Agent, request as undiciRequest, trustingCas, type Dispatcher } from '../lib/http.js';
 import { authError, KubechatError, networkError, protocolError } from '../lib/errors.js';
 import { credentialsFromAuthFiles, type Credentials } from './registry-credentials.js';
 
@@ -209,10 +208,7 @@ export class RegistryClient {
       bodyTimeout: timeout,
       keepAliveTimeout: 10_000,
     };
-    const ca = options.ca === undefined ? undefined : Array.isArray(options.ca) ? options.ca : [options.ca];
-    // A private CA is added to, not substituted for, the system roots.
-    const caList = ca ? [...ca.map((c) => c.toString()), ...rootCertificates] : undefined;
-    this.#verified = new Agent({ ...common, connect: caList ? { ca: caList } : {} });
+    this.#verified = new Agent({ ...common, connect: trustingCas([options.ca ?? []].flat()) });
     this.#unverified = new Agent({ ...common, connect: { rejectUnauthorized: false } });
   }
 

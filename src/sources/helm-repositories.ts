@@ -116,8 +116,7 @@ export function repositoryForUrl(repos: HelmRepository[], url: string): HelmRepo
     }
     if (base.origin !== target.origin) continue;
     const under =
-      `${target.pathname}`.startsWith(base.pathname.replace(/\/?$/, '/')) ||
-      target.pathname === base.pathname;
+      target.pathname.startsWith(base.pathname.replace(/\/?$/, '/')) || target.pathname === base.pathname;
     if (!under && !r.passCredentialsAll) continue;
     if (!best || r.url.length > best.url.length) best = r;
   }

@@ -8,8 +8,7 @@
  * from Helm's repositories.yaml (by repository URL, see helm-repositories.ts). A private CA from
  * `--registry-ca` or the repository's `caFile` is trusted besides the system roots.
  */
-import { rootCertificates } from 'node:tls';
-import { Agent, interceptors, request, type Dispatcher } from '../lib/http.js';
+import { Agent, interceptors, request, trustingCas, type Dispatcher } from '../lib/http.js';
 import { authError, networkError, protocolError, specError } from '../lib/errors.js';
 import { isLoopbackHost } from '../oci/registry-client.js';
 import type { Credentials } from '../oci/registry-credentials.js';
@@ -29,28 +28,17 @@ export interface HttpClientOptions {
 }
 
 export class HttpClient implements HttpGetter {
-  readonly #dispatcher: Dispatcher;
-  readonly #agent: Agent;
+  readonly #options: HttpClientOptions;
   readonly #insecure: Set<string>;
+  #repos: HelmRepository[] | undefined;
+  #pool: { agent: Agent; dispatcher: Dispatcher } | undefined;
   /** Bytes received, for the summary. */
   bytes = 0;
   requests = 0;
 
-  readonly #options: HttpClientOptions;
-  #repos: HelmRepository[] | undefined;
-
   constructor(options: HttpClientOptions = {}) {
     this.#options = options;
     this.#insecure = new Set([...(options.insecure ?? [])].map((h) => h.toLowerCase()));
-    this.#agent = new Agent({ connections: 8 });
-    this.#dispatcher = this.#compose(this.#agent);
-  }
-
-  #compose(agent: Agent): Dispatcher {
-    return agent.compose(
-      interceptors.redirect({ maxRedirections: 5 }),
-      interceptors.retry({ maxRetries: (this.#options.attempts ?? 5) - 1, minTimeout: 250 }),
-    );
   }
 
   #helmRepos(): HelmRepository[] {
@@ -58,20 +46,24 @@ export class HttpClient implements HttpGetter {
     return this.#repos;
   }
 
-  #caAgent: { agent: Agent; dispatcher: Dispatcher } | undefined;
-
-  /** One agent trusting the system roots plus every private CA given, made on first need. */
-  #dispatcherFor(): Dispatcher {
-    const extra = [
-      ...[this.#options.ca ?? []].flat().map((c) => c.toString()),
-      ...this.#helmRepos().flatMap((r) => (r.ca ? [r.ca] : [])),
-    ];
-    if (extra.length === 0) return this.#dispatcher;
-    if (!this.#caAgent) {
-      const agent = new Agent({ connections: 8, connect: { ca: [...rootCertificates, ...extra] } });
-      this.#caAgent = { agent, dispatcher: this.#compose(agent) };
+  /**
+   * The connection pool, made on the first request (Helm's file is read only then): it trusts the
+   * system roots plus every private CA given (--registry-ca, a repository's caFile).
+   */
+  #dispatcher(): Dispatcher {
+    if (!this.#pool) {
+      const cas = [
+        ...[this.#options.ca ?? []].flat(),
+        ...this.#helmRepos().flatMap((r) => (r.ca ? [r.ca] : [])),
+      ];
+      const agent = new Agent({ connections: 8, connect: trustingCas(cas) });
+      const dispatcher = agent.compose(
+        interceptors.redirect({ maxRedirections: 5 }),
+        interceptors.retry({ maxRetries: (this.#options.attempts ?? 5) - 1, minTimeout: 250 }),
+      );
+      this.#pool = { agent, dispatcher };
     }
-    return this.#caAgent.dispatcher;
+    return this.#pool.dispatcher;
   }
 
   /** Basic credentials for `url`: `--registry-auth` by host, else Helm's repository entry. */
@@ -84,8 +76,7 @@ export class HttpClient implements HttpGetter {
   }
 
   async close(): Promise<void> {
-    await this.#agent.close();
-    await this.#caAgent?.agent.close();
+    await this.#pool?.agent.close();
   }
 
   async get(url: string, what: string, maxBytes: number): Promise<Buffer | undefined> {
@@ -105,7 +96,7 @@ export class HttpClient implements HttpGetter {
     }
     let res: Dispatcher.ResponseData;
     try {
-      res = await request(url, { dispatcher: this.#dispatcherFor(), headers });
+      res = await request(url, { dispatcher: this.#dispatcher(), headers });
     } catch (err) {
       const code = (err as { code?: string }).code ?? (err as Error).message;
       const tls = /CERT|SELF_SIGNED|UNABLE_TO_VERIFY|ALTNAME/i.test(code);
