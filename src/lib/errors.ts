@@ -259,11 +259,15 @@ export const caError = (
   fix?: string,
   cause?: unknown,
 ) => new KubechatError(kind, message, fix, { cause });
-/** Map a Node.js system error on `path` to a KubechatError with a fix, or undefined if it is not one we know. */
+/**
+ * Map a Node.js system error on `path` to a KubechatError with a fix, or undefined if it is not one we
+ * know. `fromSpec`: the path was written in a bundle spec (a missing one says how those resolve).
+ */
 export function describeFsError(
   err: unknown,
   path: string,
   what: 'read' | 'write',
+  fromSpec = false,
 ): KubechatError | undefined {
   const code = (err as NodeJS.ErrnoException | undefined)?.code;
   const make = what === 'read' ? sourceError : outputError;
@@ -271,7 +275,7 @@ export function describeFsError(
     case 'ENOENT':
       return make(
         `${path}: no such file or directory`,
-        'check the path (relative paths resolve against the spec file)',
+        fromSpec ? 'check the path (relative paths resolve against the spec file)' : 'check the path',
         err,
       );
     case 'EACCES':

@@ -125,7 +125,7 @@ export async function packageChart(
   const ignoreFile = join(dir, '.helmignore');
   const ignoreText = await readFile(ignoreFile, 'utf8').catch((err: NodeJS.ErrnoException) => {
     if (err.code === 'ENOENT') return '';
-    throw describeFsError(err, ignoreFile, 'read') ?? err;
+    throw describeFsError(err, ignoreFile, 'read', true) ?? err;
   });
   const files = new Map<string, Buffer>();
   const parts: Buffer[] = [];

@@ -340,7 +340,7 @@ export async function planLocalChart(
         err,
       );
     }
-    throw describeFsError(err, chartFile, 'read') ?? err;
+    throw describeFsError(err, chartFile, 'read', true) ?? err;
   });
   const meta = readMetadata(parseYaml(text, chartFile, true), chartFile);
   let { files, tgz } = await packageChart(dir, meta.name);

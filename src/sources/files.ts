@@ -12,7 +12,8 @@ export async function planFiles(
   const root = resolve(specDir, entry.path);
   const st = await stat(root).catch((err: unknown) => {
     throw (
-      describeFsError(err, entry.path, 'read') ?? sourceError(`${entry.path}: cannot read`, undefined, err)
+      describeFsError(err, entry.path, 'read', true) ??
+      sourceError(`${entry.path}: cannot read`, undefined, err)
     );
   });
   const files: PlannedFile[] = [];
@@ -49,7 +50,7 @@ async function walk(
     const full = join(dir, name);
     // stat follows symlinks: a link to a file is copied as that file's content.
     const st = await stat(full).catch((err: unknown) => {
-      throw describeFsError(err, full, 'read') ?? sourceError(`${full}: cannot read`, undefined, err);
+      throw describeFsError(err, full, 'read', true) ?? sourceError(`${full}: cannot read`, undefined, err);
     });
     if (st.isDirectory()) await walk(root, full, target, out, chain);
     else if (st.isFile())

@@ -144,7 +144,7 @@ async function readModelfile(path: string): Promise<Modelfile> {
   try {
     text = await readFile(path, 'utf8');
   } catch (err) {
-    throw describeFsError(err, path, 'read') ?? err;
+    throw describeFsError(err, path, 'read', true) ?? err;
   }
   return parseModelfile(text, path);
 }

@@ -133,7 +133,7 @@ export async function planOllamaStoreModel(
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') {
         throw sourceError(`${from}: ${what} is missing (${path})`, fix, err);
       }
-      throw describeFsError(err, path, 'read') ?? err;
+      throw describeFsError(err, path, 'read', true) ?? err;
     }
   };
   const data = await read(manifestPath, `model ${displayModelName(name)}`);
