@@ -21,8 +21,9 @@ import type { InstalledArtifact, InstallOptions, InstallResult } from './install
 const HOLD_LIMIT = 64 * 1024 * 1024;
 
 /**
- * Blobs at least this large are read by a ranged reader of their own (when the bundle has a seek
- * table and readStreams > 1), so their upload overlaps with the next one's instead of following it.
+ * Blobs at least this large are read by ranged readers of their own (when the bundle has a seek table
+ * and readStreams > 1), largest first, so their uploads overlap instead of following one another;
+ * smaller ones are read by the main pass.
  */
 export const RANGED_READ_FROM = 16 * 1024 * 1024;
 export const DEFAULT_READ_STREAMS = 2;
@@ -40,10 +41,13 @@ export class InstallRun {
   readonly digests: Set<string>;
   readonly limiter: Limiter;
   readonly checks = new Limiter(8);
-  /** Large blobs being read by a ranged reader of their own, beside the main pass. */
-  readonly readers: Limiter;
   readonly readStreams: number;
+  /** The ranged readers at work (pool workers), beside the main pass. */
   ranged = new Set<Promise<void>>();
+  /** Large blobs the ranged readers take: the main pass jumps past them. */
+  pooled = new Set<string>();
+  /** The bundle has a seek table and a table of contents: entries can be read and skipped by range. */
+  seekable = false;
   index: EntryIndex | undefined;
   jobs = new Map<string, JournalJob>();
   resumed = 0;
@@ -80,8 +84,6 @@ export class InstallRun {
     );
     this.limiter = new Limiter(options.concurrency ?? 6);
     this.readStreams = Math.max(1, options.readStreams ?? DEFAULT_READ_STREAMS);
-    // The main pass is one of the read streams; the others are ranged readers.
-    this.readers = new Limiter(Math.max(1, this.readStreams - 1));
   }
 
   get name() {
@@ -179,6 +181,7 @@ export class InstallRun {
           }
       return true;
     }
+    if (this.seekable && this.readStreams > 1) this.startRangedReaders();
     for (const [, { desc, data }] of this.held)
       await this.dispatch(
         desc,
@@ -196,8 +199,8 @@ export class InstallRun {
     let finished = false;
     // With a seek table the pass jumps over what it does not read (blobs the targets hold, blobs a
     // ranged reader takes) instead of decompressing its way past them.
-    const seekable = this.index?.seekable === true && this.bundle.frames !== undefined;
-    for await (const entry of streamEntries(this.bundle, { seek: seekable })) {
+    this.seekable = this.index?.seekable === true && this.bundle.frames !== undefined;
+    for await (const entry of streamEntries(this.bundle, { seek: this.seekable })) {
       if (this.failure) break;
       if (entry.path === Entry.manifest || entry.path === Entry.signature || entry.path === Entry.toc)
         continue;
@@ -231,7 +234,7 @@ export class InstallRun {
             );
           this.held.set(digest, { desc, data: await this.readVerified(entry.data, listed, entry.path) });
           this.heldBytes += entry.size;
-        } else if (seekable && entry.size >= RANGED_READ_FROM && this.dispatchRanged(desc, entry.path)) {
+        } else if (this.pooled.has(digest)) {
           // taken by a ranged reader: the pass jumps past it
         } else {
           await this.dispatch(desc, entry.data, false);
@@ -253,27 +256,46 @@ export class InstallRun {
   }
 
   /**
-   * Streams a large blob by a ranged read of its own (seek table), in the background, while the main
-   * pass jumps past it to the next entry: uploads of consecutive large blobs are then in flight at
-   * once (one upload at a time leaves a registry waiting on its own hashing and disk writes). The
-   * blob's sha256 is still checked on the way (dispatch) before anything references it. At most
-   * readStreams - 1 ranged readers run at once, each bounded by its channels: memory stays bounded.
+   * Once the graph is complete (seek table, readStreams > 1): the large blobs the targets need are
+   * streamed by ranged readers of their own, readStreams at once, largest first, each a front-to-back
+   * read of that blob's frames with its sha256 checked on the way (dispatch) before anything
+   * references it; the main pass jumps past them and reads the small entries. Every upload is under
+   * way within a round trip of the manifests being read, instead of each waiting for the pass to reach
+   * it (one upload at a time leaves a registry waiting on its own hashing and disk writes); the
+   * existence checks (HEAD) of all of them go out at once first. Memory stays bounded by the channels.
    * On media where seeking is slow (a spinning USB disk), --read-streams 1 keeps reading strictly
-   * front to back; flash media and files in the page cache serve two sequential streams at full speed.
+   * front to back; flash media and files in the page cache serve a few sequential streams at full speed.
    */
-  dispatchRanged(desc: Descriptor, path: string): boolean {
-    if (this.readStreams < 2) return false;
-    const release = this.readers.tryAcquire();
-    if (!release) return false; // every ranged reader is busy: the main pass reads this one itself
+  startRangedReaders(): void {
     const index = this.index!;
-    const work = this.dispatch(desc, index.readRange(path, 0, desc.size), false)
-      .catch((err: unknown) => {
+    const graph = this.graph!;
+    const large = new Map<string, Descriptor>();
+    for (const a of graph.artifacts) {
+      if (this.targetsFor([a]).length === 0) continue;
+      for (const b of a.blobs) {
+        const size = index.size(`blobs/sha256/${hexOf(b.digest)}`);
+        if (size !== undefined && size >= RANGED_READ_FROM && !this.held.has(b.digest))
+          large.set(b.digest, { mediaType: '', digest: b.digest, size });
+      }
+    }
+    const queue = [...large.values()].sort((x, y) => y.size - x.size);
+    for (const blob of queue) {
+      this.pooled.add(blob.digest);
+      for (const t of this.targetsFor(graph.usersOf(blob.digest)))
+        if (!t.mustReceive?.(blob)) void this.holds(t, blob).catch(() => undefined);
+    }
+    const reader = async () => {
+      for (let blob = queue.shift(); blob && !this.failure; blob = queue.shift())
+        await this.dispatch(blob, index.readRange(`blobs/sha256/${hexOf(blob.digest)}`, 0, blob.size), false);
+    };
+    const readers = Math.min(this.readStreams, queue.length); // before the first reader takes one
+    for (let i = 0; i < readers; i++) {
+      const work = reader().catch((err: unknown) => {
         this.failure ??= err as Error;
-      })
-      .finally(release);
-    this.ranged.add(work);
-    void work.then(() => this.ranged.delete(work));
-    return true;
+      });
+      this.ranged.add(work);
+      void work.then(() => this.ranged.delete(work));
+    }
   }
 
   /** Waits for the ranged readers (and so for every write they started to be under way). */

@@ -80,19 +80,6 @@ export class Limiter {
     };
   }
 
-  /** A slot if one is free now, else undefined (never waits). */
-  tryAcquire(): (() => void) | undefined {
-    if (this.#active >= this.limit) return undefined;
-    this.#active++;
-    let released = false;
-    return () => {
-      if (released) return;
-      released = true;
-      this.#active--;
-      this.#waiting.shift()?.();
-    };
-  }
-
   async run<T>(task: () => Promise<T>): Promise<T> {
     const release = await this.acquire();
     try {
