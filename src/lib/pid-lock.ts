@@ -3,7 +3,9 @@
  * processes on one host and never outlives a crash (a lock whose pid is gone is taken over).
  * Used where a read-modify-write of a small state file, or one download, must not run twice at once.
  */
-import { readFile, rm, writeFile } from 'node:fs/promises';
+import { link, readFile, rm, writeFile } from 'node:fs/promises';
+
+let taken = 0;
 
 export function isAlive(pid: number): boolean {
   if (!Number.isInteger(pid) || pid <= 0) return false;
@@ -32,11 +34,18 @@ export async function pidLock(
   options: PidLockOptions,
 ): Promise<(() => Promise<void>) | undefined> {
   for (;;) {
+    // The lock appears with its pid already in it (written beside it, then hard-linked into place):
+    // created empty and then written, a waiter reading it in between would see no live holder and
+    // remove a lock that is held.
+    const mine = `${path}.${process.pid}-${++taken}`;
     try {
-      await writeFile(path, String(process.pid), { flag: 'wx' });
+      await writeFile(mine, String(process.pid));
+      await link(mine, path);
       return () => rm(path, { force: true });
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw options.fsError(err, path);
+    } finally {
+      await rm(mine, { force: true });
     }
     const holder = Number(await readFile(path, 'utf8').catch(() => ''));
     if (!isAlive(holder)) {
