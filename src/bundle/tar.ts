@@ -3,7 +3,9 @@
  * strict streaming parser. Header encoding/decoding is node-tar's; framing is ours so the writer can
  * start a zstd frame at every entry and the reader can stream 20 GiB entries with bounded memory.
  */
-import { Header, Pax, type HeaderData } from 'tar';
+// The header and pax modules alone: tar's index also loads its packer, unpacker and zlib streams.
+import { Header, type HeaderData } from 'tar/header';
+import { Pax } from 'tar/pax';
 import { formatError } from '../lib/errors.js';
 import { ByteReader } from './byte-reader.js';
 

@@ -275,7 +275,7 @@ export class InstallRun {
       for (const b of a.blobs) {
         const size = index.size(`blobs/sha256/${hexOf(b.digest)}`);
         if (size !== undefined && size >= RANGED_READ_FROM && !this.held.has(b.digest))
-          large.set(b.digest, { mediaType: '', digest: b.digest, size });
+          large.set(b.digest, { mediaType: b.mediaType, digest: b.digest, size }); // targets decide by media type
       }
     }
     const queue = [...large.values()].sort((x, y) => y.size - x.size);
@@ -286,7 +286,12 @@ export class InstallRun {
     }
     const reader = async () => {
       for (let blob = queue.shift(); blob && !this.failure; blob = queue.shift())
-        await this.dispatch(blob, index.readRange(`blobs/sha256/${hexOf(blob.digest)}`, 0, blob.size), false);
+        await this.dispatch(
+          blob,
+          // Views of a few reused read buffers (no allocation per chunk): the channels lease them.
+          index.readRange(`blobs/sha256/${hexOf(blob.digest)}`, 0, blob.size, { reuse: true }),
+          false,
+        );
     };
     const readers = Math.min(this.readStreams, queue.length); // before the first reader takes one
     for (let i = 0; i < readers; i++) {
@@ -411,6 +416,7 @@ export class InstallRun {
               );
         throw err;
       } finally {
+        ch.abandon(); // a write that failed before reading everything must not hold up the reader
         release();
       }
     })();

@@ -6,7 +6,8 @@
 import { lstat, readdir, readFile, realpath, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
-import { Header, Pax } from 'tar';
+import { Header } from 'tar/header';
+import { Pax } from 'tar/pax';
 import { describeFsError, sourceError } from '../lib/errors.js';
 
 /** 1980-01-01T00:00:00Z: a fixed, plausible mtime for every entry (1970 makes some tools warn). */

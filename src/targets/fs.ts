@@ -2,10 +2,8 @@
  * Writing files into a target directory so a kill at any point leaves nothing half-written under a
  * final name: data goes to `.<name>.partial-<pid>-<n>` beside it, is fsynced, then renamed.
  */
-import { createWriteStream } from 'node:fs';
 import { mkdir, readdir, rm, rename, stat, open } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
-import { pipeline } from 'node:stream/promises';
 import { targetError } from '../lib/errors.js';
 import { onInterrupt } from '../lib/interrupt.js';
 
@@ -58,9 +56,13 @@ export async function writeFileAtomic(
   live.add(tmp);
   try {
     await mkdir(dirname(path), { recursive: true });
-    await pipeline(data, createWriteStream(tmp, { mode }));
-    const fh = await open(tmp, 'r');
+    // Each chunk is written before the next is asked for: a chunk may be a view of a read buffer the
+    // bundle reader fills again soon after (see Channel), so none may wait in a write queue.
+    const fh = await open(tmp, 'w', mode);
     try {
+      for await (const chunk of data) {
+        for (let at = 0; at < chunk.length;) at += (await fh.write(chunk, at)).bytesWritten;
+      }
       await fh.datasync();
     } finally {
       await fh.close();

@@ -145,10 +145,15 @@ export class RegistryTarget implements BlobTarget {
       });
     try {
       if (blob.size <= MONOLITHIC_MAX) {
-        // Small blobs are buffered: a Buffer body can be retried by the client.
-        const parts: Buffer[] = [];
-        for await (const c of data) parts.push(c);
-        const res = await put(Buffer.concat(parts), blob.size);
+        // Small blobs are buffered (copied: a chunk may be a view of a read buffer the reader reuses,
+        // see Channel): a Buffer body can be retried by the client.
+        const body = Buffer.allocUnsafe(blob.size);
+        let filled = 0;
+        for await (const c of data) {
+          if (filled + c.length > blob.size) throw targetError(`internal: ${what} is longer than its size`);
+          filled += c.copy(body, filled);
+        }
+        const res = await put(body.subarray(0, filled), filled);
         await res.body.dump();
       } else {
         const it = data[Symbol.asyncIterator]();

@@ -2,15 +2,18 @@
  * Large blobs read by ranged readers of their own (seek table) beside the main pass: the OCI layout
  * they produce is byte for byte the one a strictly sequential read (readStreams 1) produces, the
  * uploads really overlap, memory stays bounded by the channels, and a corrupt byte inside a blob
- * read by a ranged reader still stops the install before anything references it.
+ * read by a ranged reader still stops the install before anything references it. Ranged readers
+ * reuse a few read buffers that the per-target queues lease (targets/channel.ts): a model's weights
+ * sent to an Ollama store and two Ollama servers at once, from the same buffers, arrive intact.
  */
 import { existsSync } from 'node:fs';
 import { mkdtemp, readdir, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { kubechat } from '../support/cli.js';
-import { sha256File } from '../support/install-fixture.js';
+import { demoBundle, sha256File } from '../support/install-fixture.js';
+import { OllamaDouble } from '../support/ollama-double.js';
 import { writeOciLayout } from '../support/oci-fixture.js';
 import { install } from '../../src/services/install.js';
 import { RANGED_READ_FROM } from '../../src/services/install-run.js';
@@ -141,5 +144,55 @@ describe('ranged reads of large blobs', () => {
     const index = existsSync(join(oci, 'index.json')) ? await readFile(join(oci, 'index.json'), 'utf8') : '';
     expect(index).not.toContain('demo/two');
     expect(existsSync(join(oci, 'blobs', 'sha256', bigLayers[1]!.slice(7)))).toBe(false);
+  });
+});
+
+describe('large blobs from reused read buffers, to several targets at once', () => {
+  const nodes: OllamaDouble[] = [];
+  afterAll(async () => {
+    await Promise.all(nodes.map((n) => n.stop()));
+  });
+
+  it('Given 24 MiB weights and a 20 MiB layer, When installed into an Ollama store, two Ollama servers and an OCI layout in one run, Then every target holds every byte', async () => {
+    const demo = await demoBundle('1.0.0', { ggufSize: 24 * MiB, layerSize: 20 * MiB });
+    for (const i of [1, 2]) {
+      const n = new OllamaDouble(join(demo.ws.dir, `node${i}`));
+      await n.start();
+      nodes.push(n);
+    }
+    const store = join(demo.ws.dir, 'store');
+    const oci = join(demo.ws.dir, 'oci');
+    const r = await kubechat([
+      'install',
+      demo.path,
+      '--allow-unsigned',
+      '--no-validate',
+      '--ollama-store',
+      store,
+      ...nodes.flatMap((n) => ['--ollama', n.url]),
+      '--registry',
+      `oci:${oci}`,
+      '--json',
+    ]);
+    expect(r.code, r.stderr).toBe(0);
+    const blobs = demo.manifest.contents.filter((c) => c.path.startsWith('blobs/sha256/'));
+    const large = blobs.filter((c) => c.size >= RANGED_READ_FROM);
+    expect(large.length).toBeGreaterThanOrEqual(2); // the weights and the layer take the ranged path
+    let checked = 0;
+    for (const c of large) {
+      const inStore = join(store, 'blobs', `sha256-${c.sha256}`);
+      const inLayout = join(oci, 'blobs', 'sha256', c.sha256);
+      const copies = [inStore, inLayout, ...nodes.map((n) => n.blobPath(`sha256:${c.sha256}`))].filter((p) =>
+        existsSync(p),
+      );
+      // The weights land in the store and on both servers (the double re-hashes what it receives);
+      // the image layer in the OCI layout.
+      expect(copies.length).toBeGreaterThanOrEqual(1);
+      for (const p of copies) {
+        expect(await sha256File(p), p).toBe(c.sha256);
+        checked++;
+      }
+    }
+    expect(checked).toBeGreaterThanOrEqual(4);
   });
 });

@@ -2,7 +2,8 @@ import { appendFile, mkdtemp, readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { Channel } from '../../src/targets/channel.js';
+import { makeLeasable } from '../../src/lib/leases.js';
+import { Channel, IN_USE_BEHIND } from '../../src/targets/channel.js';
 import { FileJournal, journalPath } from '../../src/targets/journal.js';
 import { destinationOf, RegistryTarget } from '../../src/targets/registry.js';
 import { parseOllamaRef, shortName, versionTag } from '../../src/targets/ollama-store.js';
@@ -81,6 +82,57 @@ describe('Channel', () => {
       })(),
     ).rejects.toThrow('digest mismatch');
     expect(seen).toEqual(['ab']);
+  });
+
+  it('Given views of a reusable read buffer, Then each stays leased until the consumer is IN_USE_BEHIND bytes past it, and all are released at the end', async () => {
+    const KiB = 1024;
+    const ring = Array.from({ length: 3 }, () => {
+      const b = Buffer.alloc(512 * KiB);
+      return { b, leases: makeLeasable(b.buffer) };
+    });
+    const ch = new Channel(64 * 1024 * KiB);
+    // Eight 256 KiB views: two per buffer, buffers used in turn (as a reusing reader does).
+    for (let i = 0; i < 8; i++) {
+      const slot = ring[Math.floor(i / 2) % 3]!;
+      await ch.push(slot.b.subarray((i % 2) * 256 * KiB, ((i % 2) + 1) * 256 * KiB));
+    }
+    ch.end();
+    expect(ring.map((r) => r.leases.size)).toEqual([4, 2, 2]); // nothing taken yet: all leased
+    const it = ch[Symbol.asyncIterator]();
+    const heldWhenAsked: number[][] = [];
+    for (let n = 0; n < 8; n++) {
+      await it.next();
+      await new Promise((r) => setImmediate(r)); // let released leases settle
+      heldWhenAsked.push(ring.map((r) => r.leases.size));
+    }
+    // Taking chunk k releases the chunks that end IN_USE_BEHIND (1 MiB: four chunks) before the start
+    // of chunk k: with chunk 5 (1.25 MiB) chunk 0 goes, with chunk 6 chunk 1 (buffer 0 is free).
+    expect(IN_USE_BEHIND).toBe(1024 * KiB);
+    expect(heldWhenAsked[4]).toEqual([4, 2, 2]);
+    expect(heldWhenAsked[5]).toEqual([3, 2, 2]);
+    expect(heldWhenAsked[6]).toEqual([2, 2, 2]);
+    expect(heldWhenAsked[7]).toEqual([2, 1, 2]);
+    expect((await it.next()).done).toBe(true);
+    await new Promise((r) => setImmediate(r));
+    expect(ring.map((r) => r.leases.size)).toEqual([0, 0, 0]);
+  });
+
+  it('Given a consumer that never reads (its write failed first), When abandoned, Then pushes return at once and no lease is left', async () => {
+    const b = Buffer.alloc(64);
+    const leases = makeLeasable(b.buffer);
+    const ch = new Channel(16);
+    await ch.push(b.subarray(0, 16));
+    const blocked = ch.push(b.subarray(16, 32));
+    let returned = false;
+    void blocked.then(() => (returned = true));
+    await new Promise((r) => setTimeout(r, 10));
+    expect(returned).toBe(false); // full: waits for the consumer
+    expect(leases.size).toBe(1);
+    ch.abandon();
+    await blocked;
+    await ch.push(b.subarray(32, 48)); // after abandon: returns at once, nothing kept
+    await new Promise((r) => setImmediate(r));
+    expect(leases.size).toBe(0);
   });
 });
 
