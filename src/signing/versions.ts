@@ -128,8 +128,18 @@ export class FileVersionStore implements InstalledVersionStore {
     return versions.sort(compareVersions).at(-1);
   }
 
-  /** Read-modify-write under a pid lock, so two installs finishing at once both stay recorded. */
+  /**
+   * Read-modify-write under a pid lock, so two installs finishing at once both stay recorded. The
+   * file lists each version installed (with its overrides) once: a re-run of the same bundle, with
+   * the same overrides, finds it there and writes nothing.
+   */
   async record(entry: InstalledVersion): Promise<void> {
+    const same = (e: InstalledVersion) =>
+      e.name === entry.name &&
+      e.version === entry.version &&
+      e.manifestDigest === entry.manifestDigest &&
+      e.overrides.join() === entry.overrides.join();
+    if ((await this.#read()).installed.some(same)) return;
     await mkdir(dirname(this.path), { recursive: true });
     const release = (await pidLock(`${this.path}.lock`, {
       fsError: (err, path) =>
@@ -141,6 +151,7 @@ export class FileVersionStore implements InstalledVersionStore {
     }))!;
     try {
       const state = await this.#read();
+      if (state.installed.some(same)) return;
       state.installed.push(entry);
       await writeFileAtomic(this.path, JSON.stringify(state, null, 2) + '\n', 0o644, true);
     } finally {

@@ -33,6 +33,18 @@ describe('FileVersionStore', () => {
     expect(existsSync(`${path}.lock`)).toBe(false);
   });
 
+  it('the same version recorded again (a re-run) is kept once; with other overrides it is a new entry', async () => {
+    const path = join(dir, 'again', 'installed.json');
+    const store = new FileVersionStore(path);
+    await store.record(entry(7));
+    const first = await readFile(path, 'utf8');
+    await store.record({ ...entry(7), installedAt: new Date(Date.now() + 60_000).toISOString() });
+    expect(await readFile(path, 'utf8')).toBe(first);
+    await store.record({ ...entry(7), overrides: ['allow-unsigned'] });
+    const state = JSON.parse(await readFile(path, 'utf8')) as { installed: Array<{ overrides: string[] }> };
+    expect(state.installed.map((e) => e.overrides)).toEqual([[], ['allow-unsigned']]);
+  });
+
   it('a lock left by a process that died is taken over', async () => {
     const path = join(dir, 'installed.json');
     await writeFile(`${path}.lock`, '999999999'); // no such pid
