@@ -8,8 +8,17 @@
 import { createHash, randomBytes, scrypt as scryptCb } from 'node:crypto';
 import { chmod, lstat, open, readFile, rename, rm, stat } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
-import nacl from 'tweetnacl';
+import type naclDefault from 'tweetnacl';
 import { describeFsError, keyError, outputError, trustError } from '../lib/errors.js';
+
+/**
+ * tweetnacl, loaded by the functions that hold a private key: reading public keys (every install
+ * with trusted keys) does not need it.
+ */
+type Nacl = typeof naclDefault;
+const loadNacl = async (): Promise<Nacl> => (await import('tweetnacl')).default;
+/** XSalsa20-Poly1305's nonce (tweetnacl's secretbox.nonceLength). */
+const NONCE_LENGTH = 24;
 
 export const PASSPHRASE_ENV = 'KUBECHAT_KEY_PASSPHRASE';
 export const PASSPHRASE_FILE_ENV = 'KUBECHAT_KEY_PASSPHRASE_FILE';
@@ -112,7 +121,7 @@ function scrypt(passphrase: string, salt: Buffer, logN: number, r: number, p: nu
   );
 }
 
-function signingKey(seed: Uint8Array): SigningKey {
+function signingKey(nacl: Nacl, seed: Uint8Array): SigningKey {
   const pair = nacl.sign.keyPair.fromSeed(seed);
   const info = publicKeyInfo(pair.publicKey);
   const secret = pair.secretKey;
@@ -127,8 +136,9 @@ function signingKey(seed: Uint8Array): SigningKey {
 export async function generateKey(
   passphrase: string | undefined,
 ): Promise<{ keyFile: string; key: PublicKeyInfo }> {
+  const nacl = await loadNacl();
   const seed = nacl.randomBytes(32);
-  const key = signingKey(seed);
+  const key = signingKey(nacl, seed);
   try {
     let doc: KeyFile;
     if (passphrase === undefined) {
@@ -142,7 +152,7 @@ export async function generateKey(
       };
     } else {
       const salt = randomBytes(16);
-      const nonce = nacl.randomBytes(nacl.secretbox.nonceLength);
+      const nonce = nacl.randomBytes(NONCE_LENGTH);
       const k = await scrypt(passphrase, salt, KDF.logN, KDF.r, KDF.p);
       const box = nacl.secretbox(seed, nonce, k);
       k.fill(0);
@@ -203,7 +213,7 @@ function parseKeyFile(text: string, path: string): KeyFile {
       b64(kdf.salt) &&
       e?.cipher?.name === 'xsalsa20-poly1305' &&
       b64(e.cipher.nonce) &&
-      Buffer.from(e.cipher.nonce, 'base64').length === nacl.secretbox.nonceLength;
+      Buffer.from(e.cipher.nonce, 'base64').length === NONCE_LENGTH;
     if (!ok) throw corrupt(path, 'bad encryption parameters');
   }
   return doc as KeyFile;
@@ -218,6 +228,7 @@ export async function loadSigningKey(path: string, passphrase: string | undefine
     throw readFailure(err, path);
   });
   const doc = parseKeyFile(text, path);
+  const nacl = await loadNacl();
   let seed: Uint8Array;
   if (doc.encryption === null) {
     const mode = (await stat(path)).mode & 0o777;
@@ -254,7 +265,7 @@ export async function loadSigningKey(path: string, passphrase: string | undefine
     }
     seed = opened;
   }
-  const key = signingKey(seed);
+  const key = signingKey(nacl, seed);
   seed.fill(0);
   if (key.keyId !== doc.keyId || Buffer.from(doc.publicKey, 'base64').compare(key.publicKey) !== 0) {
     key.dispose();
