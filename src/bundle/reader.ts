@@ -8,7 +8,7 @@ import { formatError } from '../lib/errors.js';
 import { ByteReader } from './byte-reader.js';
 import { Entry } from './layout.js';
 import { manifestDigest, parseManifest, type BundleManifest } from './manifest.js';
-import { openBundleSource, type ByteSource } from './source.js';
+import { openBundleSource, ReadRing, type ByteSource } from './source.js';
 import { parseTar, type TarEntry } from './tar.js';
 import type { Toc } from './archive-writer.js';
 import {
@@ -174,7 +174,8 @@ function seekingFrames(
 function frameReader(bundle: OpenedBundle, first: number, last: number, reuse = false): ByteReader {
   const frames = bundle.frames!;
   async function* content(): AsyncGenerator<Buffer> {
-    for (let i = first; i <= last; i++) yield* frameContent(bundle, frames[i]!, reuse);
+    const ring = reuse ? new ReadRing() : undefined; // one for all the frames of the range
+    for (let i = first; i <= last; i++) yield* frameContent(bundle, frames[i]!, ring ?? false);
   }
   return new ByteReader(content(), frames[first]!.tarStart);
 }
@@ -187,7 +188,11 @@ const RAW_FAST_PATH_FROM = 1024 * 1024;
  * bundle's bytes) is sliced out of the file as it is read, without the decompressor; anything else,
  * or a frame that turns out not to be all raw, goes through zstd.
  */
-async function* frameContent(bundle: OpenedBundle, frame: Frame, reuse: boolean): AsyncGenerator<Buffer> {
+async function* frameContent(
+  bundle: OpenedBundle,
+  frame: Frame,
+  reuse: boolean | ReadRing,
+): AsyncGenerator<Buffer> {
   const { source } = bundle;
   const end = frame.compressedStart + frame.compressedSize;
   let skip = 0;

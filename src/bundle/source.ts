@@ -22,13 +22,33 @@ export interface ByteSource {
    * chunk to an asynchronous write must `lease` it; any other must be done with a chunk before it
    * asks for the one after next. Streaming gigabytes then allocates nothing (no GC pressure).
    */
-  stream(start?: number, end?: number, options?: { reuse?: boolean }): AsyncIterable<Buffer>;
+  stream(start?: number, end?: number, options?: { reuse?: boolean | ReadRing }): AsyncIterable<Buffer>;
   read(start: number, length: number): Promise<Buffer>;
 }
 
 /** Buffers of a reusing stream: enough to keep a socket busy while the next read is in flight. */
 const RING = 4;
 const RING_BUFFER = 1024 * 1024;
+
+/**
+ * The leasable buffers a reusing stream reads into, taken in turn. One ring can serve several
+ * streams one after another (the frames of one blob): a long blob then allocates 4 MiB once, not
+ * once per frame.
+ */
+export class ReadRing {
+  readonly #slots = Array.from({ length: RING }, () => {
+    const buffer = Buffer.allocUnsafeSlow(RING_BUFFER);
+    return { buffer, leases: makeLeasable(buffer.buffer) };
+  });
+  #turn = 0;
+
+  /** The next buffer, once nothing holds a lease on it any more. */
+  async next(): Promise<Buffer> {
+    const slot = this.#slots[this.#turn++ % RING]!;
+    await leasesEnded(slot.leases);
+    return slot.buffer;
+  }
+}
 
 interface Segment {
   path: string;
@@ -103,9 +123,13 @@ class SegmentedSource implements ByteSource {
     this.size = segments.reduce((n, s) => n + s.size, 0);
   }
 
-  async *stream(start = 0, end = this.size, options: { reuse?: boolean } = {}): AsyncGenerator<Buffer> {
+  async *stream(
+    start = 0,
+    end = this.size,
+    options: { reuse?: boolean | ReadRing } = {},
+  ): AsyncGenerator<Buffer> {
     if (options.reuse) {
-      yield* this.#reusingStream(start, end);
+      yield* this.#reusingStream(start, end, options.reuse === true ? new ReadRing() : options.reuse);
       return;
     }
     for (const seg of this.segments) {
@@ -137,12 +161,7 @@ class SegmentedSource implements ByteSource {
     }
   }
 
-  async *#reusingStream(start: number, end: number): AsyncGenerator<Buffer> {
-    const ring = Array.from({ length: RING }, () => {
-      const buffer = Buffer.allocUnsafeSlow(RING_BUFFER);
-      return { buffer, leases: makeLeasable(buffer.buffer) };
-    });
-    let turn = 0;
+  async *#reusingStream(start: number, end: number, ring: ReadRing): AsyncGenerator<Buffer> {
     for (const seg of this.segments) {
       const segEnd = seg.start + seg.size;
       if (segEnd <= start || seg.start >= end) continue;
@@ -158,13 +177,12 @@ class SegmentedSource implements ByteSource {
       }
       try {
         while (pos < to) {
-          const slot = ring[turn++ % RING]!;
-          await leasesEnded(slot.leases);
+          const buffer = await ring.next();
           const want = Math.min(RING_BUFFER, to - pos);
-          const { bytesRead } = await fh.read(slot.buffer, 0, want, pos);
+          const { bytesRead } = await fh.read(buffer, 0, want, pos);
           if (bytesRead === 0) throw formatError(`${seg.path}: ends early: the file changed while reading`);
           pos += bytesRead;
-          yield slot.buffer.subarray(0, bytesRead);
+          yield buffer.subarray(0, bytesRead);
         }
       } finally {
         await fh.close();
