@@ -154,7 +154,7 @@ function seekingFrames(
       const end = frame.tarStart + frame.tarSize;
       if (frame.tarSize === 0 || end <= target) continue; // padding, or skipped: never read
       let pos = frame.tarStart;
-      for await (const chunk of frameContent(bundle, frame, false)) {
+      for await (const chunk of frameContent(bundle, frame, undefined)) {
         let c = chunk;
         if (pos < target) {
           const drop = Math.min(c.length, target - pos);
@@ -175,7 +175,7 @@ function frameReader(bundle: OpenedBundle, first: number, last: number, reuse = 
   const frames = bundle.frames!;
   async function* content(): AsyncGenerator<Buffer> {
     const ring = reuse ? new ReadRing() : undefined; // one for all the frames of the range
-    for (let i = first; i <= last; i++) yield* frameContent(bundle, frames[i]!, ring ?? false);
+    for (let i = first; i <= last; i++) yield* frameContent(bundle, frames[i]!, ring);
   }
   return new ByteReader(content(), frames[first]!.tarStart);
 }
@@ -186,12 +186,13 @@ const RAW_FAST_PATH_FROM = 1024 * 1024;
 /**
  * One frame's content. A frame stored as raw blocks (incompressible layers and weights: most of a
  * bundle's bytes) is sliced out of the file as it is read, without the decompressor; anything else,
- * or a frame that turns out not to be all raw, goes through zstd.
+ * or a frame that turns out not to be all raw, goes through zstd. With `ring`, the file is read into
+ * its reused buffers (see ByteSource.stream).
  */
 async function* frameContent(
   bundle: OpenedBundle,
   frame: Frame,
-  reuse: boolean | ReadRing,
+  ring: ReadRing | undefined,
 ): AsyncGenerator<Buffer> {
   const { source } = bundle;
   const end = frame.compressedStart + frame.compressedSize;
@@ -202,14 +203,14 @@ async function* frameContent(
     );
     if (head?.contentSize === frame.tarSize && mayBeAllRaw(head, frame.tarSize, frame.compressedSize)) {
       const r = yield* rawFrameContent(
-        source.stream(frame.compressedStart + head.headerSize, end, { reuse }),
+        source.stream(frame.compressedStart + head.headerSize, end, { reuse: ring }),
       );
       if (r.complete && r.yielded === frame.tarSize) return;
       skip = r.yielded;
     }
   }
   const reader = new ByteReader(
-    decompress(source.stream(frame.compressedStart, end, { reuse }), source.name),
+    decompress(source.stream(frame.compressedStart, end, { reuse: ring }), source.name),
   );
   await reader.skip(skip, truncated(source.name));
   yield* reader.rest();
