@@ -3,6 +3,8 @@ import { spawnSync } from 'node:child_process';
 import { mkdir, mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { ROOT } from '../support/cli.js';
 
 /** The middle value (the upper one for an even count) of `xs`. */
 export const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
@@ -23,3 +25,7 @@ export function timedCpu(cmd: string): { wall: number; cpu: number } {
   const [wall, user, sys] = r.stderr.trim().split('\n').pop()!.split(' ').map(Number);
   return { wall: wall!, cpu: user! + sys! };
 }
+
+/** A module of the built CLI (dist/), for benchmarks that time library calls without process start-up. */
+export const loadBuilt = <T>(path: string): Promise<T> =>
+  import(pathToFileURL(join(ROOT, 'dist', path)).href) as Promise<T>;

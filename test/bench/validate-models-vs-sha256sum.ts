@@ -15,14 +15,12 @@ import { mkdir, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { availableParallelism, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { pathToFileURL } from 'node:url';
 import { writeGguf } from '../support/gguf-fixture.js';
 import { ROOT } from '../support/cli.js';
-import { benchDir, median, timedCpu as timed } from './common.js';
+import { benchDir, loadBuilt, median, timedCpu as timed } from './common.js';
 
-const load = <T>(path: string): Promise<T> =>
-  import(pathToFileURL(join(ROOT, 'dist', path)).href) as Promise<T>;
-const { verifyOllamaStore } = await load<typeof import('../../src/models/verify.js')>('models/verify.js');
+const { verifyOllamaStore } =
+  await loadBuilt<typeof import('../../src/models/verify.js')>('models/verify.js');
 
 const MiB = 1024 * 1024;
 const RUNS = Number(process.env.KUBECHAT_BENCH_RUNS ?? 3);

@@ -12,20 +12,17 @@ import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { availableParallelism, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { pathToFileURL } from 'node:url';
 import { writeGguf } from '../support/gguf-fixture.js';
 import { writeOciLayout } from '../support/oci-fixture.js';
 import { ROOT } from '../support/cli.js';
-import { benchDir, median, timedCpu as timed } from './common.js';
+import { benchDir, loadBuilt, median, timedCpu as timed } from './common.js';
 
 // The built modules (dist/), as the CLI runs them: they find schemas/ relative to themselves.
-const load = <T>(path: string): Promise<T> =>
-  import(pathToFileURL(join(ROOT, 'dist', path)).href) as Promise<T>;
-const { openBundle } = await load<typeof import('../../src/bundle/reader.js')>('bundle/reader.js');
+const { openBundle } = await loadBuilt<typeof import('../../src/bundle/reader.js')>('bundle/reader.js');
 const { loadSigningKey, readPublicKey } =
-  await load<typeof import('../../src/signing/keys.js')>('signing/keys.js');
+  await loadBuilt<typeof import('../../src/signing/keys.js')>('signing/keys.js');
 const { signManifest, verifyManifestSignature } =
-  await load<typeof import('../../src/signing/signature.js')>('signing/signature.js');
+  await loadBuilt<typeof import('../../src/signing/signature.js')>('signing/signature.js');
 
 const MiB = 1024 * 1024;
 const RUNS = Number(process.env.KUBECHAT_BENCH_RUNS ?? 3);
