@@ -72,6 +72,12 @@ export function parseName(s: string): ModelName | undefined {
   return { host, namespace, model, tag };
 }
 
+/** The model a request names: `model`, or `name` as older clients send it. */
+function modelOf(b: Record<string, unknown>): ModelName | undefined {
+  if (typeof b.model === 'string') return parseName(b.model);
+  return typeof b.name === 'string' ? parseName(b.name) : undefined;
+}
+
 function displayName(n: ModelName): string {
   if (n.host === 'registry.ollama.ai' && n.namespace === 'library') return `${n.model}:${n.tag}`;
   if (n.host === 'registry.ollama.ai') return `${n.namespace}/${n.model}:${n.tag}`;
@@ -275,12 +281,7 @@ export class OllamaDouble {
   }
 
   async #delete(res: ServerResponse, b: Record<string, unknown>): Promise<void> {
-    const n =
-      typeof b.model === 'string'
-        ? parseName(b.model)
-        : typeof b.name === 'string'
-          ? parseName(b.name)
-          : undefined;
+    const n = modelOf(b);
     if (!n) return json(res, 400, { error: 'invalid model name' });
     if (!(await exists(this.manifestPath(n))))
       return json(res, 404, { error: `model '${displayName(n)}' not found` });
@@ -358,12 +359,7 @@ export class OllamaDouble {
   }
 
   async #show(res: ServerResponse, b: Record<string, unknown>): Promise<void> {
-    const n =
-      typeof b.model === 'string'
-        ? parseName(b.model)
-        : typeof b.name === 'string'
-          ? parseName(b.name)
-          : undefined;
+    const n = modelOf(b);
     if (!n || !(await exists(this.manifestPath(n))))
       return json(res, 404, { error: `model '${String(b.model ?? b.name)}' not found` });
     const manifest = JSON.parse(await readFile(this.manifestPath(n), 'utf8')) as Manifest;
