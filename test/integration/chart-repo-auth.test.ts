@@ -14,6 +14,7 @@ import { kubechat, sh } from '../support/cli.js';
 import { vendoredCharts, writeChart } from '../support/chart-fixture.js';
 import { startStaticServer } from '../support/registry-proxy.js';
 import { makeCertificates } from '../support/registry.js';
+import { writeSpec } from '../support/workspace.js';
 import { packageChart } from '../../src/sources/chart-package.js';
 import { aliasName, loadHelmRepositories, repositoryForUrl } from '../../src/sources/helm-repositories.js';
 
@@ -24,14 +25,7 @@ let dir: string;
 let repo: Awaited<ReturnType<typeof startStaticServer>>;
 let helmConfig: string;
 
-async function spec(name: string, body: string): Promise<string> {
-  const file = join(dir, `${name}.yaml`);
-  await writeFile(
-    file,
-    `apiVersion: kubechat.io/v1\nkind: Bundle\nmetadata: {name: ${name}, version: 1.0.0}\nspec:\n${body}`,
-  );
-  return file;
-}
+const spec = (name: string, body: string) => writeSpec(dir, name, body);
 
 /** bundle create with a Helm config of our choosing (never the machine's own). */
 function create(file: string, env: Record<string, string> = {}, ...extra: string[]) {

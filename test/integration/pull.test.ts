@@ -15,6 +15,7 @@ import { writeOciLayout } from '../support/oci-fixture.js';
 import { vendoredCharts, writeChart } from '../support/chart-fixture.js';
 import { makeCertificates, startRegistry, type TestRegistry } from '../support/registry.js';
 import { startRegistryProxy, startStaticServer } from '../support/registry-proxy.js';
+import { writeSpec } from '../support/workspace.js';
 import {
   ollamaModel,
   pushHelmChart,
@@ -42,14 +43,7 @@ let model: OllamaFixture;
 let chartTgz: Buffer;
 let appLayers: string[];
 
-async function spec(name: string, body: string): Promise<string> {
-  const file = join(dir, `${name}.yaml`);
-  await writeFile(
-    file,
-    `apiVersion: kubechat.io/v1\nkind: Bundle\nmetadata: {name: ${name}, version: 1.0.0}\nspec:\n${body}`,
-  );
-  return file;
-}
+const spec = (name: string, body: string) => writeSpec(dir, name, body);
 
 const cacheDir = (name: string) => join(dir, 'caches', name);
 

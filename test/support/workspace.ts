@@ -5,6 +5,16 @@ import { join } from 'node:path';
 import { ROOT } from './cli.js';
 import { writeDemoSources, type DemoSourcesOptions } from './demo-sources.js';
 
+/** Writes `DIR/NAME.yaml`: a bundle spec named NAME, version 1.0.0, with `body` (indented YAML) under spec:. */
+export async function writeSpec(dir: string, name: string, body: string): Promise<string> {
+  const file = join(dir, `${name}.yaml`);
+  await writeFile(
+    file,
+    `apiVersion: kubechat.io/v1\nkind: Bundle\nmetadata: {name: ${name}, version: 1.0.0}\nspec:\n${body}`,
+  );
+  return file;
+}
+
 export interface Workspace {
   dir: string;
   out: string;
