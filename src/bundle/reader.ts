@@ -125,9 +125,11 @@ export async function* streamEntries(
     : new ByteReader(decompress(bundle.source.stream(), name, { reuse: options.transient }));
   for await (const entry of parseTar(reader, name)) {
     yield { ...entry, data: reader.chunks(entry.size, truncated(name)) };
-    // Whatever the caller left unread of the entry (all, some or none) is skipped here.
-    await reader.skip(entry.dataOffset + entry.size - reader.position, truncated(name));
-    await reader.skip((512 - (entry.size % 512)) % 512, truncated(name));
+    // Whatever the caller left unread of the entry (all, some or none) is skipped here, with its
+    // padding in the same skip: a skip that stops in the padding, at the end of a large entry's last
+    // frame, would read that whole frame (up to 32 MiB) to get there.
+    const next = entry.dataOffset + entry.size + ((512 - (entry.size % 512)) % 512);
+    await reader.skip(next - reader.position, truncated(name));
   }
   // Only zero blocks may follow the end-of-archive marker (GNU tar pads to its record size).
   for await (const chunk of reader.rest()) {

@@ -81,6 +81,42 @@ describe('EntryIndex.readRange', () => {
   });
 });
 
+describe('streamEntries with the seek table', () => {
+  it('Given a large entry whose size is not a multiple of 512, When its data is skipped, Then its frames are not read to reach the padding', async () => {
+    const ws = await makeWorkspace();
+    // 60 MiB + 123 bytes: two frames, the last about 28 MiB, then 389 bytes of tar padding.
+    const spec = await ws.spec('1.0.0', { layerSize: 60 * MiB + 123, ggufSize: 256 * 1024 });
+    const { bundle: path } = await createBundle({ specPath: spec, outDir: ws.out });
+    const bundle = await openBundle(path);
+    let read = 0;
+    const { source } = bundle;
+    const counting: typeof source = {
+      name: source.name,
+      size: source.size,
+      parts: source.parts,
+      stream: async function* (start, end, options) {
+        for await (const chunk of source.stream(start, end, options)) {
+          read += chunk.length;
+          yield chunk;
+        }
+      },
+      read: async (start, length) => {
+        read += length;
+        return source.read(start, length);
+      },
+    };
+    const paths: string[] = [];
+    for await (const e of streamEntries({ ...bundle, source: counting }, { seek: true })) paths.push(e.path);
+    const plain: string[] = [];
+    for await (const e of streamEntries(await openBundle(path))) plain.push(e.path);
+    expect(paths).toEqual(plain);
+    expect(source.size).toBeGreaterThan(60 * MiB);
+    // Headers and small entries only (with 1 MiB read-ahead per frame touched), not the large
+    // entry's last frame.
+    expect(read).toBeLessThan(8 * MiB);
+  });
+});
+
 describe('rawFrameContent', () => {
   it('Given a frame of raw blocks, Then its content is sliced out exactly and reported complete', async () => {
     const data = randomBytes(100_000);
