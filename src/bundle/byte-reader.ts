@@ -72,6 +72,16 @@ export class ByteReader {
     }
   }
 
+  /**
+   * Ends the source early (its `return`), so a reader left with bytes it will never ask for closes
+   * the file and decompressor behind it now, not at garbage collection (or never, for a raw fd).
+   */
+  async close(): Promise<void> {
+    this.#done = true;
+    this.#buf = Buffer.alloc(0);
+    await this.#it.return?.(undefined);
+  }
+
   /** Everything left, to the end of the stream. */
   async *rest(): AsyncGenerator<Buffer> {
     while (this.#buf.length > 0 || (await this.#fill())) {

@@ -48,29 +48,31 @@ export async function openBundle(path: string): Promise<OpenedBundle> {
   if (source.size === 0) throw formatError(`${path}: file is empty`, 'copy the bundle again');
   const frames = await readFrames(source);
   const reader = new ByteReader(decompress(source.stream(), source.name));
-  const entries = parseTar(reader, source.name);
+  try {
+    return { source, frames, ...(await readHead(reader, source.name)) };
+  } finally {
+    await reader.close();
+  }
+}
+
+/** The manifest and signature entries at the start of the tar stream. */
+async function readHead(reader: ByteReader, name: string): Promise<Omit<OpenedBundle, 'source' | 'frames'>> {
+  const entries = parseTar(reader, name);
   const first = await entries.next();
   if (first.done || first.value.path !== Entry.manifest) {
     throw formatError(
-      `${source.name}: first entry is ${first.done ? 'missing' : `"${first.value.path}"`}, expected ${Entry.manifest}: not a kubechat bundle`,
+      `${name}: first entry is ${first.done ? 'missing' : `"${first.value.path}"`}, expected ${Entry.manifest}: not a kubechat bundle`,
       'pass a bundle made by kubechat bundle create',
     );
   }
-  const manifestBytes = await readSmall(reader, first.value, source.name);
-  const manifest = parseManifest(manifestBytes, source.name);
+  const manifestBytes = await readSmall(reader, first.value, name);
+  const manifest = parseManifest(manifestBytes, name);
   let signature: Buffer | undefined;
   const second = await entries.next();
   if (!second.done && second.value.path === Entry.signature)
-    signature = await readSmall(reader, second.value, source.name);
+    signature = await readSmall(reader, second.value, name);
   await entries.return(undefined);
-  return {
-    source,
-    manifest,
-    manifestBytes,
-    manifestDigest: manifestDigest(manifestBytes),
-    signature,
-    frames,
-  };
+  return { manifest, manifestBytes, manifestDigest: manifestDigest(manifestBytes), signature };
 }
 
 async function readSmall(reader: ByteReader, entry: TarEntry, name: string): Promise<Buffer> {
@@ -123,17 +125,21 @@ export async function* streamEntries(
   const reader = frames
     ? new ByteReader(frames.content, 0, (n) => frames.seekTo(n))
     : new ByteReader(decompress(bundle.source.stream(), name, { reuse: options.transient }));
-  for await (const entry of parseTar(reader, name)) {
-    yield { ...entry, data: reader.chunks(entry.size, truncated(name)) };
-    // Whatever the caller left unread of the entry (all, some or none) is skipped here, with its
-    // padding in the same skip: a skip that stops in the padding, at the end of a large entry's last
-    // frame, would read that whole frame (up to 32 MiB) to get there.
-    const next = entry.dataOffset + entry.size + ((512 - (entry.size % 512)) % 512);
-    await reader.skip(next - reader.position, truncated(name));
-  }
-  // Only zero blocks may follow the end-of-archive marker (GNU tar pads to its record size).
-  for await (const chunk of reader.rest()) {
-    if (chunk.some((b) => b !== 0)) throw formatError(`${name}: data after the end-of-archive marker`);
+  try {
+    for await (const entry of parseTar(reader, name)) {
+      yield { ...entry, data: reader.chunks(entry.size, truncated(name)) };
+      // Whatever the caller left unread of the entry (all, some or none) is skipped here, with its
+      // padding in the same skip: a skip that stops in the padding, at the end of a large entry's
+      // last frame, would read that whole frame (up to 32 MiB) to get there.
+      const next = entry.dataOffset + entry.size + ((512 - (entry.size % 512)) % 512);
+      await reader.skip(next - reader.position, truncated(name));
+    }
+    // Only zero blocks may follow the end-of-archive marker (GNU tar pads to its record size).
+    for await (const chunk of reader.rest()) {
+      if (chunk.some((b) => b !== 0)) throw formatError(`${name}: data after the end-of-archive marker`);
+    }
+  } finally {
+    await reader.close(); // a caller that stops early (found its entry, or failed) closes the file
   }
 }
 
@@ -235,8 +241,12 @@ async function* readTarRange(
     last++;
   if (first < 0) throw formatError(`${bundle.source.name}: tar offset ${start} is outside every frame`);
   const reader = frameReader(bundle, first, last, reuse);
-  await reader.skip(start - frames[first]!.tarStart, truncated(bundle.source.name));
-  yield* reader.chunks(end - start, truncated(bundle.source.name));
+  try {
+    await reader.skip(start - frames[first]!.tarStart, truncated(bundle.source.name));
+    yield* reader.chunks(end - start, truncated(bundle.source.name));
+  } finally {
+    await reader.close(); // the last frame may go on past `end` (tar padding, the next entry)
+  }
 }
 
 export async function readToc(bundle: OpenedBundle): Promise<Toc | undefined> {
@@ -245,10 +255,14 @@ export async function readToc(bundle: OpenedBundle): Promise<Toc | undefined> {
   const last = frames.findLastIndex((f) => f.tarSize > 0);
   if (last < 0) return undefined;
   const reader = frameReader(bundle, last, last);
-  const it = parseTar(reader, bundle.source.name);
-  const entry = await it.next();
-  if (entry.done || entry.value.path !== Entry.toc) return undefined;
-  const bytes = await readSmall(reader, entry.value, bundle.source.name);
+  let bytes: Buffer;
+  try {
+    const entry = await parseTar(reader, bundle.source.name).next();
+    if (entry.done || entry.value.path !== Entry.toc) return undefined;
+    bytes = await readSmall(reader, entry.value, bundle.source.name);
+  } finally {
+    await reader.close();
+  }
   try {
     return JSON.parse(bytes.toString('utf8')) as Toc;
   } catch {

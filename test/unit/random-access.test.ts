@@ -5,6 +5,7 @@
  */
 import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { readdirSync } from 'node:fs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { EntryIndex, openBundle, streamEntries } from '../../src/bundle/reader.js';
 import { parseFrameHeader, rawFrame, rawFrameContent, mayBeAllRaw } from '../../src/bundle/zstd.js';
@@ -78,6 +79,24 @@ describe('EntryIndex.readRange', () => {
     await rest;
     expect(got).toBe(10 * MiB);
     expect(snapshot.equals(data.subarray(0, snapshot.length))).toBe(true);
+  });
+});
+
+describe('file descriptors', () => {
+  it('Given bundles opened and entries read by range, When each read ends, Then no file stays open', async () => {
+    const open = () => readdirSync('/proc/self/fd').length;
+    const [path, data] = [...entries].reduce((a, b) => (a[1].length > b[1].length ? a : b));
+    // Warm up: lazily loaded modules and libuv's own descriptors are opened once.
+    await collect((await EntryIndex.open(await openBundle(parts))).readRange(path, 0, 10));
+    const before = open();
+    for (let i = 0; i < 20; i++) {
+      const index = await EntryIndex.open(await openBundle(parts));
+      // A range that ends inside a frame: the reader stops before the frame does.
+      const got = await collect(index.readRange(path, 0, data.length - 1000, { reuse: i % 2 === 0 }));
+      expect(got.length).toBe(data.length - 1000);
+      for await (const e of streamEntries(await openBundle(parts))) if (e.path === path) break;
+    }
+    expect(open()).toBe(before);
   });
 });
 
