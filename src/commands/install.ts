@@ -224,7 +224,9 @@ ${EXIT_CODES_HELP}`;
               versions,
               source: args.bundle,
             });
-            // Accepted: the preflight suite reads the targets (exit 33), then the first write.
+            // Accepted: the preflight suite reads the targets (exit 33), then the first write. The
+            // suites read the bundle install has open (here and after the install).
+            validationTargets.bundle = bundle;
             if (hooks) preflight = await hooks.installPreflight(validationTargets, reporter);
             // Only now is anything written (schema, seed, the deployment row).
             await database?.prepare({

@@ -21,6 +21,8 @@ import type { Database } from '../db/connection.js';
 export interface ValidateInputs {
   /** Bundle file, first part or parts file. */
   bundlePath?: string;
+  /** That bundle already opened by the caller (install): read, not opened again. */
+  openedBundle?: OpenedBundle;
   /** `HOST[:PORT]` of an OCI registry, or `oci:DIR`. */
   registry?: string;
   registryPrefix?: string;
@@ -81,7 +83,11 @@ export class ValidationContext {
     return this.inputs.now ?? new Date();
   }
 
-  readonly bundle = once<OpenedBundle>(() => openBundle(this.inputs.bundlePath!));
+  readonly bundle = once<OpenedBundle>(() =>
+    this.inputs.openedBundle
+      ? Promise.resolve(this.inputs.openedBundle)
+      : openBundle(this.inputs.bundlePath!),
+  );
 
   readonly entryIndex = once(async () => EntryIndex.open(await this.bundle()));
 

@@ -5,6 +5,7 @@
  * exit 34: the content is in, the checks say it is not right). `--no-validate` skips both.
  */
 import type pg from 'pg';
+import type { OpenedBundle } from '../bundle/reader.js';
 import { KubechatError } from '../lib/errors.js';
 import type { Reporter } from '../lib/progress.js';
 import type { TrustedKey } from '../signing/signature.js';
@@ -14,6 +15,8 @@ import type { CheckStatus, SuiteName, ValidationReport, ValidationSummary } from
 
 export interface InstallTargets {
   bundlePath: string;
+  /** The bundle install has open: the suites read it instead of opening the file again. */
+  bundle?: OpenedBundle;
   registry?: string;
   registryPrefix?: string;
   registryCa?: string;
@@ -44,6 +47,7 @@ export interface InstallValidation {
 function inputsOf(t: InstallTargets): ValidateInputs {
   return {
     bundlePath: t.bundlePath,
+    openedBundle: t.bundle,
     registry: t.registry,
     registryPrefix: t.registryPrefix,
     registryCa: t.registryCa,
