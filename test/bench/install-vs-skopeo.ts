@@ -2,7 +2,8 @@
  * Benchmark (issue 5): `kubechat install` of two 128 MiB images from a bundle into a loopback
  * docker-registry, against `skopeo copy oci:… docker://…` of the same images (from an OCI layout on
  * disk, already uncompressed) into another, in one run; then a re-run of the finished install.
- * Prints the times and ratios (targets: install <= 0.8x skopeo, re-run < 10% of the first install).
+ * Prints the times and ratios (targets: install <= 0.8x skopeo, re-run < 10% of the first install),
+ * and the CPU seconds of each side and of the registry it pushed to.
  * Not a test: it asserts nothing and is never run by `npm test`.
  *
  *   npm run bench:install       (inputs in a temp dir, removed afterwards)
@@ -10,7 +11,9 @@
  *   KUBECHAT_BENCH_DIR=/big/disk KUBECHAT_BENCH_RUNS=3 npm run bench:install
  */
 import { spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { rm, writeFile } from 'node:fs/promises';
+import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ROOT } from '../support/cli.js';
 import { writeOciLayout } from '../support/oci-fixture.js';
@@ -23,21 +26,41 @@ const IMAGES = ['api', 'worker'];
 /** Extra install flags, e.g. KUBECHAT_BENCH_INSTALL_FLAGS=--no-validate to time the push alone. */
 const EXTRA = process.env.KUBECHAT_BENCH_INSTALL_FLAGS ?? '';
 
-function timed(cmd: string): number {
-  return run(cmd).seconds;
+const CPU_FILE = join(tmpdir(), `kubechat-bench-install-cpu-${process.pid}`);
+const TICKS = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout.trim()) || 100;
+
+/** CPU seconds (user + system) a running process has used so far, from /proc. */
+function cpuOf(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / TICKS; // utime, stime (fields 14 and 15)
 }
 
-function run(cmd: string): { seconds: number; stdout: string } {
+/**
+ * Wall seconds of a shell command, its CPU seconds (GNU time: user + system of all its processes)
+ * and the CPU seconds the registry it talks to used meanwhile: on a small machine the push is bound
+ * by the CPU both need, so these say more than wall time when the machine is shared.
+ */
+function run(
+  cmd: string,
+  registry: TestRegistry,
+): { seconds: number; cpu: number; registryCpu: number; stdout: string } {
+  const before = cpuOf(registry.process.pid!);
   const started = process.hrtime.bigint();
-  const r = spawnSync('bash', ['-o', 'pipefail', '-c', cmd], { encoding: 'utf8', maxBuffer: 64 * MiB });
+  const r = spawnSync('/usr/bin/time', ['-f', '%U %S', '-o', CPU_FILE, 'bash', '-o', 'pipefail', '-c', cmd], {
+    encoding: 'utf8',
+    maxBuffer: 64 * MiB,
+  });
+  const seconds = Number(process.hrtime.bigint() - started) / 1e9;
   if (r.status !== 0) throw new Error(`${cmd} failed: ${r.stderr}`);
-  return { seconds: Number(process.hrtime.bigint() - started) / 1e9, stdout: r.stdout };
+  const [user, sys] = readFileSync(CPU_FILE, 'utf8').trim().split('\n').pop()!.split(' ').map(Number);
+  return { seconds, cpu: user! + sys!, registryCpu: cpuOf(registry.process.pid!) - before, stdout: r.stdout };
 }
 
-/** Wall time of the command, and the install's own time from its --json result (no process start-up). */
-function timedInstall(cmd: string): { wall: number; inside: number } {
-  const r = run(cmd);
-  return { wall: r.seconds, inside: (JSON.parse(r.stdout) as { seconds: number }).seconds };
+/** `run`, plus the install's own time from its --json result (no process start-up). */
+function timedInstall(cmd: string, registry: TestRegistry) {
+  const r = run(cmd, registry);
+  return { ...r, inside: (JSON.parse(r.stdout) as { seconds: number }).seconds };
 }
 
 const dir = await benchDir('kubechat-bench-install-');
@@ -64,7 +87,12 @@ ${IMAGES.map((n) => `    - {ref: "bench/${n}:1.0", from: "oci:./inputs/${n}:1.0"
 `,
   );
   const bin = join(ROOT, 'bin', 'run.js');
-  timed(`'${process.execPath}' '${bin}' bundle create -f '${spec}' -o '${dir}/out' --json > /dev/null`);
+  const made = spawnSync(
+    'bash',
+    ['-c', `'${process.execPath}' '${bin}' bundle create -f '${spec}' -o '${dir}/out' --json > /dev/null`],
+    { encoding: 'utf8' },
+  );
+  if (made.status !== 0) throw new Error(`bundle create failed: ${made.stderr}`);
   const bundle = `${dir}/out/bench-install-1.0.0.kcb.tar.zst`;
   spawnSync('bash', ['-c', `cat '${bundle}' $(find '${dir}/inputs' -type f) > /dev/null`]); // warm cache for both
   const ours: number[] = [];
@@ -72,28 +100,38 @@ ${IMAGES.map((n) => `    - {ref: "bench/${n}:1.0", from: "oci:./inputs/${n}:1.0"
   const reruns: number[] = [];
   const oursInside: number[] = [];
   const rerunsInside: number[] = [];
+  const cpu = {
+    ours: [] as number[],
+    theirs: [] as number[],
+    regOurs: [] as number[],
+    regTheirs: [] as number[],
+  };
   if (process.env.KUBECHAT_BENCH_KEEP) process.stderr.write(`bundle: ${bundle}\n`);
   for (let i = 0; i < RUNS; i++) {
     const forSkopeo = await startRegistry();
     const forUs = await startRegistry();
     registries.push(forSkopeo, forUs);
     spawnSync('sync');
-    theirs.push(
-      timed(
-        IMAGES.map(
-          (n) =>
-            `skopeo copy -q --dest-tls-verify=false oci:'${dir}/inputs/${n}':1.0 docker://${forSkopeo.host}/bench/${n}:1.0`,
-        ).join(' && '),
-      ),
+    const sk = run(
+      IMAGES.map(
+        (n) =>
+          `skopeo copy -q --dest-tls-verify=false oci:'${dir}/inputs/${n}':1.0 docker://${forSkopeo.host}/bench/${n}:1.0`,
+      ).join(' && '),
+      forSkopeo,
     );
+    theirs.push(sk.seconds);
+    cpu.theirs.push(sk.cpu);
+    cpu.regTheirs.push(sk.registryCpu);
     spawnSync('sync');
     const state = join(dir, `state-${i}`);
     const install = `KUBECHAT_STATE_DIR='${state}' '${process.execPath}' '${bin}' install '${bundle}' --allow-unsigned --registry ${forUs.host} --json ${EXTRA}`;
-    const first = timedInstall(install);
-    const again = timedInstall(install);
-    ours.push(first.wall);
+    const first = timedInstall(install, forUs);
+    const again = timedInstall(install, forUs);
+    ours.push(first.seconds);
     oursInside.push(first.inside);
-    reruns.push(again.wall);
+    cpu.ours.push(first.cpu);
+    cpu.regOurs.push(first.registryCpu);
+    reruns.push(again.seconds);
     rerunsInside.push(again.inside);
     await forSkopeo.stop();
     await forUs.stop();
@@ -112,9 +150,13 @@ ${IMAGES.map((n) => `    - {ref: "bench/${n}:1.0", from: "oci:./inputs/${n}:1.0"
     `kubechat install re-run (already installed): ${r.toFixed(2)} s (${ri.toFixed(2)} s without process start-up)`,
     `ratio install/skopeo: ${(o / t).toFixed(2)}x (target <= 0.80x); median of the per-run ratios ${paired.toFixed(2)}x`,
     `ratio re-run/first install: ${((r / o) * 100).toFixed(1)}% wall, ${((ri / oi) * 100).toFixed(1)}% without start-up (target < 10%)`,
+    `CPU seconds (user + system, medians): kubechat install ${median(cpu.ours).toFixed(2)} + its registry ` +
+      `${median(cpu.regOurs).toFixed(2)}; skopeo ${median(cpu.theirs).toFixed(2)} + its registry ` +
+      `${median(cpu.regTheirs).toFixed(2)}; ${availableParallelism()} CPU(s)`,
   ];
   process.stdout.write(lines.join('\n') + '\n');
 } finally {
   await Promise.all(registries.map((r) => r.stop()));
+  await rm(CPU_FILE, { force: true });
   if (!process.env.KUBECHAT_BENCH_KEEP) await rm(dir, { recursive: true, force: true });
 }
