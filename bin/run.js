@@ -22,5 +22,15 @@ if (want && (major < Number(want[1]) || (major === Number(want[1]) && minor < Nu
 }
 process.env.OCLIF_DISABLE_ENGINE_WARNING ??= '1';
 
+// Whoever reads our output may go early (`kubechat --help | head -1`). Then the rest of the output
+// is dropped, and the command still finishes its work and exits with its own code. oclif waits for
+// stdout to drain at the end: release it, or Node would exit with an "unsettled top-level await"
+// warning (exit 13) instead.
+process.stdout.on('error', (err) => {
+  if (err.code !== 'EPIPE') throw err;
+  process.stdout.write = () => true;
+  process.stdout.emit('drain');
+});
+
 const { execute } = await import('@oclif/core');
 await execute({ dir: import.meta.url });

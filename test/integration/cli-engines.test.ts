@@ -1,4 +1,7 @@
-/** bin/run.js checks kubechat's own `engines.node`, not oclif's, and says how to get the right Node. */
+/**
+ * bin/run.js checks kubechat's own `engines.node`, not oclif's, and says how to get the right Node;
+ * and it ends quietly when whoever reads its output has gone.
+ */
 import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -37,5 +40,18 @@ describe('Node version check', () => {
     expect(r.stderr).toContain(`kubechat needs Node ${engines}`);
     expect(r.stderr).toContain('npx kubechat');
     expect(r.stderr).not.toContain('Node version must be');
+  });
+});
+
+describe('a closed stdout', () => {
+  it('Given a reader that exits at once, When kubechat writes to it, Then it ends quietly with 0', () => {
+    // `true` exits before Node has started, so the first write meets a closed pipe (EPIPE).
+    const r = spawnSync(
+      'bash',
+      ['-c', `'${process.execPath}' '${join(ROOT, 'bin', 'run.js')}' --help | true; exit \${PIPESTATUS[0]}`],
+      { encoding: 'utf8' },
+    );
+    expect(r.stderr).not.toMatch(/unsettled top-level await|EPIPE/);
+    expect(r.status).toBe(0);
   });
 });
