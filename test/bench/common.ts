@@ -16,14 +16,17 @@ export async function benchDir(prefix: string): Promise<string> {
   return mkdtemp(join(base, prefix));
 }
 
-/** Wall and CPU seconds (user + system, all processes of the command) of a bash command, under GNU time. */
-export function timedCpu(cmd: string): { wall: number; cpu: number } {
+/**
+ * Wall and CPU seconds (user + system, all processes of the command) of a bash command, under GNU
+ * time, and what it printed on stdout.
+ */
+export function timedCpu(cmd: string): { wall: number; cpu: number; stdout: string } {
   const r = spawnSync('/usr/bin/time', ['-f', '%e %U %S', 'bash', '-o', 'pipefail', '-c', cmd], {
     encoding: 'utf8',
   });
   if (r.status !== 0) throw new Error(`${cmd} failed (${r.status}): ${r.stderr}`);
   const [wall, user, sys] = r.stderr.trim().split('\n').pop()!.split(' ').map(Number);
-  return { wall: wall!, cpu: user! + sys! };
+  return { wall: wall!, cpu: user! + sys!, stdout: r.stdout };
 }
 
 /** A module of the built CLI (dist/), for benchmarks that time library calls without process start-up. */

@@ -13,12 +13,12 @@
 import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { rm, writeFile } from 'node:fs/promises';
-import { availableParallelism, tmpdir } from 'node:os';
+import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { ROOT } from '../support/cli.js';
 import { writeOciLayout } from '../support/oci-fixture.js';
 import { startRegistry, type TestRegistry } from '../support/registry.js';
-import { benchDir, median } from './common.js';
+import { benchDir, median, timedCpu } from './common.js';
 
 const MiB = 1024 * 1024;
 const RUNS = Number(process.env.KUBECHAT_BENCH_RUNS ?? 3);
@@ -26,7 +26,6 @@ const IMAGES = ['api', 'worker'];
 /** Extra install flags, e.g. KUBECHAT_BENCH_INSTALL_FLAGS=--no-validate to time the push alone. */
 const EXTRA = process.env.KUBECHAT_BENCH_INSTALL_FLAGS ?? '';
 
-const CPU_FILE = join(tmpdir(), `kubechat-bench-install-cpu-${process.pid}`);
 const TICKS = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout.trim()) || 100;
 
 /** CPU seconds (user + system) a running process has used so far, from /proc. */
@@ -47,14 +46,9 @@ function run(
 ): { seconds: number; cpu: number; registryCpu: number; stdout: string } {
   const before = cpuOf(registry.process.pid!);
   const started = process.hrtime.bigint();
-  const r = spawnSync('/usr/bin/time', ['-f', '%U %S', '-o', CPU_FILE, 'bash', '-o', 'pipefail', '-c', cmd], {
-    encoding: 'utf8',
-    maxBuffer: 64 * MiB,
-  });
+  const { cpu, stdout } = timedCpu(cmd);
   const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-  if (r.status !== 0) throw new Error(`${cmd} failed: ${r.stderr}`);
-  const [user, sys] = readFileSync(CPU_FILE, 'utf8').trim().split('\n').pop()!.split(' ').map(Number);
-  return { seconds, cpu: user! + sys!, registryCpu: cpuOf(registry.process.pid!) - before, stdout: r.stdout };
+  return { seconds, cpu, registryCpu: cpuOf(registry.process.pid!) - before, stdout };
 }
 
 /** `run`, plus the install's own time from its --json result (no process start-up). */
@@ -157,6 +151,5 @@ ${IMAGES.map((n) => `    - {ref: "bench/${n}:1.0", from: "oci:./inputs/${n}:1.0"
   process.stdout.write(lines.join('\n') + '\n');
 } finally {
   await Promise.all(registries.map((r) => r.stop()));
-  await rm(CPU_FILE, { force: true });
   if (!process.env.KUBECHAT_BENCH_KEEP) await rm(dir, { recursive: true, force: true });
 }
