@@ -26,13 +26,16 @@ export interface ByteSource {
   read(start: number, length: number): Promise<Buffer>;
 }
 
-/** Buffers of a reusing stream: enough to keep a socket busy while the next read is in flight. */
-const RING = 4;
+/**
+ * Buffers of a reusing stream: enough to keep a socket busy while the next read is in flight. A
+ * consumer holds up to three (targets/channel.ts IN_USE_BEHIND), so six leave the reader three ahead.
+ */
+const RING = 6;
 const RING_BUFFER = 1024 * 1024;
 
 /**
  * The leasable buffers a reusing stream reads into, taken in turn. One ring can serve several
- * streams one after another (the frames of one blob): a long blob then allocates 4 MiB once, not
+ * streams one after another (the frames of one blob): a long blob then allocates 6 MiB once, not
  * once per frame.
  */
 export class ReadRing {

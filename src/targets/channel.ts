@@ -1,12 +1,14 @@
 import { lease } from '../lib/leases.js';
 
 /**
- * How far behind the newest chunk a consumer has taken a chunk may still be in use. Targets hand
- * chunks to a socket (undici) or a file write stream, which take the next chunk only once the one
- * before is written or their buffer is below its high-water mark (64 KiB): with read-ahead of a
- * chunk or two, nothing older than this is referenced any more.
+ * How far behind the start of the newest chunk a consumer has taken an older chunk may still be in
+ * use. Targets hand chunks to a socket (undici) or a file write. A file target awaits each write. A
+ * socket body (a Readable that holds one chunk) takes the next chunk only once its buffer is empty:
+ * then the socket holds at most the chunk before, whole, plus less than its high-water mark (64 KiB)
+ * of older ones. Chunks are at most 1 MiB (a read or decompression buffer): 2 MiB covers that with
+ * room to spare.
  */
-export const IN_USE_BEHIND = 1024 * 1024;
+export const IN_USE_BEHIND = 2 * 1024 * 1024;
 
 /**
  * A bounded byte queue from the bundle reader to one target's write. The reader pushes each verified

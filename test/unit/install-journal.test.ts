@@ -86,35 +86,35 @@ describe('Channel', () => {
 
   it('Given views of a reusable read buffer, Then each stays leased until the consumer is IN_USE_BEHIND bytes past it, and all are released at the end', async () => {
     const KiB = 1024;
-    const ring = Array.from({ length: 3 }, () => {
-      const b = Buffer.alloc(512 * KiB);
+    const ring = Array.from({ length: 4 }, () => {
+      const b = Buffer.alloc(1024 * KiB);
       return { b, leases: makeLeasable(b.buffer) };
     });
     const ch = new Channel(64 * 1024 * KiB);
-    // Eight 256 KiB views: two per buffer, buffers used in turn (as a reusing reader does).
-    for (let i = 0; i < 8; i++) {
-      const slot = ring[Math.floor(i / 2) % 3]!;
-      await ch.push(slot.b.subarray((i % 2) * 256 * KiB, ((i % 2) + 1) * 256 * KiB));
+    // Twelve 512 KiB views: two per buffer, buffers used in turn (as a reusing reader does).
+    const bufferOf = (i: number) => Math.floor(i / 2) % 4;
+    for (let i = 0; i < 12; i++) {
+      await ch.push(ring[bufferOf(i)]!.b.subarray((i % 2) * 512 * KiB, ((i % 2) + 1) * 512 * KiB));
     }
     ch.end();
-    expect(ring.map((r) => r.leases.size)).toEqual([4, 2, 2]); // nothing taken yet: all leased
+    expect(ring.map((r) => r.leases.size)).toEqual([4, 4, 2, 2]); // nothing taken yet: all leased
     const it = ch[Symbol.asyncIterator]();
     const heldWhenAsked: number[][] = [];
-    for (let n = 0; n < 8; n++) {
+    for (let n = 0; n < 12; n++) {
       await it.next();
       await new Promise((r) => setImmediate(r)); // let released leases settle
       heldWhenAsked.push(ring.map((r) => r.leases.size));
     }
-    // Taking chunk k releases the chunks that end IN_USE_BEHIND (1 MiB: four chunks) before the start
-    // of chunk k: with chunk 5 (1.25 MiB) chunk 0 goes, with chunk 6 chunk 1 (buffer 0 is free).
-    expect(IN_USE_BEHIND).toBe(1024 * KiB);
-    expect(heldWhenAsked[4]).toEqual([4, 2, 2]);
-    expect(heldWhenAsked[5]).toEqual([3, 2, 2]);
-    expect(heldWhenAsked[6]).toEqual([2, 2, 2]);
-    expect(heldWhenAsked[7]).toEqual([2, 1, 2]);
+    // Taking chunk k releases the chunks that end IN_USE_BEHIND (2 MiB: four chunks) or more before
+    // the start of chunk k: a 1 MiB chunk in a socket's queue plus its 64 KiB high-water mark fit.
+    expect(IN_USE_BEHIND).toBe(2048 * KiB);
+    expect(heldWhenAsked[4]).toEqual([4, 4, 2, 2]);
+    expect(heldWhenAsked[5]).toEqual([3, 4, 2, 2]); // chunk 0 goes
+    expect(heldWhenAsked[6]).toEqual([2, 4, 2, 2]);
+    expect(heldWhenAsked[11]).toEqual([2, 2, 0, 1]); // chunks 0-6 released, 7-11 held
     expect((await it.next()).done).toBe(true);
     await new Promise((r) => setImmediate(r));
-    expect(ring.map((r) => r.leases.size)).toEqual([0, 0, 0]);
+    expect(ring.map((r) => r.leases.size)).toEqual([0, 0, 0, 0]);
   });
 
   it('Given a consumer that never reads (its write failed first), When abandoned, Then pushes return at once and no lease is left', async () => {
