@@ -416,7 +416,12 @@ export function mayBeAllRaw(header: FrameHeader, contentSize: number, compressed
 
 /**
  * The content of a frame made of raw blocks, sliced straight out of its compressed bytes (given from
- * just after the frame header): no decompressor and no copy, for serving large incompressible blobs.
+ * just after the frame header): no decompressor and no allocation, for serving large incompressible
+ * blobs. Each input chunk is compacted in place (the 3-byte block headers inside it are closed up
+ * with one memmove) and yielded as one view, so a 1 MiB read gives one chunk of ~1 MiB, not eight of
+ * 128 KiB: every chunk costs a hash update, a queue hand-off and a socket write downstream, and
+ * those per-chunk costs outweigh the move. The chunks are the caller's to rewrite: the input must be
+ * buffers no one else reads (fresh reads, or read buffers handed over until the next read).
  * Returns the number of bytes yielded and whether the whole frame was raw; on the first block that
  * is not raw it stops, and the caller decompresses the frame the ordinary way from that offset.
  */
@@ -429,26 +434,47 @@ export async function* rawFrameContent(
   let last = false;
   for await (const chunk of blocks) {
     let at = 0;
+    // Content found so far in this chunk, moved together at [start, end).
+    let start = -1;
+    let end = 0;
+    const flush = (): Buffer | undefined => {
+      if (start < 0 || end === start) return undefined;
+      const out = chunk.subarray(start, end);
+      yielded += out.length;
+      start = -1;
+      return out;
+    };
     while (at < chunk.length) {
       if (dataLeft > 0) {
         const take = Math.min(dataLeft, chunk.length - at);
-        yield chunk.subarray(at, at + take);
-        yielded += take;
+        if (start < 0) start = end = at;
+        else if (end !== at) chunk.copyWithin(end, at, at + take);
+        end += take;
         dataLeft -= take;
         at += take;
         continue;
       }
-      if (last) return { complete: true, yielded }; // what follows is the checksum
+      if (last) {
+        const out = flush();
+        if (out) yield out;
+        return { complete: true, yielded }; // what follows is the checksum
+      }
       const need = 3 - header.length;
       header = Buffer.concat([header, chunk.subarray(at, at + need)]);
       at += Math.min(need, chunk.length - at);
       if (header.length < 3) continue;
       const h = header.readUIntLE(0, 3);
       header = Buffer.alloc(0);
-      if (((h >> 1) & 3) !== 0) return { complete: false, yielded };
+      if (((h >> 1) & 3) !== 0) {
+        const out = flush();
+        if (out) yield out;
+        return { complete: false, yielded };
+      }
       last = (h & 1) === 1;
       dataLeft = h >>> 3;
     }
+    const out = flush();
+    if (out) yield out;
   }
   return { complete: last && dataLeft === 0, yielded };
 }

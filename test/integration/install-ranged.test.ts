@@ -122,9 +122,10 @@ describe('ranged reads of large blobs', () => {
     expect(two.startedWhile).toHaveLength(1);
     expect(Math.max(...two.startedWhile[0]!)).toBeLessThan(BIG / 2);
     // One stream: the pass reads the first blob through before the second begins (up to the 8 MiB
-    // the channel holds for a slow target).
+    // the channel holds for a slow target, plus the chunk in the consumer's hands and the one being
+    // pushed: up to 1 MiB each).
     expect(one.startedWhile).toHaveLength(1);
-    expect(Math.max(...one.startedWhile[0]!)).toBeGreaterThanOrEqual(BIG - 9 * MiB);
+    expect(Math.max(...one.startedWhile[0]!)).toBeGreaterThanOrEqual(BIG - 10 * MiB);
     // Bounded memory: the slow target never lets the readers run a whole blob ahead.
     expect(two.peakQueued).toBeLessThan(200 * MiB);
   });

@@ -159,6 +159,46 @@ describe('rawFrameContent', () => {
     expect(Buffer.concat(out).equals(data)).toBe(true);
   });
 
+  it('Given read buffers holding many raw blocks, Then each buffer yields one chunk with the block headers closed up', async () => {
+    const data = randomBytes(3 * 1024 * 1024 + 5); // 25 raw blocks of at most 128 KiB
+    const blocks: Buffer[] = [];
+    for (let at = 0; at < data.length; at += 128 * 1024) {
+      const size = Math.min(128 * 1024, data.length - at);
+      const h = (at + size === data.length ? 1 : 0) | (size << 3); // last flag; type 0 (raw)
+      blocks.push(Buffer.from([h & 0xff, (h >> 8) & 0xff, (h >> 16) & 0xff]), data.subarray(at, at + size));
+    }
+    const fcs = Buffer.alloc(4);
+    fcs.writeUInt32LE(data.length);
+    // magic; single segment with a 4-byte content size
+    const frame = Buffer.concat([Buffer.from([0x28, 0xb5, 0x2f, 0xfd, 0xa0]), fcs, ...blocks]);
+    expect(spawnSync('zstd', ['-dc'], { input: frame, maxBuffer: 8 * 1024 * 1024 }).stdout.equals(data)).toBe(
+      true,
+    );
+    const head = parseFrameHeader(frame)!;
+    expect(mayBeAllRaw(head, data.length, frame.length)).toBe(true);
+    for (const size of [1024 * 1024, 300_001]) {
+      const pieces: Buffer[] = [];
+      // Copies: the content is compacted inside the buffers it is read into.
+      for (let at = head.headerSize; at < frame.length; at += size)
+        pieces.push(Buffer.from(frame.subarray(at, at + size)));
+      const it = rawFrameContent(
+        (async function* () {
+          yield* pieces;
+        })(),
+      );
+      const out: Buffer[] = [];
+      let r = await it.next();
+      while (!r.done) {
+        out.push(r.value);
+        r = await it.next();
+      }
+      expect(r.value).toEqual({ complete: true, yielded: data.length });
+      expect(Buffer.concat(out).equals(data)).toBe(true);
+      expect(out.length).toBe(pieces.length); // one per read, not one per block
+      expect(out.every((c, i) => c.buffer === pieces[i]!.buffer)).toBe(true); // views, not copies
+    }
+  });
+
   it('Given a frame whose second block is RLE, Then it stops there and zstd agrees on what came before', async () => {
     const raw = randomBytes(1000);
     const block = (type: number, size: number, last: boolean) => {
