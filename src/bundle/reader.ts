@@ -8,7 +8,7 @@ import { formatError } from '../lib/errors.js';
 import { ByteReader } from './byte-reader.js';
 import { Entry } from './layout.js';
 import { manifestDigest, parseManifest, type BundleManifest } from './manifest.js';
-import { openBundleSource, ReadRing, type ByteSource } from './source.js';
+import { openBundleSource, READ_RING_BUFFERS, ReadRing, type ByteSource } from './source.js';
 import { parseTar, type TarEntry } from './tar.js';
 import type { Toc } from './archive-writer.js';
 import {
@@ -179,10 +179,11 @@ function seekingFrames(
 }
 
 /** The tar stream from the start of frame `first` to the end of frame `last`, decompressing only those. */
-function frameReader(bundle: OpenedBundle, first: number, last: number, reuse = false): ByteReader {
+function frameReader(bundle: OpenedBundle, first: number, last: number, ringBuffers?: number): ByteReader {
   const frames = bundle.frames!;
   async function* content(): AsyncGenerator<Buffer> {
-    const ring = reuse ? new ReadRing() : undefined; // one for all the frames of the range
+    // With ringBuffers, one ring of reused read buffers for all the frames of the range.
+    const ring = ringBuffers ? new ReadRing(ringBuffers) : undefined;
     for (let i = first; i <= last; i++) yield* frameContent(bundle, frames[i]!, ring);
   }
   return new ByteReader(content(), frames[first]!.tarStart);
@@ -229,7 +230,7 @@ async function* readTarRange(
   bundle: OpenedBundle,
   start: number,
   end: number,
-  reuse = false,
+  ringBuffers?: number,
 ): AsyncGenerator<Buffer> {
   const frames = bundle.frames;
   if (!frames) throw new Error('internal: readTarRange without a seek table');
@@ -240,7 +241,7 @@ async function* readTarRange(
   while (last >= 0 && last < frames.length - 1 && frames[last]!.tarStart + frames[last]!.tarSize < end)
     last++;
   if (first < 0) throw formatError(`${bundle.source.name}: tar offset ${start} is outside every frame`);
-  const reader = frameReader(bundle, first, last, reuse);
+  const reader = frameReader(bundle, first, last, ringBuffers);
   try {
     await reader.skip(start - frames[first]!.tarStart, truncated(bundle.source.name));
     yield* reader.chunks(end - start, truncated(bundle.source.name));
@@ -304,20 +305,23 @@ export class EntryIndex {
   /**
    * Bytes [start, end) of an entry, decompressing only the frames that hold them (at most one
    * 32 MiB frame is decompressed to reach `start`). Needs the table of contents. With `reuse`, chunks
-   * may be views of reused buffers: see ByteSource.stream.
+   * may be views of reused buffers: see ByteSource.stream. `ringBuffers` sets how many (1 MiB each):
+   * the default suits a consumer that holds chunks by the install queues' margin
+   * (targets/channel.ts); one that lends each chunk only until its write is done needs fewer.
    */
   async *readRange(
     path: string,
     start: number,
     end: number,
-    options: { reuse?: boolean } = {},
+    options: { reuse?: boolean; ringBuffers?: number } = {},
   ): AsyncGenerator<Buffer> {
     const e = this.toc?.get(path);
     if (!e) throw formatError(`${this.bundle.source.name}: has no entry ${path}`);
     if (start < 0 || end > e.size || start > end)
       throw new Error(`internal: range ${start}-${end} outside ${path} (${e.size} bytes)`);
     if (start === end) return;
-    yield* readTarRange(this.bundle, e.data + start, e.data + end, options.reuse);
+    const ring = options.reuse ? (options.ringBuffers ?? READ_RING_BUFFERS) : undefined;
+    yield* readTarRange(this.bundle, e.data + start, e.data + end, ring);
   }
 
   async *read(path: string): AsyncGenerator<Buffer> {

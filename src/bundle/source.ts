@@ -27,27 +27,32 @@ export interface ByteSource {
 }
 
 /**
- * Buffers of a reusing stream: enough to keep a socket busy while the next read is in flight. A
- * consumer holds up to three (targets/channel.ts IN_USE_BEHIND), so six leave the reader three ahead.
+ * Buffers of a reusing stream by default: enough to keep a socket busy while the next read is in
+ * flight. An install queue holds up to three (targets/channel.ts IN_USE_BEHIND), so six leave the
+ * reader three ahead.
  */
-const RING = 6;
+export const READ_RING_BUFFERS = 6;
 const RING_BUFFER = 1024 * 1024;
 
 /**
  * The leasable buffers a reusing stream reads into, taken in turn. One ring can serve several
- * streams one after another (the frames of one blob): a long blob then allocates 6 MiB once, not
+ * streams one after another (the frames of one blob): a long blob then allocates its buffers once, not
  * once per frame.
  */
 export class ReadRing {
-  readonly #slots = Array.from({ length: RING }, () => {
-    const buffer = Buffer.allocUnsafeSlow(RING_BUFFER);
-    return { buffer, leases: makeLeasable(buffer.buffer) };
-  });
+  readonly #slots: Array<{ buffer: Buffer; leases: Set<Promise<unknown>> }>;
   #turn = 0;
+
+  constructor(buffers = READ_RING_BUFFERS) {
+    this.#slots = Array.from({ length: buffers }, () => {
+      const buffer = Buffer.allocUnsafeSlow(RING_BUFFER);
+      return { buffer, leases: makeLeasable(buffer.buffer) };
+    });
+  }
 
   /** The next buffer, once nothing holds a lease on it any more. */
   async next(): Promise<Buffer> {
-    const slot = this.#slots[this.#turn++ % RING]!;
+    const slot = this.#slots[this.#turn++ % this.#slots.length]!;
     await leasesEnded(slot.leases);
     return slot.buffer;
   }

@@ -78,8 +78,9 @@ class BundleStore implements BlobStore {
   }
 
   read(digest: string, start: number, end: number): AsyncIterable<Buffer> {
-    // Reused buffers: the handler leases each chunk to its socket write (lib/leases.ts).
-    return this.index.readRange(blobPath(digest), start, end, { reuse: true });
+    // Reused buffers: the handler leases each chunk to its socket write until the kernel has it
+    // (lib/leases.ts), so four buffers keep the socket busy, 4 MiB per blob request.
+    return this.index.readRange(blobPath(digest), start, end, { reuse: true, ringBuffers: 4 });
   }
 }
 

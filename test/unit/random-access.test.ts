@@ -11,6 +11,7 @@ import { EntryIndex, openBundle, streamEntries } from '../../src/bundle/reader.j
 import { parseFrameHeader, rawFrame, rawFrameContent, mayBeAllRaw } from '../../src/bundle/zstd.js';
 import { lease } from '../../src/lib/leases.js';
 import { createBundle } from '../../src/services/create-bundle.js';
+import { openBundleStore } from '../../src/serve/stores.js';
 import { collect } from '../support/helpers.js';
 import { makeWorkspace } from '../support/workspace.js';
 
@@ -79,6 +80,40 @@ describe('EntryIndex.readRange', () => {
     await rest;
     expect(got).toBe(10 * MiB);
     expect(snapshot.equals(data.subarray(0, snapshot.length))).toBe(true);
+  });
+});
+
+describe('reused read buffers', () => {
+  it('Given chunks leased until released, When an install reads a blob and when registry serve does, Then each reader stops after its ring of 1 MiB buffers, and ends once released', async () => {
+    const index = await EntryIndex.open(await openBundle(parts));
+    const { store } = await openBundleStore(parts);
+    const [path] = [...entries].reduce((a, b) => (a[1].length > b[1].length ? a : b));
+    const digest = `sha256:${path.slice('blobs/sha256/'.length)}`;
+    for (const [chunks, buffers] of [
+      // install's queues hold up to three (targets/channel.ts): six leave the reader three ahead
+      [index.readRange(path, 0, 20 * MiB, { reuse: true }), 6],
+      // registry serve lends each chunk only until its write is done: four per blob request
+      [store.read(digest, 0, 20 * MiB), 4],
+    ] as const) {
+      let release: () => void = () => undefined;
+      const held = new Promise<void>((resolve) => (release = resolve));
+      const seen = new Set<ArrayBufferLike>();
+      let got = 0;
+      const reading = (async () => {
+        for await (const c of chunks) {
+          seen.add(c.buffer);
+          lease(c, held);
+          got += c.length;
+        }
+      })();
+      await new Promise((r) => setTimeout(r, 200)); // long enough to read all 20 MiB if it could
+      expect(seen.size).toBe(buffers);
+      expect(got).toBeGreaterThan((buffers - 1) * MiB);
+      expect(got).toBeLessThanOrEqual(buffers * MiB);
+      release();
+      await reading; // the rest, and the file closed
+      expect(got).toBe(20 * MiB);
+    }
   });
 });
 
