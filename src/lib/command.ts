@@ -4,6 +4,7 @@
  */
 import { Command, Errors } from '@oclif/core';
 import { ExitCode, KubechatError } from './errors.js';
+import { interruptedBy } from './interrupt.js';
 import { withProgress } from './render.js';
 import type { Reporter } from './progress.js';
 
@@ -36,6 +37,9 @@ export abstract class KubechatCommand extends Command {
     err: Error & { exitCode?: number; oclif?: { exit?: number } },
   ): Promise<unknown> {
     if (err instanceof Errors.ExitError) throw err;
+    // Interrupted: the cleanup removing our partial output is what made the work fail. It ends the
+    // process itself (130 or 143) once done; reporting this error would exit first, with its code.
+    if (interruptedBy()) return new Promise<never>(() => undefined);
     const known = err instanceof KubechatError ? err : undefined;
     const exitCode = known?.exitCode ?? err.oclif?.exit ?? ExitCode.internal;
     const fix =

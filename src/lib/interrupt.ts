@@ -4,8 +4,19 @@
  */
 const cleanups = new Set<() => Promise<void>>();
 let installed = false;
+let received: NodeJS.Signals | undefined;
+
+/**
+ * The signal being handled, once one came. The cleanup removes files under work still running, so
+ * that work may fail (a directory vanished under it); such a failure must not end the process before
+ * the cleanup does, with its own exit code and an "unexpected error" (see lib/command.ts).
+ */
+export function interruptedBy(): NodeJS.Signals | undefined {
+  return received;
+}
 
 async function onSignal(signal: NodeJS.Signals) {
+  received = signal;
   process.stderr.write(`\ninterrupted (${signal}): removing partial output\n`);
   await Promise.allSettled([...cleanups].map((c) => c()));
   process.exit(signal === 'SIGINT' ? 130 : 143);
