@@ -437,13 +437,12 @@ export async function* rawFrameContent(
     // Content found so far in this chunk, moved together at [start, end).
     let start = -1;
     let end = 0;
-    const flush = (): Buffer | undefined => {
-      if (start < 0 || end === start) return undefined;
-      const out = chunk.subarray(start, end);
-      yielded += out.length;
+    function* flush(): Generator<Buffer> {
+      if (start < 0 || end === start) return;
+      yielded += end - start;
+      yield chunk.subarray(start, end);
       start = -1;
-      return out;
-    };
+    }
     while (at < chunk.length) {
       if (dataLeft > 0) {
         const take = Math.min(dataLeft, chunk.length - at);
@@ -455,8 +454,7 @@ export async function* rawFrameContent(
         continue;
       }
       if (last) {
-        const out = flush();
-        if (out) yield out;
+        yield* flush();
         return { complete: true, yielded }; // what follows is the checksum
       }
       const need = 3 - header.length;
@@ -466,15 +464,13 @@ export async function* rawFrameContent(
       const h = header.readUIntLE(0, 3);
       header = Buffer.alloc(0);
       if (((h >> 1) & 3) !== 0) {
-        const out = flush();
-        if (out) yield out;
+        yield* flush();
         return { complete: false, yielded };
       }
       last = (h & 1) === 1;
       dataLeft = h >>> 3;
     }
-    const out = flush();
-    if (out) yield out;
+    yield* flush();
   }
   return { complete: last && dataLeft === 0, yielded };
 }
