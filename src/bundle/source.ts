@@ -18,11 +18,11 @@ export interface ByteSource {
   readonly parts: PartsFile | undefined;
   /**
    * Bytes [start, end) as a stream. A full stream from 0 checks split parts' digests. With `reuse`,
-   * chunks are views of a small ring of leasable buffers (lib/leases.ts): a consumer that hands a
-   * chunk to an asynchronous write must `lease` it; any other must be done with a chunk before it
-   * asks for the one after next. Streaming gigabytes then allocates nothing (no GC pressure).
+   * chunks are views of that ring's leasable buffers (lib/leases.ts): a consumer that hands a chunk
+   * to an asynchronous write must `lease` it; any other must be done with a chunk before it asks for
+   * the one after next. Streaming gigabytes then allocates nothing (no GC pressure).
    */
-  stream(start?: number, end?: number, options?: { reuse?: boolean | ReadRing }): AsyncIterable<Buffer>;
+  stream(start?: number, end?: number, options?: { reuse?: ReadRing }): AsyncIterable<Buffer>;
   read(start: number, length: number): Promise<Buffer>;
 }
 
@@ -131,13 +131,9 @@ class SegmentedSource implements ByteSource {
     this.size = segments.reduce((n, s) => n + s.size, 0);
   }
 
-  async *stream(
-    start = 0,
-    end = this.size,
-    options: { reuse?: boolean | ReadRing } = {},
-  ): AsyncGenerator<Buffer> {
+  async *stream(start = 0, end = this.size, options: { reuse?: ReadRing } = {}): AsyncGenerator<Buffer> {
     if (options.reuse) {
-      yield* this.#reusingStream(start, end, options.reuse === true ? new ReadRing() : options.reuse);
+      yield* this.#reusingStream(start, end, options.reuse);
       return;
     }
     for (const seg of this.segments) {
