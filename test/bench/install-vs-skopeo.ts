@@ -3,7 +3,9 @@
  * docker-registry, against `skopeo copy oci:… docker://…` of the same images (from an OCI layout on
  * disk, already uncompressed) into another, in one run; then a re-run of the finished install.
  * Prints the times and ratios (targets: install <= 0.8x skopeo, re-run < 10% of the first install),
- * and the CPU seconds of each side and of the registry it pushed to.
+ * and the CPU seconds of each side and of the registry it pushed to. Also, in the same runs, the Node
+ * floor (floor-push.ts): a bare undici upload of the two large layers alone, with and without sha256
+ * on the way, so the ratio can be read against what this machine allows a Node client that verifies.
  * Not a test: it asserts nothing and is never run by `npm test`.
  *
  *   npm run bench:install       (inputs in a temp dir, removed afterwards)
@@ -11,7 +13,7 @@
  *   KUBECHAT_BENCH_DIR=/big/disk KUBECHAT_BENCH_RUNS=3 npm run bench:install
  */
 import { spawnSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { rm, writeFile } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
@@ -91,6 +93,17 @@ ${IMAGES.map((n) => `    - {ref: "bench/${n}:1.0", from: "oci:./inputs/${n}:1.0"
   spawnSync('bash', ['-c', `cat '${bundle}' $(find '${dir}/inputs' -type f) > /dev/null`]); // warm cache for both
   const ours: number[] = [];
   const theirs: number[] = [];
+  // The largest blob of each image: what the floor pushes.
+  const large = IMAGES.map((n) => {
+    const blobs = join(dir, 'inputs', n, 'blobs', 'sha256');
+    return readdirSync(blobs)
+      .map((f) => join(blobs, f))
+      .sort((a, b) => statSync(b).size - statSync(a).size)[0]!;
+  });
+  const floorBin = join(ROOT, 'dist-scripts', 'test', 'bench', 'floor-push.js');
+  const floor = { hashed: [] as number[], bare: [] as number[] };
+  // The re-run's floor: the CLI starting, printing its version and exiting.
+  const startups: number[] = [];
   const reruns: number[] = [];
   const oursInside: number[] = [];
   const rerunsInside: number[] = [];
@@ -116,6 +129,21 @@ ${IMAGES.map((n) => `    - {ref: "bench/${n}:1.0", from: "oci:./inputs/${n}:1.0"
     theirs.push(sk.seconds);
     cpu.theirs.push(sk.cpu);
     cpu.regTheirs.push(sk.registryCpu);
+    for (const [flag, into] of [
+      ['--sha256', floor.hashed],
+      ['', floor.bare],
+    ] as const) {
+      const reg = await startRegistry();
+      registries.push(reg);
+      spawnSync('sync');
+      into.push(
+        run(
+          `'${process.execPath}' '${floorBin}' ${reg.host} ${flag} ${large.map((f) => `'${f}'`).join(' ')}`,
+          reg,
+        ).seconds,
+      );
+      await reg.stop();
+    }
     spawnSync('sync');
     const state = join(dir, `state-${i}`);
     const install = `KUBECHAT_STATE_DIR='${state}' '${process.execPath}' '${bin}' install '${bundle}' --allow-unsigned --registry ${forUs.host} --json ${EXTRA}`;
@@ -126,6 +154,7 @@ ${IMAGES.map((n) => `    - {ref: "bench/${n}:1.0", from: "oci:./inputs/${n}:1.0"
     cpu.ours.push(first.cpu);
     cpu.regOurs.push(first.registryCpu);
     reruns.push(again.seconds);
+    startups.push(timedCpu(`'${process.execPath}' '${bin}' --version > /dev/null`).wall);
     rerunsInside.push(again.inside);
     await forSkopeo.stop();
     await forUs.stop();
@@ -143,7 +172,12 @@ ${IMAGES.map((n) => `    - {ref: "bench/${n}:1.0", from: "oci:./inputs/${n}:1.0"
     `kubechat install from the bundle:            ${o.toFixed(2)} s (${oi.toFixed(2)} s without process start-up)`,
     `kubechat install re-run (already installed): ${r.toFixed(2)} s (${ri.toFixed(2)} s without process start-up)`,
     `ratio install/skopeo: ${(o / t).toFixed(2)}x (target <= 0.80x); median of the per-run ratios ${paired.toFixed(2)}x`,
+    `Node floor, the two large layers alone by bare undici (floor-push.ts): ${median(floor.hashed).toFixed(2)} s ` +
+      `with sha256 (${median(floor.hashed.map((x, i) => x / theirs[i]!)).toFixed(2)}x of skopeo per run), ` +
+      `${median(floor.bare).toFixed(2)} s without (${median(floor.bare.map((x, i) => x / theirs[i]!)).toFixed(2)}x)`,
     `ratio re-run/first install: ${((r / o) * 100).toFixed(1)}% wall, ${((ri / oi) * 100).toFixed(1)}% without start-up (target < 10%)`,
+    `kubechat --version (the CLI's start-up alone, the re-run's floor): ${median(startups).toFixed(2)} s, ` +
+      `${median(startups.map((x, i) => (x / ours[i]!) * 100)).toFixed(1)}% of the first install per run`,
     `CPU seconds (user + system, medians): kubechat install ${median(cpu.ours).toFixed(2)} + its registry ` +
       `${median(cpu.regOurs).toFixed(2)}; skopeo ${median(cpu.theirs).toFixed(2)} + its registry ` +
       `${median(cpu.regTheirs).toFixed(2)}; ${availableParallelism()} CPU(s)`,
