@@ -163,7 +163,8 @@ ${IMAGES.map((n) => `    - {ref: "bench/${n}:1.0", from: "oci:./inputs/${n}:1.0"
   const [o, t, r] = [median(ours), median(theirs), median(reruns)];
   // Each run times skopeo and kubechat back to back: the ratio within a run is less exposed to a
   // noisy neighbour than the ratio of medians taken at different moments.
-  const paired = median(ours.map((x, i) => x / theirs[i]!));
+  const perRun = (xs: number[], base: number[]) => median(xs.map((x, i) => x / base[i]!));
+  const paired = perRun(ours, theirs);
   const [oi, ri] = [median(oursInside), median(rerunsInside)];
   const lines = [
     `two images of 128 MiB (gzip layers), loopback docker-registry, ${RUNS} runs each, medians` +
@@ -173,11 +174,11 @@ ${IMAGES.map((n) => `    - {ref: "bench/${n}:1.0", from: "oci:./inputs/${n}:1.0"
     `kubechat install re-run (already installed): ${r.toFixed(2)} s (${ri.toFixed(2)} s without process start-up)`,
     `ratio install/skopeo: ${(o / t).toFixed(2)}x (target <= 0.80x); median of the per-run ratios ${paired.toFixed(2)}x`,
     `Node floor, the two large layers alone by bare undici (floor-push.ts): ${median(floor.hashed).toFixed(2)} s ` +
-      `with sha256 (${median(floor.hashed.map((x, i) => x / theirs[i]!)).toFixed(2)}x of skopeo per run), ` +
-      `${median(floor.bare).toFixed(2)} s without (${median(floor.bare.map((x, i) => x / theirs[i]!)).toFixed(2)}x)`,
+      `with sha256 (${perRun(floor.hashed, theirs).toFixed(2)}x of skopeo per run), ` +
+      `${median(floor.bare).toFixed(2)} s without (${perRun(floor.bare, theirs).toFixed(2)}x)`,
     `ratio re-run/first install: ${((r / o) * 100).toFixed(1)}% wall, ${((ri / oi) * 100).toFixed(1)}% without start-up (target < 10%)`,
     `kubechat --version (the CLI's start-up alone, the re-run's floor): ${median(startups).toFixed(2)} s, ` +
-      `${median(startups.map((x, i) => (x / ours[i]!) * 100)).toFixed(1)}% of the first install per run`,
+      `${(perRun(startups, ours) * 100).toFixed(1)}% of the first install per run`,
     `CPU seconds (user + system, medians): kubechat install ${median(cpu.ours).toFixed(2)} + its registry ` +
       `${median(cpu.regOurs).toFixed(2)}; skopeo ${median(cpu.theirs).toFixed(2)} + its registry ` +
       `${median(cpu.regTheirs).toFixed(2)}; ${availableParallelism()} CPU(s)`,
