@@ -1,10 +1,10 @@
 import { Flags } from '@oclif/core';
-import { KubechatCommand } from '../lib/command.js';
-import { databaseFlags } from '../lib/db-flags.js';
-import { registryAccessFlags } from '../lib/registry-flags.js';
+import { KubechatCommand } from '../cli/command.js';
+import { databaseFlags } from '../cli/database-flags.js';
+import { registryAccessFlags } from '../cli/registry-flags.js';
 import { KubechatError } from '../lib/errors.js';
 import { loadTrustedKeys } from '../signing/trust.js';
-import { trustFlags } from '../signing/flags.js';
+import { trustFlags } from '../cli/trust-flags.js';
 import type { TrustedKey } from '../signing/signature.js';
 import { validate } from '../validate/index.js';
 import { reportTable } from '../validate/report/table.js';

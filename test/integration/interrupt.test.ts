@@ -22,7 +22,7 @@ describe('interrupt', () => {
       script,
       `import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { KubechatCommand } from ${JSON.stringify(dist('lib/command.js'))};
+import { KubechatCommand } from ${JSON.stringify(dist('cli/command.js'))};
 import { onInterrupt } from ${JSON.stringify(dist('lib/interrupt.js'))};
 const dir = ${JSON.stringify(join(work, 'out.partial'))};
 let failed;

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { lineReporter } from '../../src/lib/render.js';
+import { lineReporter } from '../../src/cli/render.js';
 
 describe('lineReporter', () => {
   it('shows rate and time left for byte progress, one throttled line per task (parallel pulls each get theirs)', async () => {

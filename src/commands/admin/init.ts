@@ -1,7 +1,7 @@
 import { Flags } from '@oclif/core';
 import { adminInit, type AdminInitResult } from '../../admin/admin.js';
-import { KubechatCommand } from '../../lib/command.js';
-import { databaseFlags } from '../../lib/db-flags.js';
+import { KubechatCommand } from '../../cli/command.js';
+import { databaseFlags } from '../../cli/database-flags.js';
 import { EXIT_CODES_HELP, specError } from '../../lib/errors.js';
 
 export default class AdminInit extends KubechatCommand {

@@ -1,7 +1,7 @@
 import { adminSetPassword, readPasswordInput, type SetPasswordResult } from '../../admin/admin.js';
-import { passwordInputFlags } from '../../admin/flags.js';
-import { KubechatCommand } from '../../lib/command.js';
-import { databaseFlags } from '../../lib/db-flags.js';
+import { passwordInputFlags } from '../../cli/admin-flags.js';
+import { KubechatCommand } from '../../cli/command.js';
+import { databaseFlags } from '../../cli/database-flags.js';
 import { EXIT_CODES_HELP, ExitCode } from '../../lib/errors.js';
 
 export default class AdminSetPassword extends KubechatCommand {

@@ -1,5 +1,5 @@
 import { Flags } from '@oclif/core';
-import { KubechatCommand } from '../../lib/command.js';
+import { KubechatCommand } from '../../cli/command.js';
 import { EXIT_CODES_HELP, specError } from '../../lib/errors.js';
 import { formatBytes } from '../../lib/progress.js';
 import { parseSplitSize } from '../../bundle/split.js';

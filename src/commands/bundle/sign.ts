@@ -1,5 +1,5 @@
 import { Args, Flags } from '@oclif/core';
-import { KubechatCommand } from '../../lib/command.js';
+import { KubechatCommand } from '../../cli/command.js';
 import { EXIT_CODES_HELP } from '../../lib/errors.js';
 import { formatBytes } from '../../lib/progress.js';
 import { signBundle, type SignBundleResult } from '../../services/sign-bundle.js';

@@ -1,9 +1,9 @@
 import { Args, Flags } from '@oclif/core';
-import { KubechatCommand } from '../../lib/command.js';
+import { KubechatCommand } from '../../cli/command.js';
 import { EXIT_CODES_HELP, ExitCode, integrityError } from '../../lib/errors.js';
 import { formatBytes } from '../../lib/progress.js';
 import { verifyBundle, type VerifyResult } from '../../services/verify-bundle.js';
-import { trustFlags } from '../../signing/flags.js';
+import { trustFlags } from '../../cli/trust-flags.js';
 import { loadTrustedKeys } from '../../signing/trust.js';
 
 export default class BundleVerify extends KubechatCommand {

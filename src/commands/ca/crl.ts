@@ -1,7 +1,7 @@
 import { Flags } from '@oclif/core';
-import { KubechatCommand } from '../../lib/command.js';
+import { KubechatCommand } from '../../cli/command.js';
 import { EXIT_CODES_HELP } from '../../lib/errors.js';
-import { caDirFlag } from '../../pki/flags.js';
+import { caDirFlag } from '../../cli/ca-flags.js';
 import { CRL_DAYS, writeCrl, type CrlResult } from '../../pki/lifecycle.js';
 import { defaultCaDir } from '../../pki/store.js';
 

@@ -1,8 +1,8 @@
 import { Flags } from '@oclif/core';
-import { KubechatCommand } from '../../lib/command.js';
+import { KubechatCommand } from '../../cli/command.js';
 import { EXIT_CODES_HELP } from '../../lib/errors.js';
 import { exportRootKey, type ExportRootKeyResult } from '../../pki/export.js';
-import { caDirFlag } from '../../pki/flags.js';
+import { caDirFlag } from '../../cli/ca-flags.js';
 import { readCaPassphrase } from '../../pki/keys.js';
 import { defaultCaDir } from '../../pki/store.js';
 

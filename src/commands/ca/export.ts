@@ -1,8 +1,8 @@
 import { Flags } from '@oclif/core';
-import { KubechatCommand } from '../../lib/command.js';
+import { KubechatCommand } from '../../cli/command.js';
 import { EXIT_CODES_HELP } from '../../lib/errors.js';
 import { exportCa, type ExportResult } from '../../pki/export.js';
-import { caDirFlag } from '../../pki/flags.js';
+import { caDirFlag } from '../../cli/ca-flags.js';
 import { defaultCaDir } from '../../pki/store.js';
 
 export default class CaExport extends KubechatCommand {

@@ -1,8 +1,8 @@
 import { Args, Flags } from '@oclif/core';
-import { KubechatCommand } from '../../lib/command.js';
+import { KubechatCommand } from '../../cli/command.js';
 import { EXIT_CODES_HELP } from '../../lib/errors.js';
 import { DEFAULT_LEAF_DAYS, issueCert, type IssuedCert } from '../../pki/ca.js';
-import { caDatabaseFlag, caDirFlag } from '../../pki/flags.js';
+import { caDatabaseFlag, caDirFlag } from '../../cli/ca-flags.js';
 import { withCertDatabase } from '../../pki/records.js';
 import { defaultCaDir } from '../../pki/store.js';
 

@@ -1,7 +1,7 @@
 import { Args, Flags } from '@oclif/core';
-import { KubechatCommand } from '../../lib/command.js';
+import { KubechatCommand } from '../../cli/command.js';
 import { caError, EXIT_CODES_HELP, ExitCode } from '../../lib/errors.js';
-import { caDatabaseFlag, caDirFlag } from '../../pki/flags.js';
+import { caDatabaseFlag, caDirFlag } from '../../cli/ca-flags.js';
 import { parseThreshold, renewCerts, type RenewResult } from '../../pki/lifecycle.js';
 import { withCertDatabase } from '../../pki/records.js';
 import { defaultCaDir } from '../../pki/store.js';

@@ -1,7 +1,7 @@
 import { Args } from '@oclif/core';
-import { KubechatCommand } from '../../lib/command.js';
+import { KubechatCommand } from '../../cli/command.js';
 import { EXIT_CODES_HELP } from '../../lib/errors.js';
-import { caDatabaseFlag, caDirFlag } from '../../pki/flags.js';
+import { caDatabaseFlag, caDirFlag } from '../../cli/ca-flags.js';
 import { revokeCert, type RevokeResult } from '../../pki/lifecycle.js';
 import { withCertDatabase } from '../../pki/records.js';
 import { defaultCaDir } from '../../pki/store.js';

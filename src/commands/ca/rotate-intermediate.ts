@@ -1,8 +1,8 @@
 import { Flags } from '@oclif/core';
-import { KubechatCommand } from '../../lib/command.js';
+import { KubechatCommand } from '../../cli/command.js';
 import { EXIT_CODES_HELP } from '../../lib/errors.js';
 import { rotateIntermediate, type RotateResult } from '../../pki/export.js';
-import { caDatabaseFlag, caDirFlag } from '../../pki/flags.js';
+import { caDatabaseFlag, caDirFlag } from '../../cli/ca-flags.js';
 import { readCaPassphrase } from '../../pki/keys.js';
 import { withCertDatabase } from '../../pki/records.js';
 import { defaultCaDir } from '../../pki/store.js';

@@ -1,6 +1,6 @@
 import { Flags } from '@oclif/core';
-import { KubechatCommand } from '../../lib/command.js';
-import { bundleMigrationsFlag, databaseFlags } from '../../lib/db-flags.js';
+import { KubechatCommand } from '../../cli/command.js';
+import { bundleMigrationsFlag, databaseFlags } from '../../cli/database-flags.js';
 import { EXIT_CODES_HELP } from '../../lib/errors.js';
 import { dbMigrate, type MigrateReport } from '../../services/db.js';
 

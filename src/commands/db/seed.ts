@@ -1,5 +1,5 @@
-import { KubechatCommand } from '../../lib/command.js';
-import { databaseFlags } from '../../lib/db-flags.js';
+import { KubechatCommand } from '../../cli/command.js';
+import { databaseFlags } from '../../cli/database-flags.js';
 import { EXIT_CODES_HELP } from '../../lib/errors.js';
 import { dbSeed, type SeedReport } from '../../services/db.js';
 

@@ -1,5 +1,5 @@
-import { KubechatCommand } from '../../lib/command.js';
-import { bundleMigrationsFlag, databaseFlags } from '../../lib/db-flags.js';
+import { KubechatCommand } from '../../cli/command.js';
+import { bundleMigrationsFlag, databaseFlags } from '../../cli/database-flags.js';
 import { dbError, EXIT_CODES_HELP, ExitCode } from '../../lib/errors.js';
 import { problemError } from '../../db/migrate.js';
 import { dbStatus, type StatusReport } from '../../services/db.js';

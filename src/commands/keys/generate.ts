@@ -1,6 +1,6 @@
 import { Flags } from '@oclif/core';
 import { resolve } from 'node:path';
-import { KubechatCommand } from '../../lib/command.js';
+import { KubechatCommand } from '../../cli/command.js';
 import { EXIT_CODES_HELP, trustError } from '../../lib/errors.js';
 import {
   generateKey,

@@ -1,6 +1,6 @@
 import { Args, Flags } from '@oclif/core';
 import { EXIT_CODES_HELP, modelsError, specError } from '../../lib/errors.js';
-import { ModelsCommand, databaseUrlFlag, nodeFlags } from '../../models/command.js';
+import { ModelsCommand, databaseUrlFlag, nodeFlags } from '../../cli/models.js';
 import { ApiNode } from '../../models/nodes.js';
 import { ModelRecords } from '../../models/records.js';
 import { benchModel, type BenchNodeResult } from '../../services/models-bench.js';

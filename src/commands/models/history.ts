@@ -1,6 +1,6 @@
 import { Args } from '@oclif/core';
 import { EXIT_CODES_HELP } from '../../lib/errors.js';
-import { ModelsCommand, nodeFlags } from '../../models/command.js';
+import { ModelsCommand, nodeFlags } from '../../cli/models.js';
 import type { ModelVersion } from '../../models/history.js';
 import { modelHistory, type ChangeResult } from '../../services/models.js';
 

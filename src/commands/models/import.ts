@@ -1,7 +1,7 @@
 import { Args, Flags } from '@oclif/core';
 import { EXIT_CODES_HELP } from '../../lib/errors.js';
-import { ModelsCommand, databaseUrlFlag, nodeFlags } from '../../models/command.js';
-import { policyFlags } from '../../signing/flags.js';
+import { ModelsCommand, databaseUrlFlag, nodeFlags } from '../../cli/models.js';
+import { policyFlags } from '../../cli/trust-flags.js';
 import { loadTrustedKeys } from '../../signing/trust.js';
 import { importModels, type ImportResult } from '../../services/models-import.js';
 

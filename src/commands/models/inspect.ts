@@ -1,7 +1,7 @@
 import { Args, Flags } from '@oclif/core';
 import { EXIT_CODES_HELP } from '../../lib/errors.js';
 import { formatBytes } from '../../lib/progress.js';
-import { ModelsCommand, nodeFlags } from '../../models/command.js';
+import { ModelsCommand, nodeFlags } from '../../cli/models.js';
 import { inspectModel, type InspectResult } from '../../services/models-inspect.js';
 
 export default class ModelsInspect extends ModelsCommand {

@@ -1,7 +1,7 @@
 import { Flags } from '@oclif/core';
 import { EXIT_CODES_HELP } from '../../lib/errors.js';
 import { formatBytes } from '../../lib/progress.js';
-import { ModelsCommand, nodeFlags } from '../../models/command.js';
+import { ModelsCommand, nodeFlags } from '../../cli/models.js';
 import { listModels, type ListResult } from '../../services/models.js';
 
 export default class ModelsList extends ModelsCommand {

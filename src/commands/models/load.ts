@@ -1,6 +1,6 @@
 import { Args, Flags } from '@oclif/core';
 import { EXIT_CODES_HELP, specError } from '../../lib/errors.js';
-import { ModelsCommand, databaseUrlFlag, nodeFlags } from '../../models/command.js';
+import { ModelsCommand, databaseUrlFlag, nodeFlags } from '../../cli/models.js';
 import type { ChangeResult } from '../../services/models.js';
 
 /** "-1" and "3600" as numbers (seconds; negative: forever), durations (30m, 1h) as Ollama parses them. */

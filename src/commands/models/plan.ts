@@ -1,7 +1,7 @@
 import { Args, Flags } from '@oclif/core';
 import { EXIT_CODES_HELP, modelsError, specError } from '../../lib/errors.js';
 import { formatBytes } from '../../lib/progress.js';
-import { ModelsCommand, nodeFlags } from '../../models/command.js';
+import { ModelsCommand, nodeFlags } from '../../cli/models.js';
 import { parseGpuMemory } from '../../models/plan.js';
 import { planModels, type PlanResult } from '../../services/models-plan.js';
 

@@ -1,6 +1,6 @@
 import { Args, Flags } from '@oclif/core';
 import { EXIT_CODES_HELP } from '../../lib/errors.js';
-import { ModelsCommand, databaseUrlFlag, nodeFlags } from '../../models/command.js';
+import { ModelsCommand, databaseUrlFlag, nodeFlags } from '../../cli/models.js';
 import { ModelRecords } from '../../models/records.js';
 import { removeModel, type ChangeResult } from '../../services/models.js';
 

@@ -1,7 +1,7 @@
 import { Args, Flags } from '@oclif/core';
 import { EXIT_CODES_HELP, modelsError } from '../../lib/errors.js';
 import { formatBytes } from '../../lib/progress.js';
-import { ModelsCommand, nodeFlags } from '../../models/command.js';
+import { ModelsCommand, nodeFlags } from '../../cli/models.js';
 import { verifyModels, type VerifyResult } from '../../services/models-verify.js';
 
 export default class ModelsVerify extends ModelsCommand {

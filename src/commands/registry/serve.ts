@@ -1,9 +1,9 @@
 import { Args, Flags } from '@oclif/core';
-import { KubechatCommand } from '../../lib/command.js';
+import { KubechatCommand } from '../../cli/command.js';
 import { EXIT_CODES_HELP, ExitCode } from '../../lib/errors.js';
 import { DEFAULT_ADDR, serveRegistry, type RegistryServer } from '../../services/serve-registry.js';
 import { openBundle } from '../../bundle/reader.js';
-import { policyFlags } from '../../signing/flags.js';
+import { policyFlags } from '../../cli/trust-flags.js';
 import { enforceBundlePolicy } from '../../signing/policy.js';
 import { loadTrustedKeys } from '../../signing/trust.js';
 import { NO_INSTALLED_VERSIONS } from '../../signing/versions.js';

@@ -1,7 +1,7 @@
 /** Flags the `ca` commands share (and install --issue-certs). */
 import { Flags } from '@oclif/core';
 import { DATABASE_URL_ENV } from '../db/env.js';
-import { CA_DIR_ENV } from './store.js';
+import { CA_DIR_ENV } from '../pki/store.js';
 
 export const caDirFlag = {
   dir: Flags.string({

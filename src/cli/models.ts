@@ -6,11 +6,11 @@
  */
 import { Flags } from '@oclif/core';
 import { resolve } from 'node:path';
-import { KubechatCommand } from '../lib/command.js';
+import { KubechatCommand } from './command.js';
 import { ExitCode, KubechatError, specError, type ExitCodeName } from '../lib/errors.js';
 import { setLoaded, type ChangeResult, type NodeError } from '../services/models.js';
-import { ModelRecords } from './records.js';
-import { ApiNode, StoreNode, type ModelNode } from './nodes.js';
+import { ModelRecords } from '../models/records.js';
+import { ApiNode, StoreNode, type ModelNode } from '../models/nodes.js';
 
 export const nodeFlags = {
   ollama: Flags.string({

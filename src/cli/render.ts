@@ -3,7 +3,7 @@
  * stderr otherwise (CI logs, pipes, --json). Nothing is ever written to stdout here: stdout is for
  * results only.
  */
-import { formatBytes, type ProgressEvent, type Reporter } from './progress.js';
+import { formatBytes, type ProgressEvent, type Reporter } from '../lib/progress.js';
 
 /** When each task's byte count started, for rate and ETA. */
 const startedAt = new Map<string, { at: number; bytes: number }>();

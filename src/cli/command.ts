@@ -3,10 +3,10 @@
  * rendered as one line plus a fix, with the documented exit code (README "Exit codes").
  */
 import { Command, Errors } from '@oclif/core';
-import { ExitCode, KubechatError } from './errors.js';
-import { interruptedBy } from './interrupt.js';
+import { ExitCode, KubechatError } from '../lib/errors.js';
+import { interruptedBy } from '../lib/interrupt.js';
 import { withProgress } from './render.js';
-import type { Reporter } from './progress.js';
+import type { Reporter } from '../lib/progress.js';
 
 export abstract class KubechatCommand extends Command {
   static override enableJsonFlag = true;

@@ -4,7 +4,7 @@
  * `enforceBundlePolicy` (policy.ts) with the keys from `loadTrustedKeys` (trust.ts).
  */
 import { Flags } from '@oclif/core';
-import { TRUST_DIR_ENV } from './trust.js';
+import { TRUST_DIR_ENV } from '../signing/trust.js';
 
 export const trustFlags = {
   'trusted-key': Flags.string({
