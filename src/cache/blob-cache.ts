@@ -20,6 +20,7 @@ import { DIGEST_RE, hexOf } from '../lib/digest.js';
 import { pidLock } from '../lib/pid-lock.js';
 import { describeFsError, outputError, upstreamDigestError } from '../lib/errors.js';
 import { hashFile } from '../lib/hash.js';
+import type { PullStore } from '../oci/pull.js';
 
 export interface CachedBlob {
   digest: string;
@@ -53,7 +54,7 @@ export function defaultCacheDir(env: NodeJS.ProcessEnv = process.env): string {
   return join(homedir(), '.cache', 'kubechat');
 }
 
-export class BlobCache {
+export class BlobCache implements PullStore {
   constructor(readonly dir: string) {}
 
   blobPath(digest: string): string {

@@ -12,7 +12,6 @@
  * - Only content whose sha256 matched is renamed into `blobs/`: a mismatch deletes the partial file.
  */
 import { open, readFile, rm, stat, truncate, writeFile } from 'node:fs/promises';
-import type { BlobCache } from '../cache/blob-cache.js';
 import { sha256Digest } from '../lib/digest.js';
 import { KubechatError, protocolError, transferError, upstreamDigestError } from '../lib/errors.js';
 import { MediaType } from './media-types.js';
@@ -95,6 +94,23 @@ class RangeIgnored extends Error {
   }
 }
 
+/**
+ * Where the puller keeps verified blobs: a content-addressed store it writes through a partial file
+ * and a commit. cache/'s BlobCache is the one kubechat uses; the puller knows only this port, so
+ * caching stays a layer around pulling (ggcr's cache wraps a layer source the same way).
+ */
+export interface PullStore {
+  blobPath(digest: string): string;
+  partialPath(digest: string): string;
+  ensureDirs(): Promise<void>;
+  /** Takes the blob's lock, or returns undefined when `done()` says another holder finished it. */
+  lock(digest: string, done: () => Promise<boolean>): Promise<(() => Promise<void>) | undefined>;
+  has(digest: string, size?: number): Promise<boolean>;
+  putBuffer(digest: string, data: Buffer): Promise<string>;
+  /** Moves a verified partial file under the blob's final name and returns that path. */
+  commit(digest: string, file: string, verifiedHex?: string): Promise<string>;
+}
+
 export class Puller {
   readonly counters: PullCounters = { blobBytes: 0, blobRequests: 0, manifestRequests: 0, resumed: 0 };
   readonly #rangeThreshold: number;
@@ -105,7 +121,7 @@ export class Puller {
 
   constructor(
     readonly client: RegistryClient,
-    readonly cache: BlobCache,
+    readonly cache: PullStore,
     options: PullerOptions = {},
   ) {
     this.#rangeThreshold = options.rangeThreshold ?? 64 * 1024 * 1024;

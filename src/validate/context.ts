@@ -17,6 +17,7 @@ import type { TrustedKey } from '../signing/signature.js';
 import { ArtifactGraph } from '../targets/graph.js';
 import type { InstallArtifact } from '../targets/types.js';
 import type { Database } from '../db/connection.js';
+import type { Check, SuiteName } from './types.js';
 
 export interface ValidateInputs {
   /** Bundle file, first part or parts file. */
@@ -173,4 +174,16 @@ export class ValidationContext {
   async close(): Promise<void> {
     for (const c of this.#closers.splice(0).reverse()) await c().catch(() => undefined);
   }
+}
+
+/** One validation suite: when it cannot run, and its checks. */
+export interface Suite {
+  name: SuiteName;
+  /**
+   * Why the suite cannot run with these inputs (it is then skipped with this reason). `named`: the
+   * operator selected this suite by name (`--suite`), rather than it running as one of all.
+   */
+  missing(inputs: ValidateInputs, named: boolean): string | undefined;
+  /** Its checks. May throw (bundle unreadable…): the suite then reports one failed check. */
+  checks(ctx: ValidationContext): Promise<Check[]>;
 }

@@ -6,7 +6,7 @@
 import { KubechatError } from '../lib/errors.js';
 import { mapLimit } from '../lib/concurrency.js';
 import type { Reporter } from '../lib/progress.js';
-import { ValidationContext, type ValidateInputs } from './context.js';
+import { ValidationContext, type Suite, type ValidateInputs } from './context.js';
 import { closeOllamaClient } from './ollama.js';
 import { loadSuites } from './suites/index.js';
 import {
@@ -22,17 +22,6 @@ import {
 } from './types.js';
 
 /** A suite: what it needs, and its checks for the given inputs. */
-export interface Suite {
-  name: SuiteName;
-  /**
-   * Why the suite cannot run with these inputs (it is then skipped with this reason). `named`: the
-   * operator selected this suite by name (`--suite`), rather than it running as one of all.
-   */
-  missing(inputs: ValidateInputs, named: boolean): string | undefined;
-  /** Its checks. May throw (bundle unreadable…): the suite then reports one failed check. */
-  checks(ctx: ValidationContext): Promise<Check[]>;
-}
-
 export interface ValidateOptions {
   inputs: ValidateInputs;
   /** Suites to run (default: every suite; those without inputs are skipped). */

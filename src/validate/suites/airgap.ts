@@ -9,8 +9,7 @@
 import { lookup } from 'node:dns/promises';
 import { Resolver } from 'node:dns/promises';
 import { isIP, Socket } from 'node:net';
-import type { ValidationContext } from '../context.js';
-import type { Suite } from '../run.js';
+import type { Suite, ValidationContext } from '../context.js';
 import { fail, pass, type Check, type Outcome } from '../types.js';
 
 export const DEFAULT_EGRESS_PROBES = [

@@ -6,9 +6,8 @@ import { KubechatError } from '../../lib/errors.js';
 import { verifyBundle } from '../../services/verify-bundle.js';
 import { enforceBundlePolicy } from '../../signing/policy.js';
 import { NO_INSTALLED_VERSIONS } from '../../signing/versions.js';
-import type { Suite } from '../run.js';
 import { fail, pass, skip, warn, type Check, type Outcome } from '../types.js';
-import type { ValidationContext } from '../context.js';
+import type { Suite, ValidationContext } from '../context.js';
 
 async function signature(ctx: ValidationContext): Promise<Outcome> {
   const bundle = await ctx.bundle();

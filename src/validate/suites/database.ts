@@ -6,8 +6,7 @@
 import { loadBundleMigrations } from '../../db/bundle-migrations.js';
 import { inspectSchema } from '../../db/migrate.js';
 import { loadMigrationDir, type Migration } from '../../db/migration-set.js';
-import type { ValidationContext } from '../context.js';
-import type { Suite } from '../run.js';
+import type { Suite, ValidationContext } from '../context.js';
 import { fail, pass, skip, type Outcome } from '../types.js';
 
 /** The migration set the database is compared with: the bundle's own, else the shipped one. */

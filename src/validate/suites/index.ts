@@ -4,7 +4,7 @@
  * verifier (bundle suite) nor the file hashers (models suite), and loading them all would cost a
  * no-op install re-run a fifth of a second of start-up.
  */
-import type { Suite } from '../run.js';
+import type { Suite } from '../context.js';
 import { SUITES, type SuiteName } from '../types.js';
 
 const LOADERS: Record<SuiteName, () => Promise<Suite>> = {

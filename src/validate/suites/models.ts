@@ -12,9 +12,8 @@ import { MediaType } from '../../oci/media-types.js';
 import { verifyOllamaStore, type ModelCheck } from '../../models/verify.js';
 import { parseOllamaRef, shortName, versionTag } from '../../targets/ollama-store.js';
 import type { InstallArtifact } from '../../targets/types.js';
-import type { ValidationContext } from '../context.js';
+import type { Suite, ValidationContext } from '../context.js';
 import { jsonOf, ollamaCall } from '../ollama.js';
-import type { Suite } from '../run.js';
 import { fail, pass, skip, warn, type Check, type Outcome } from '../types.js';
 
 const WEIGHT_LAYERS: ReadonlySet<string> = new Set([

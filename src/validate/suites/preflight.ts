@@ -11,9 +11,8 @@ import { hexOf } from '../../lib/digest.js';
 import { formatBytes } from '../../lib/progress.js';
 import type { Descriptor } from '../../oci/types.js';
 import type { ArtifactKind } from '../../targets/types.js';
-import type { ValidationContext } from '../context.js';
+import type { Suite, ValidationContext } from '../context.js';
 import { jsonOf, ollamaCall } from '../ollama.js';
-import type { Suite } from '../run.js';
 import { fail, pass, skip, type Check, type Outcome } from '../types.js';
 
 /** Clock skew tolerated between the connected side and this host. */

@@ -14,8 +14,7 @@ import { isLoopbackHost } from '../../oci/registry-client.js';
 import type { ImageIndex } from '../../oci/types.js';
 import { destinationOf } from '../../targets/registry.js';
 import type { InstallArtifact } from '../../targets/types.js';
-import type { ValidationContext } from '../context.js';
-import type { Suite } from '../run.js';
+import type { Suite, ValidationContext } from '../context.js';
 import { fail, pass, skip, warn, type Check, type Outcome } from '../types.js';
 
 /** A certificate that expires sooner than this is a warning. */

@@ -9,8 +9,7 @@ import { lstat, readFile, stat } from 'node:fs/promises';
 import { embeddedPaths } from '../../db/embedded.js';
 import { kubechatHome } from '../../lib/home.js';
 import { isLoopbackHost } from '../../oci/registry-client.js';
-import type { ValidationContext } from '../context.js';
-import type { Suite } from '../run.js';
+import type { Suite, ValidationContext } from '../context.js';
 import { fail, pass, skip, warn, type Check, type Outcome } from '../types.js';
 
 /** Passwords shipped as defaults by common images and tutorials; never acceptable on a site. */
