@@ -6,7 +6,7 @@
 import { KubechatError } from '../lib/errors.js';
 import { mapLimit } from '../lib/concurrency.js';
 import type { Reporter } from '../lib/progress.js';
-import { ValidationContext, type Suite, type ValidateInputs } from './context.js';
+import { ValidationContext, type ValidateInputs } from './context.js';
 import { closeOllamaClient } from './ollama.js';
 import { loadSuites } from './suites/index.js';
 import {
