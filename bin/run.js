@@ -32,5 +32,10 @@ process.stdout.on('error', (err) => {
   process.stdout.emit('drain');
 });
 
+// `kubechat --version` is `kubechat version --short`: oclif's own prints no commit or build date.
+const argv = process.argv.slice(2);
 const { execute } = await import('@oclif/core');
-await execute({ dir: import.meta.url });
+await execute({
+  dir: import.meta.url,
+  args: argv.length === 1 && argv[0] === '--version' ? ['version', '--short'] : argv,
+});
