@@ -19,7 +19,7 @@ import {
   type Migration,
 } from '../../src/db/migration-set.js';
 import { failure } from '../support/helpers.js';
-import { freshDatabase, type TestDatabase } from '../support/postgres.js';
+import { ADMIN_URL, freshDatabase, type TestDatabase } from '../support/postgres.js';
 
 const dbs: TestDatabase[] = [];
 async function fresh(): Promise<TestDatabase> {
@@ -243,10 +243,12 @@ describe('connecting', () => {
   });
 
   it('a database that does not exist: exit 42 with the createdb fix', async () => {
-    const err = await failure(openDatabase({ url: 'postgres://postgres:pw@127.0.0.1:5432/kc_no_such_db' }));
+    const url = new URL(ADMIN_URL);
+    url.pathname = '/kc_no_such_db';
+    const err = await failure(openDatabase({ url: url.toString() }));
     expect(err.exitCode).toBe(42);
-    expect(err.message).toBe('database "kc_no_such_db" does not exist on 127.0.0.1:5432');
-    expect(err.fix).toContain('createdb -h 127.0.0.1 -p 5432 kc_no_such_db');
+    expect(err.message).toBe(`database "kc_no_such_db" does not exist on 127.0.0.1:${url.port || 5432}`);
+    expect(err.fix).toContain(`createdb -h 127.0.0.1 -p ${url.port || 5432} kc_no_such_db`);
   });
 
   it('not a postgres URL: a usage-level error before any connection', async () => {

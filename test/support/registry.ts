@@ -12,6 +12,9 @@ import { Agent, request } from 'undici';
 import { sh } from './cli.js';
 
 export const REGISTRY_BIN = '/usr/bin/docker-registry';
+/** What to run when htpasswd is missing: the exact line scripts/system-deps.sh prints. */
+export const HTPASSWD_FIX =
+  'sudo apt-get install -y apache2-utils (or run bash scripts/system-deps.sh as root)';
 
 /** A port the kernel just handed out on 127.0.0.1 (free unless someone races us for it). */
 export function freePort(): Promise<number> {
@@ -87,6 +90,32 @@ export interface TestRegistry {
   stop(): Promise<void>;
 }
 
+/**
+ * Every registry this process started and has not stopped. A test that starts several at once
+ * (`Promise.all`) and fails on one never learns of the others; they are killed when the test
+ * process exits, so a failing suite leaves no docker-registry behind.
+ */
+const running = new Set<ChildProcess>();
+process.once('exit', () => {
+  for (const child of running) child.kill('SIGKILL');
+});
+
+/** The pids of the registries this process started and has not stopped. */
+export function runningRegistries(): number[] {
+  return [...running].map((child) => child.pid!);
+}
+
+/** Stops every registry still running (test/support/setup.ts runs it after each test file). */
+export async function stopAllRegistries(): Promise<void> {
+  await Promise.all(
+    [...running].map((child) => {
+      const exited = new Promise((resolve) => child.once('exit', resolve));
+      child.kill('SIGTERM');
+      return exited;
+    }),
+  );
+}
+
 /** Starts docker-registry and waits until `/v2/` answers. */
 export async function startRegistry(options: RegistryOptions = {}): Promise<TestRegistry> {
   const work = await mkdtemp(join(tmpdir(), 'kubechat-registry-'));
@@ -104,16 +133,22 @@ export async function startRegistry(options: RegistryOptions = {}): Promise<Test
   ];
   if (options.tls) lines.push(`  tls: {certificate: "${options.tls.cert}", key: "${options.tls.key}"}`);
   if (options.auth) {
+    if ((await sh('command -v htpasswd')).code !== 0) {
+      await rm(work, { recursive: true, force: true });
+      throw new Error(`htpasswd is not installed: ${HTPASSWD_FIX}`);
+    }
     const htpasswd = join(work, 'htpasswd');
     const r = await sh(
       `htpasswd -Bbn ${JSON.stringify(options.auth.username)} ${JSON.stringify(options.auth.password)} > ${JSON.stringify(htpasswd)}`,
     );
-    if (r.code !== 0) throw new Error(`htpasswd failed (apt-get install apache2-utils): ${r.stderr}`);
+    if (r.code !== 0) throw new Error(`htpasswd failed: ${r.stderr}`);
     lines.push('auth:', `  htpasswd: {realm: kubechat-test, path: "${htpasswd}"}`);
   }
   const config = join(work, 'config.yml');
   await writeFile(config, lines.join('\n') + '\n');
   const child = spawn(REGISTRY_BIN, ['serve', config], { stdio: ['ignore', 'pipe', 'pipe'] });
+  running.add(child);
+  child.once('exit', () => running.delete(child));
   let output = '';
   child.stdout.on('data', (d: Buffer) => (output += d.toString()));
   child.stderr.on('data', (d: Buffer) => (output += d.toString()));
