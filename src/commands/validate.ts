@@ -2,7 +2,7 @@ import { Flags } from '@oclif/core';
 import { KubechatCommand } from '../cli/command.js';
 import { databaseFlags } from '../cli/database-flags.js';
 import { registryAccessFlags } from '../cli/registry-flags.js';
-import { KubechatError } from '../lib/errors.js';
+import { ExitCode, KubechatError } from '../lib/errors.js';
 import { loadTrustedKeys } from '../signing/trust.js';
 import { trustFlags } from '../cli/trust-flags.js';
 import type { TrustedKey } from '../signing/signature.js';
@@ -27,7 +27,7 @@ export default class Validate extends KubechatCommand {
 
 Output: a table; --json (schemas/results/validate.schema.json); --junit FILE (JUnit XML, one testsuite per suite, one testcase per check). With a database, the run is recorded: one validation_reports row (linked to the bundle's deployment) and one airgap_tests row per check.
 
-Exit codes (validate's own; they differ from other commands'): 0 every check passed (or was skipped), 3 a check failed, 4 warnings only and --fail-on warn, 2 usage (bad flag), 8 the --junit file cannot be written, 1 internal error.`;
+Exit codes (the outcomes of the checks have codes of their own): ${ExitCode.ok} every check passed (or was skipped), ${ExitCode.validateFailed} a check failed, ${ExitCode.validateWarned} warnings only and --fail-on warn, ${ExitCode.usage} usage (bad flag), ${ExitCode.output} the --junit file cannot be written, ${ExitCode.internal} internal error.`;
 
   static override examples = [
     '<%= config.bin %> validate --bundle demo-1.0.0.kcb.tar.zst --registry 10.0.0.5:5443 --registry-ca ca.pem --ollama-store /var/lib/ollama/models --database-url postgres://kubechat:PW@db:5432/kubechat',
@@ -91,7 +91,7 @@ Exit codes (validate's own; they differ from other commands'): 0 every check pas
       summary: 'Also write the results as JUnit XML to this file (for Jenkins, GitLab).',
     }),
     'fail-on': Flags.string({
-      summary: 'warn: exit 4 when there are warnings but no failure.',
+      summary: `warn: exit ${ExitCode.validateWarned} when there are warnings but no failure.`,
       options: ['fail', 'warn'],
       default: 'fail',
     }),

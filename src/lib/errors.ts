@@ -1,81 +1,11 @@
 /**
- * Errors a user can act on. Each carries a documented exit code (README "Exit codes") and a
- * one-line fix. Commands print `error: <message>` and `fix: <fix>` and exit with `exitCode`.
+ * Errors a user can act on. Each carries a documented exit code (the table in exit-codes.ts, rendered
+ * in docs/exit-codes.md) and a one-line fix. Commands print `error: <message>` and `fix: <fix>` and
+ * exit with `exitCode`.
  */
-export const ExitCode = {
-  ok: 0,
-  internal: 1,
-  usage: 2,
-  spec: 3,
-  source: 4,
-  bundleFormat: 5,
-  integrity: 6,
-  /** A key file (private, public or trusted) is missing, corrupt or not a kubechat Ed25519 key. */
-  signature: 7,
-  output: 8,
-  network: 10,
-  auth: 11,
-  notFound: 12,
-  protocol: 13,
-  upstreamDigest: 14,
-  platform: 15,
-  transfer: 16,
-  chartRepo: 17,
-  chartDependency: 18,
-  cache: 19,
-  // Signing and trust (20-29): one code per refusal, so scripts can tell them apart.
-  unsigned: 20,
-  untrustedSigner: 21,
-  badSignature: 22,
-  manifestTampered: 23,
-  foreignStatement: 24,
-  payloadType: 25,
-  signatureCount: 26,
-  expired: 27,
-  downgrade: 28,
-  passphrase: 29,
-  target: 30,
-  journal: 31,
-  baseMissing: 32,
-  /** install: the preflight suite failed; nothing was written. */
-  preflight: 33,
-  /** install: the content is in, but the post-install validation suites failed. */
-  postValidation: 34,
-  serveAddress: 35,
-  serveTls: 36,
-  serveContent: 37,
-  serveAuth: 38,
-  /** 40–49: database (README "Exit codes"). */
-  dbUnreachable: 40,
-  dbAuth: 41,
-  dbMissing: 42,
-  dbDrift: 43,
-  dbNewer: 44,
-  dbPending: 45,
-  dbMigration: 46,
-  dbLocked: 47,
-  dbEmbedded: 48,
-  dbQuery: 49,
-  /** 50–59: `kubechat models` (README "Exit codes"). */
-  modelsPartial: 50,
-  modelNotFound: 51,
-  modelCorrupt: 52,
-  modelVersion: 53,
-  modelPlacement: 54,
-  modelBench: 55,
-  modelNodeKind: 56,
-  /** 60–69: local CA and admin credentials (README "Exit codes"). */
-  caMissing: 60,
-  caPassphrase: 61,
-  caExpired: 62,
-  caConstraint: 63,
-  caState: 64,
-  renewalDue: 65,
-  certNotFound: 66,
-  passwordPolicy: 67,
-  adminState: 68,
-  caExists: 69,
-} as const;
+import { ExitCode } from './exit-codes.js';
+
+export { ExitCode, EXIT_CODES_HELP } from './exit-codes.js';
 
 export type ExitCodeName = keyof typeof ExitCode;
 export type TrustRefusal =
@@ -89,41 +19,6 @@ export type TrustRefusal =
   | 'expired'
   | 'downgrade'
   | 'passphrase';
-
-/** The exit-code table, appended to every command's help (the README has the same table). */
-export const EXIT_CODES_HELP =
-  'Exit codes: 0 ok, 1 internal error (a bug), 2 usage, 3 bad spec or flag value, 4 bad or missing source, ' +
-  '5 unreadable or truncated bundle, 6 integrity failure (an entry differs from the manifest), ' +
-  '7 key file missing or corrupt, 8 output not writable (disk full, permissions), ' +
-  '10 server unreachable (connection, TLS), 11 credentials refused, 12 not found on the server, ' +
-  '13 server answered out of protocol, 14 upstream content does not match its digest, ' +
-  '15 requested platform not in the image, 16 download interrupted and not resumable, ' +
-  '17 bad chart repository index or chart archive, 18 chart dependency unresolvable, ' +
-  '19 bad cache flag or cache directory, ' +
-  '20 unsigned bundle, 21 signer not trusted, 22 signature does not verify, 23 manifest changed after signing, ' +
-  '24 signature is for another bundle, 25 wrong DSSE payloadType, 26 not exactly one signature, ' +
-  '27 bundle expired, 28 older than the installed version, 29 wrong or missing passphrase, ' +
-  '30 an install target failed or refused a write (registry, Ollama, directory), ' +
-  '31 install journal unreadable or unwritable, 32 a delta needs content its base should have installed, ' +
-  '33 install preflight failed (nothing written), 34 post-install validation failed, ' +
-  '35 registry serve: cannot listen on --addr, 36 registry serve: bad TLS certificate or key, ' +
-  '37 registry serve: nothing servable (delta bundle, no seek table, not an OCI layout), ' +
-  '38 registry serve: --htpasswd file unreadable or not bcrypt, or basic auth without TLS off loopback, ' +
-  '40 database unreachable, 41 database login refused, 42 database does not exist, ' +
-  '43 schema drift (an applied migration changed or is unknown), 44 database schema newer than this kubechat, ' +
-  '45 migrations pending, 46 a migration failed (rolled back), 47 migration lock busy, ' +
-  '48 embedded PostgreSQL could not start, 49 database query failed, ' +
-  '50 models: done on some nodes, failed on others (the summary names them), 51 model not found, ' +
-  '52 models verify: missing or corrupt blobs, 53 no such model version to roll back to, ' +
-  '54 models plan: some models fit on no node, 55 models bench: requests failed, ' +
-  '56 the operation needs an Ollama server (--ollama) or a models directory (--ollama-store), ' +
-  '60 no CA in the CA directory (run ca init), 61 CA passphrase wrong or missing, or the root key is offline, ' +
-  '62 a CA certificate (root or intermediate) expired or not yet valid, ' +
-  '63 a name outside the CA name constraints or not a valid DNS name/IP, 64 CA directory damaged or inconsistent, ' +
-  '65 ca renew --check: certificates need renewal, 66 no such certificate (or revoked), ' +
-  '67 password does not meet the policy, 68 admin user missing (or already initialised), ' +
-  '69 CA or certificate already exists, ' +
-  '130/143 interrupted (partial output removed).';
 
 export class KubechatError extends Error {
   readonly exitCode: number;

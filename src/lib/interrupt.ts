@@ -2,6 +2,8 @@
  * Cleanup on Ctrl-C / SIGTERM: work that leaves temporary files registers how to remove them, and
  * an interrupted command removes them before it exits (130 for SIGINT, 143 for SIGTERM).
  */
+import { ExitCode } from './exit-codes.js';
+
 const cleanups = new Set<() => Promise<void>>();
 let installed = false;
 let received: NodeJS.Signals | undefined;
@@ -19,7 +21,7 @@ async function onSignal(signal: NodeJS.Signals) {
   received = signal;
   process.stderr.write(`\ninterrupted (${signal}): removing partial output\n`);
   await Promise.allSettled([...cleanups].map((c) => c()));
-  process.exit(signal === 'SIGINT' ? 130 : 143);
+  process.exit(signal === 'SIGINT' ? ExitCode.interrupted : ExitCode.terminated);
 }
 
 /** Registers `cleanup` until the returned function is called. */

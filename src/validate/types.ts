@@ -3,6 +3,7 @@
  * fail or skip with a one-line reason and, unless it passed, a one-line fix. Reporters (table, JSON,
  * JUnit, database rows) all read the same `ValidationReport`.
  */
+import { ExitCode } from '../lib/errors.js';
 
 /** Every suite, in report order. */
 export const SUITES = [
@@ -85,8 +86,13 @@ export interface ValidationReport {
   junit: string | null;
 }
 
-/** Validate's own exit codes (README: they differ from the other commands'). */
-export const ValidateExit = { ok: 0, usage: 2, failed: 3, warned: 4 } as const;
+/** The codes a validation run ends with: its outcomes have their own range (70–79) in the exit-code table. */
+export const ValidateExit = {
+  ok: ExitCode.ok,
+  usage: ExitCode.usage,
+  failed: ExitCode.validateFailed,
+  warned: ExitCode.validateWarned,
+} as const;
 
 const RANK: Record<CheckStatus, number> = { skip: 0, pass: 1, warn: 2, fail: 3 };
 
@@ -104,7 +110,7 @@ export function summarize(suites: SuiteResult[]): ValidationSummary {
   return s;
 }
 
-/** 3 on any failure, 4 on warnings only when `failOn` is warn, else 0. */
+/** `failed` on any failure, `warned` on warnings only when `failOn` is warn, else `ok`. */
 export function exitCodeOf(summary: ValidationSummary, failOn: 'fail' | 'warn'): number {
   if (summary.fail > 0) return ValidateExit.failed;
   if (failOn === 'warn' && summary.warn > 0) return ValidateExit.warned;

@@ -2,7 +2,7 @@
  * `kubechat validate` against a real install: the demo bundle (signed) installed into a real
  * docker-registry, an Ollama store, an Ollama API double and a fresh PostgreSQL database. Then
  * corruption — a flipped byte in a model blob, a deleted registry blob, a dropped table, a changed
- * migration — each turning the right check red with exit 3; egress probes on loopback only (and the
+ * migration — each turning the right check red with exit 70; egress probes on loopback only (and the
  * default public probes only inside `unshare -n`); the JUnit file parsed back by Python's XML parser;
  * the validation_reports and airgap_tests rows.
  */
@@ -288,7 +288,7 @@ print(json.dumps({"tag":r.tag,"tests":r.get("tests"),"failures":r.get("failures"
   });
 });
 
-describe('corruption turns the right check red (exit 3)', () => {
+describe('corruption turns the right check red (exit 70)', () => {
   it('Given a flipped byte in a model blob, Then models fails for that model naming the corrupt blob', async () => {
     const copy = join(work, 'ollama-corrupt');
     await cp(store, copy, { recursive: true });
@@ -300,7 +300,7 @@ describe('corruption turns the right check red (exit 3)', () => {
     b[0] = b[0]! ^ 0xff;
     await fh.write(b, 0, 1, at);
     await fh.close();
-    const r = await validate(['--suite', 'models', '--bundle', bundle, '--ollama-store', copy], 3);
+    const r = await validate(['--suite', 'models', '--bundle', bundle, '--ollama-store', copy], 70);
     const c = checkNamed(r, 'models', `store ${copy} assist:1.0`);
     expect(c.status).toBe('fail');
     expect(c.reason).toContain('corrupt');
@@ -318,7 +318,7 @@ describe('corruption turns the right check red (exit 3)', () => {
     await cp(blob.path, aside);
     await rm(blob.path);
     try {
-      const r = await validate(['--suite', 'registry', '--bundle', bundle, '--registry', registry.host], 3);
+      const r = await validate(['--suite', 'registry', '--bundle', bundle, '--registry', registry.host], 70);
       const failed = checksOf(r, 'registry').filter((c) => c.status === 'fail');
       expect(failed.length).toBeGreaterThanOrEqual(1);
       expect(failed.flatMap((c) => c.details).join('\n')).toContain(digest);
@@ -337,14 +337,14 @@ describe('corruption turns the right check red (exit 3)', () => {
       let r = await validate(['--suite', 'database', '--database-url', other.url], 0);
       expect(checkNamed(r, 'database', 'deployment').status).toBe('skip');
       await other.pool.query('DROP TABLE help_interactions');
-      r = await validate(['--suite', 'database', '--database-url', other.url], 3);
+      r = await validate(['--suite', 'database', '--database-url', other.url], 70);
       expect(checkNamed(r, 'database', 'tables')).toMatchObject({ status: 'fail' });
       expect(checkNamed(r, 'database', 'tables').reason).toContain('help_interactions');
       expect(checkNamed(r, 'database', 'migrations').status).toBe('pass');
       await other.pool.query(`UPDATE kubechat_schema_migrations SET checksum = $1 WHERE version = 2`, [
         '0'.repeat(64),
       ]);
-      r = await validate(['--suite', 'database', '--database-url', other.url], 3);
+      r = await validate(['--suite', 'database', '--database-url', other.url], 70);
       const mig = checkNamed(r, 'database', 'migrations');
       expect(mig.status).toBe('fail');
       expect(mig.reason).toMatch(/drift.*V2/);
@@ -365,7 +365,7 @@ describe('corruption turns the right check red (exit 3)', () => {
     const port = await freePort();
     const r = await validate(
       ['--suite', 'database', '--database-url', `postgres://u:${SECRET}@127.0.0.1:${port}/x`],
-      3,
+      70,
     );
     expect(checkNamed(r, 'database', 'reachable').status).toBe('fail');
     expect(r.recorded?.validationReportId).toBeNull();
@@ -381,7 +381,7 @@ describe('corruption turns the right check red (exit 3)', () => {
     const args = ['--suite', 'models', '--bundle', bundle, '--ollama-store', copy];
     const r = await validate(args, 0);
     expect(checkNamed(r, 'models', 'store').status).toBe('warn');
-    const w = await validate([...args, '--fail-on', 'warn'], 4);
+    const w = await validate([...args, '--fail-on', 'warn'], 71);
     expect(w.ok).toBe(false);
   });
 });
@@ -396,8 +396,8 @@ describe('airgap: egress probes (loopback only here)', () => {
   });
   afterAll(() => new Promise<void>((r) => server.close(() => r())));
 
-  it('Given an open local port as the probe target, Then the airgap suite fails (exit 3)', async () => {
-    const r = await validate(['--suite', 'airgap', '--egress-probe', `127.0.0.1:${open}`], 3);
+  it('Given an open local port as the probe target, Then the airgap suite fails (exit 70)', async () => {
+    const r = await validate(['--suite', 'airgap', '--egress-probe', `127.0.0.1:${open}`], 70);
     const c = checkNamed(r, 'airgap', `tcp 127.0.0.1:${open}`);
     expect(c.status).toBe('fail');
     expect(c.reason).toContain('egress');
@@ -477,7 +477,9 @@ describe('inputs, usage and security', () => {
     expect(r.code).toBe(0);
     for (const s of ['preflight', 'bundle', 'registry', 'models', 'database', 'security', 'airgap'])
       expect(r.stdout).toContain(`  ${s} `);
-    expect(r.stdout.replace(/\s+/g, ' ')).toMatch(/0 every check passed.*3 a check failed.*4 warnings only/);
+    expect(r.stdout.replace(/\s+/g, ' ')).toMatch(
+      /0 every check passed.*70 a check failed.*71 warnings only/,
+    );
   });
 
   it('Given an unsigned bundle, Then bundle.signature fails; with --allow-unsigned it warns', async () => {
@@ -485,7 +487,7 @@ describe('inputs, usage and security', () => {
     const c = await run(['bundle', 'create', '-f', spec, '-o', join(work, 'unsigned'), '--json']);
     expect(c.code, c.stderr).toBe(0);
     const unsigned = (JSON.parse(c.stdout) as { bundle: string }).bundle;
-    const r = await validate(['--suite', 'bundle', '--bundle', unsigned], 3);
+    const r = await validate(['--suite', 'bundle', '--bundle', unsigned], 70);
     expect(checkNamed(r, 'bundle', 'signature').status).toBe('fail');
     expect(checkNamed(r, 'bundle', 'integrity').status).toBe('pass');
     const w = await validate(['--suite', 'bundle', '--bundle', unsigned, '--allow-unsigned'], 0);
@@ -515,7 +517,7 @@ describe('inputs, usage and security', () => {
         '--ollama',
         'http://10.255.255.1:11434',
       ],
-      3,
+      70,
     );
     expect(checkNamed(r, 'security', `file ${key}`)).toMatchObject({ status: 'fail' });
     expect(checkNamed(r, 'security', `file ${key}`).fix).toBe(`chmod 600 ${key}`);
@@ -663,8 +665,8 @@ describe('registry over TLS, and an OCI layout', () => {
       expect(tls.reason).toMatch(/certificate of 127\.0\.0\.1 expires in 0 day\(s\)/);
       expect(tls.data).toMatchObject({ subject: '127.0.0.1', issuer: 'kubechat test CA' });
       expect(checkNamed(r, 'registry', 'image docker.io/demo/hello:1.0').status).toBe('pass');
-      await validate([...args, '--registry-ca', certs.ca, '--fail-on', 'warn'], 4);
-      const untrusted = await validate(args, 3);
+      await validate([...args, '--registry-ca', certs.ca, '--fail-on', 'warn'], 71);
+      const untrusted = await validate(args, 70);
       expect(checkNamed(untrusted, 'registry', 'reachable').reason).toMatch(/TLS certificate not trusted/);
       expect(checkNamed(untrusted, 'registry', 'tls').status).toBe('fail');
     } finally {
@@ -692,7 +694,7 @@ describe('registry over TLS, and an OCI layout', () => {
     expect(checkNamed(r, 'preflight', 'disk oci:').data?.needed).toBe(0);
     const blob = await largestFile(join(layout, 'blobs', 'sha256'));
     await rm(blob.path);
-    const bad = await validate(args, 3);
+    const bad = await validate(args, 70);
     const failed = checksOf(bad, 'registry').filter((c) => c.status === 'fail');
     expect(failed.flatMap((c) => c.details).join('\n')).toContain(
       `blob sha256:${blob.path.split('/').at(-1)} missing`,

@@ -58,7 +58,7 @@ function report(checks: CheckResult[], failOn: 'fail' | 'warn' = 'fail'): Valida
 }
 
 describe('exit codes', () => {
-  it('is 3 on any failure, 4 on warnings only with --fail-on warn, else 0', () => {
+  it('is 70 on any failure, 71 on warnings only with --fail-on warn, else 0', () => {
     const s = (pass: number, warn: number, fail: number) => ({
       pass,
       warn,
@@ -68,9 +68,9 @@ describe('exit codes', () => {
     });
     expect(exitCodeOf(s(3, 0, 0), 'fail')).toBe(0);
     expect(exitCodeOf(s(3, 1, 0), 'fail')).toBe(0);
-    expect(exitCodeOf(s(3, 1, 0), 'warn')).toBe(4);
-    expect(exitCodeOf(s(3, 1, 1), 'warn')).toBe(3);
-    expect(exitCodeOf(s(0, 0, 1), 'fail')).toBe(3);
+    expect(exitCodeOf(s(3, 1, 0), 'warn')).toBe(71);
+    expect(exitCodeOf(s(3, 1, 1), 'warn')).toBe(70);
+    expect(exitCodeOf(s(0, 0, 1), 'fail')).toBe(70);
     expect(worst(['skip', 'pass', 'warn'])).toBe('warn');
     expect(worst([])).toBe('skip');
   });
@@ -126,7 +126,7 @@ describe('the table', () => {
     expect(lines.find((l) => l.includes('tables'))).toMatch(/✗ FAIL\s+tables is fail/);
     expect(lines.find((l) => l.includes('fix: fix tables'))).toBeDefined();
     expect(lines.find((l) => l.startsWith('airgap'))).toMatch(/\(suite\)\s+- skip\s+no probes/);
-    expect(lines.at(-1)).toBe('2 checks: 1 passed, 0 warning(s), 1 failed, 0 skipped in 0.0 s — exit 3');
+    expect(lines.at(-1)).toBe('2 checks: 1 passed, 0 warning(s), 1 failed, 0 skipped in 0.0 s — exit 70');
   });
 });
 

@@ -3,6 +3,7 @@
  * integrity (every entry against the manifest: `bundle verify`'s one front-to-back pass).
  */
 import { KubechatError } from '../../lib/errors.js';
+import { exitCodeRange } from '../../lib/exit-codes.js';
 import { verifyBundle } from '../../services/verify-bundle.js';
 import { enforceBundlePolicy } from '../../signing/policy.js';
 import { NO_INSTALLED_VERSIONS } from '../../signing/versions.js';
@@ -52,7 +53,7 @@ async function integrity(ctx: ValidationContext, signal: AbortSignal): Promise<O
   } catch (err) {
     // A refused signature is the signature check's failure: a manifest that is not trusted is no
     // reference to check entries against.
-    if (err instanceof KubechatError && err.exitCode >= 20 && err.exitCode <= 29)
+    if (err instanceof KubechatError && exitCodeRange(err.exitCode)?.id === 'trust')
       return skip(`entries not checked: the signature was refused (${err.message.split('\n')[0]})`);
     throw err;
   }
