@@ -15,7 +15,7 @@ const usage = (message: string, fix: string) => new KubechatError('usage', messa
 
 export default class Validate extends KubechatCommand {
   static override summary = 'Check that an air-gapped installation is complete, intact, isolated and secure.';
-  static override description = `Runs validation suites, each a list of named checks that pass, warn, fail or are skipped with a one-line reason and fix. Every check of every suite runs concurrently. Suites whose inputs are not given are skipped, not failed:
+  static override description = `Runs validation suites, each a list of named checks that pass, warn, fail or are skipped with a one-line reason and fix. Every check of every suite runs concurrently. Suites whose inputs are not given are skipped, not failed; when every suite is skipped there is nothing to validate, and validate exits ${ExitCode.usage} unless --allow-empty:
 
   preflight  clock sane (bundle not created in the future), targets reachable or writable, disk space for what the bundle still has to write, --free-port ports free
   bundle     signature (trusted signer, not expired) and every entry against the manifest (--bundle)
@@ -96,6 +96,9 @@ Exit codes (the outcomes of the checks have codes of their own): ${ExitCode.ok} 
       default: 'fail',
     }),
     concurrency: Flags.integer({ summary: 'Checks in flight at once.', default: 8, min: 1, max: 64 }),
+    'allow-empty': Flags.boolean({
+      summary: `Exit ${ExitCode.ok} when every suite is skipped for lack of inputs (without it: exit ${ExitCode.usage}, nothing to validate).`,
+    }),
   };
 
   async run(): Promise<ValidationReport> {
@@ -151,10 +154,17 @@ Exit codes (the outcomes of the checks have codes of their own): ${ExitCode.ok} 
         failOn: flags['fail-on'] as 'fail' | 'warn',
         concurrency: flags.concurrency,
         junit: flags.junit,
+        requireInputs: flags['allow-empty']
+          ? undefined
+          : {
+              fix: 'name what to check (--bundle, --registry, --ollama-store, --ollama, --database-url, --embedded-database, --secret-file, --free-port, --egress-probe), or pass --allow-empty',
+            },
         reporter,
       }),
     );
-    for (const line of reportTable(report, process.stdout.columns ?? 120)) this.say(line);
+    // A pipe or a file gets every reason whole: only a terminal's width cuts them.
+    for (const line of reportTable(report, process.stdout.isTTY ? (process.stdout.columns ?? 120) : Infinity))
+      this.say(line);
     if (report.recorded?.error) process.stderr.write(`warning: results ${report.recorded.error}\n`);
     else if (report.recorded) this.say(`recorded as validation report ${report.recorded.validationReportId}`);
     if (report.junit) this.say(`JUnit report: ${report.junit}`);

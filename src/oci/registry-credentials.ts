@@ -98,9 +98,11 @@ export function parseRegistryAuthFlag(
   const [, host, username, variable] = m as unknown as [string, string, string, string];
   const password = env[variable];
   if (password === undefined || password === '') {
+    // The part after the colon is never echoed: when it is not a set variable, it may well be the
+    // password itself, typed where the variable's name belongs.
     throw specError(
-      `--registry-auth ${host}: environment variable ${variable} is not set`,
-      `export ${variable} with the password for ${username}@${host}`,
+      `--registry-auth ${host}=${username}:…: no environment variable of the name after the colon is set (the third part must name an environment variable that holds the password, never be the password)`,
+      `export REGISTRY_PASSWORD with ${username}'s password for ${host} and write --registry-auth ${host}=${username}:REGISTRY_PASSWORD`,
     );
   }
   return [host.toLowerCase(), { username, password }];

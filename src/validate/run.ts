@@ -35,6 +35,13 @@ export interface ValidateOptions {
   validationType?: string;
   reporter?: Reporter;
   signal?: AbortSignal;
+  /**
+   * A run in which every suite is skipped for lack of inputs is a usage error (exit 2) rather than
+   * a pass: a CI job that forgot its flags must not go green. `kubechat validate` sets it unless
+   * --allow-empty, with `fix` in its own words (flags); install's own runs do not (a suite with
+   * nothing to check is fine there).
+   */
+  requireInputs?: { fix: string };
 }
 
 /** The one-line error text of anything a check throws. */
@@ -119,6 +126,14 @@ export async function runValidation(options: ValidateOptions): Promise<Validatio
         durationMs: checks.reduce((m, c) => Math.max(m, c.durationMs), 0),
       };
     });
+    if (options.requireInputs && results.every((r) => r.status === 'skip')) {
+      // Before anything is recorded or written: no report row, no JUnit file for a run that checked nothing.
+      throw new KubechatError(
+        'usage',
+        'nothing to validate: every suite and check was skipped for lack of inputs',
+        options.requireInputs.fix,
+      );
+    }
     const summary = summarize(suiteResults);
     const exitCode = exitCodeOf(summary, failOn);
     let bundle: ValidationReport['bundle'] = null;

@@ -6,6 +6,7 @@ const MARK: Record<CheckStatus, string> = { pass: '✓ pass', warn: '! warn', fa
 /** Cuts `s` to `n` characters, with an ellipsis. */
 const clip = (s: string, n: number) => (s.length <= n ? s : `${s.slice(0, n - 1)}…`);
 
+/** `width`: the terminal's columns; Infinity (output that is not a terminal) cuts nothing. */
 export function reportTable(report: ValidationReport, width = 120): string[] {
   const rows: Array<{
     suite: string;
@@ -23,7 +24,10 @@ export function reportTable(report: ValidationReport, width = 120): string[] {
       rows.push({ suite: s.name, check: c.name, status: c.status, reason: c.reason, fix: c.fix });
   }
   const suiteW = Math.max(5, ...rows.map((r) => r.suite.length));
-  const checkW = Math.min(48, Math.max(5, ...rows.map((r) => r.check.length)));
+  const checkW = Math.min(
+    width === Infinity ? Infinity : 48,
+    Math.max(5, ...rows.map((r) => r.check.length)),
+  );
   const reasonW = Math.max(30, width - suiteW - checkW - 6 - 6);
   const lines = [`${'SUITE'.padEnd(suiteW)}  ${'CHECK'.padEnd(checkW)}  ${'STATUS'}  REASON`];
   for (const r of rows) {
