@@ -30,12 +30,10 @@ import {
 import { defaultCompressOptions, type CompressOptions } from '../bundle/zstd.js';
 import { BlobCache, defaultCacheDir } from '../cache/blob-cache.js';
 import { Puller, type PullerOptions } from '../oci/pull.js';
-import { RegistryClient, type RegistryClientOptions } from '../oci/registry-client.js';
 import { parseExpires } from '../signing/policy.js';
 import { signManifest } from '../signing/signature.js';
 import type { SigningKey } from '../signing/keys.js';
-import { loadHelmRepositories, type HelmRepository } from '../sources/helm-repositories.js';
-import { HttpClient } from '../sources/http-get.js';
+import type { SourceClients } from '../sources/clients.js';
 import { parsePlatform } from '../sources/oci-layout.js';
 import { RemoteSources, type Fetch, type PlanLine } from '../sources/pull-sources.js';
 import { DEFAULT_PLATFORMS, planBundle } from './plan-bundle.js';
@@ -57,8 +55,8 @@ export interface CreateBundleOptions {
   reporter?: Reporter;
   /** Content cache directory (default: $KUBECHAT_CACHE_DIR, ~/.cache/kubechat). */
   cacheDir?: string;
-  /** Registry client settings: insecure hosts, explicit credentials, CA. */
-  registry?: RegistryClientOptions;
+  /** Clients for remote sources (see openSourceClients); the caller closes them. */
+  clients: SourceClients;
   /** Large blobs downloading at once (default 6). */
   concurrency?: number;
   /** Add the images charts declare (helm.sh/images, values.yaml) as image artifacts. */
@@ -119,72 +117,57 @@ export async function createBundle(options: CreateBundleOptions): Promise<Create
   reporter.emit({ task: 'plan', title: `Reading ${options.specPath}` });
   const loaded = await loadSpec(options.specPath);
   const cache = new BlobCache(options.cacheDir ?? defaultCacheDir());
-  const client = new RegistryClient(options.registry);
-  let helmRepos: HelmRepository[] | undefined;
-  const helmRepositories = () => (helmRepos ??= loadHelmRepositories(options.registry?.env));
-  const http = new HttpClient({
-    insecure: options.registry?.insecure,
-    ca: options.registry?.ca,
-    credentials: options.registry?.credentials,
-    helmRepositories,
+  const { registry, http, helmRepositories } = options.clients;
+  const puller = new Puller(registry, cache, options.pull);
+  const sources = new RemoteSources({
+    puller,
+    cache,
+    platforms: (loaded.spec.spec.platforms ?? DEFAULT_PLATFORMS).map((p) => parsePlatform(p)),
+    allPlatforms: options.allPlatforms ?? false,
+    concurrency: options.concurrency,
+    reporter,
   });
+  const plan = await planBundle(loaded, {
+    allPlatforms: options.allPlatforms ?? false,
+    remote: { sources, chartRepo: { http, cache }, helmRepositories },
+    addChartImages: options.addChartImages,
+  });
+  reporter.emit({ task: 'plan', title: `Planned ${plan.artifacts.length} artifacts`, done: true });
+  const remoteLines = await sources.planLines();
+  // Downloads run while the bundle is written: the writer follows each blob as it arrives.
+  const fetch = options.dryRun ? undefined : await sources.startFetch();
+  const lines = planLines(plan, remoteLines);
+  const extra = {
+    plan: lines,
+    chartImages: plan.chartImages,
+    pull: {
+      downloadedBytes: puller.counters.blobBytes,
+      cachedBytes: options.dryRun ? remoteLines.reduce((n, l) => n + l.cachedBytes, 0) : sources.cachedBytes,
+      blobRequests: puller.counters.blobRequests,
+      manifestRequests: puller.counters.manifestRequests,
+      resumed: puller.counters.resumed,
+      chartRepoBytes: http.bytes,
+      cacheDir: cache.dir,
+    },
+    dedupSavedBytes: dedupSaved(plan),
+  };
+  let result: WrittenResult;
   try {
-    const puller = new Puller(client, cache, options.pull);
-    const sources = new RemoteSources({
-      puller,
-      cache,
-      platforms: (loaded.spec.spec.platforms ?? DEFAULT_PLATFORMS).map((p) => parsePlatform(p)),
-      allPlatforms: options.allPlatforms ?? false,
-      concurrency: options.concurrency,
-      reporter,
-    });
-    const plan = await planBundle(loaded, {
-      allPlatforms: options.allPlatforms ?? false,
-      remote: { sources, chartRepo: { http, cache }, helmRepositories },
-      addChartImages: options.addChartImages,
-    });
-    reporter.emit({ task: 'plan', title: `Planned ${plan.artifacts.length} artifacts`, done: true });
-    const remoteLines = await sources.planLines();
-    // Downloads run while the bundle is written: the writer follows each blob as it arrives.
-    const fetch = options.dryRun ? undefined : await sources.startFetch();
-    const lines = planLines(plan, remoteLines);
-    const extra = {
-      plan: lines,
-      chartImages: plan.chartImages,
-      pull: {
-        downloadedBytes: puller.counters.blobBytes,
-        cachedBytes: options.dryRun
-          ? remoteLines.reduce((n, l) => n + l.cachedBytes, 0)
-          : sources.cachedBytes,
-        blobRequests: puller.counters.blobRequests,
-        manifestRequests: puller.counters.manifestRequests,
-        resumed: puller.counters.resumed,
-        chartRepoBytes: http.bytes,
-        cacheDir: cache.dir,
-      },
-      dedupSavedBytes: dedupSaved(plan),
-    };
-    let result: WrittenResult;
-    try {
-      result = await writeBundle(options, plan, started, reporter, fetch);
-    } catch (err) {
-      // A download failure (digest mismatch, broken connection) explains a failed write better.
-      fetch?.stop();
-      const fetchError = await fetch?.done.then(
-        () => undefined,
-        (e: unknown) => e,
-      );
-      throw fetchError ?? err;
-    }
-    extra.pull.downloadedBytes = puller.counters.blobBytes;
-    extra.pull.cachedBytes = options.dryRun ? extra.pull.cachedBytes : sources.cachedBytes;
-    extra.pull.blobRequests = puller.counters.blobRequests;
-    extra.pull.resumed = puller.counters.resumed;
-    return { ...result, ...extra };
-  } finally {
-    await client.close();
-    await http.close();
+    result = await writeBundle(options, plan, started, reporter, fetch);
+  } catch (err) {
+    // A download failure (digest mismatch, broken connection) explains a failed write better.
+    fetch?.stop();
+    const fetchError = await fetch?.done.then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    throw fetchError ?? err;
   }
+  extra.pull.downloadedBytes = puller.counters.blobBytes;
+  extra.pull.cachedBytes = options.dryRun ? extra.pull.cachedBytes : sources.cachedBytes;
+  extra.pull.blobRequests = puller.counters.blobRequests;
+  extra.pull.resumed = puller.counters.resumed;
+  return { ...result, ...extra };
 }
 
 type WrittenResult = Omit<CreateBundleResult, 'plan' | 'chartImages' | 'pull' | 'dedupSavedBytes'>;
