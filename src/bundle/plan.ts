@@ -111,6 +111,24 @@ export interface PlannedFileSet {
   files: PlannedFile[];
 }
 
+/** An image a chart declares, and whether the bundle holds it. */
+export interface ChartImage {
+  chart: string;
+  image: string;
+  inBundle: boolean;
+}
+
+/** Every artifact and file set a bundle will hold: what a spec resolves to. */
+export interface BundlePlan {
+  name: string;
+  version: string;
+  platforms: string[];
+  artifacts: PlannedArtifact[];
+  fileSets: PlannedFileSet[];
+  /** Images the charts declare (helm.sh/images, values.yaml), deduplicated. */
+  chartImages: ChartImage[];
+}
+
 /** Root descriptor for index.json. */
 export function rootDescriptor(artifact: PlannedArtifact, finished: FinishedArtifact): Descriptor {
   const d: Descriptor = {

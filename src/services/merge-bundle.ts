@@ -8,10 +8,11 @@ import { mkdir, mkdtemp, rename, rm } from 'node:fs/promises';
 import { pipeline } from 'node:stream/promises';
 import { join, resolve } from 'node:path';
 import { createHash } from 'node:crypto';
-import { formatError, integrityError } from '../lib/errors.js';
+import { integrityError } from '../lib/errors.js';
 import { readChunks } from '../lib/hash.js';
 import { ByteProgress, silentReporter, type Reporter } from '../lib/progress.js';
 import { ArchiveWriter, tarMtime, type HeaderEntry } from '../bundle/archive-writer.js';
+import { baseOfDelta, checkBase } from '../bundle/delta.js';
 import { bundleFileName, Entry } from '../bundle/layout.js';
 import {
   EntryIndex,
@@ -46,20 +47,9 @@ export interface MergeResult {
 export async function mergeBundle(options: MergeOptions): Promise<MergeResult> {
   const reporter = options.reporter ?? silentReporter;
   const delta = await openBundle(options.deltaPath);
-  const want = delta.manifest.delta?.base;
-  if (!want) {
-    throw formatError(
-      `${options.deltaPath} is a full bundle, not a delta`,
-      'merge needs a bundle made with --base',
-    );
-  }
+  const want = baseOfDelta(delta.manifest, options.deltaPath);
   const base = await openBundle(options.basePath);
-  if (base.manifestDigest !== want.manifestDigest) {
-    throw integrityError(
-      `${options.basePath} is ${base.manifest.name} ${base.manifest.version}, but the delta was made against ${want.name} ${want.version} (${want.manifestDigest})`,
-      `pass the exact bundle ${want.name} ${want.version} the delta was made from with --base`,
-    );
-  }
+  checkBase(want, base, options.basePath);
   const baseBySha = new Map(base.manifest.contents.map((c) => [c.sha256, c.path]));
   const baseReader = await BaseReader.open(
     base,

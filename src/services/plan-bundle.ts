@@ -7,7 +7,7 @@ import { resolve } from 'node:path';
 import { specError } from '../lib/errors.js';
 import { PLACEHOLDER_DIGEST } from '../lib/digest.js';
 import { mapLimit } from '../lib/concurrency.js';
-import type { ChartInfo, PlannedArtifact, PlannedFileSet } from '../bundle/plan.js';
+import type { BundlePlan, ChartImage, ChartInfo, PlannedArtifact, PlannedFileSet } from '../bundle/plan.js';
 import { parseOciFrom, type LoadedSpec } from '../bundle/spec.js';
 import { normalizeReference, parseReference } from '../oci/reference.js';
 import { planLocalChart } from '../sources/chart.js';
@@ -30,24 +30,7 @@ export interface RemoteAccess {
   helmRepositories?: () => HelmRepository[];
 }
 
-/** An image a chart declares, and whether the bundle holds it. */
-export interface ChartImage {
-  chart: string;
-  image: string;
-  inBundle: boolean;
-}
-
 export const DEFAULT_PLATFORMS = ['linux/amd64'];
-
-export interface BundlePlan {
-  name: string;
-  version: string;
-  platforms: string[];
-  artifacts: PlannedArtifact[];
-  fileSets: PlannedFileSet[];
-  /** Images the charts declare (helm.sh/images, values.yaml), deduplicated. */
-  chartImages: ChartImage[];
-}
 
 const RESOLVE_CONCURRENCY = 6;
 

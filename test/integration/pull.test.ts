@@ -25,7 +25,7 @@ import {
 } from '../support/registry-seed.js';
 import { packageChart } from '../../src/sources/chart-package.js';
 import { schemaValidator } from '../../src/lib/schema.js';
-import { createBundle } from '../../src/services/create-bundle.js';
+import { createBundle } from '../support/create-bundle.js';
 import { KubechatError } from '../../src/lib/errors.js';
 
 const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');

@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { KubechatError } from '../../src/lib/errors.js';
-import { createBundle } from '../../src/services/create-bundle.js';
+import { createBundle } from '../support/create-bundle.js';
 import { verifyBundle } from '../../src/services/verify-bundle.js';
 import { streamEntries, openBundle } from '../../src/bundle/reader.js';
 import { makeWorkspace } from '../support/workspace.js';

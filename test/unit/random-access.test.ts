@@ -10,7 +10,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { EntryIndex, openBundle, streamEntries } from '../../src/bundle/reader.js';
 import { parseFrameHeader, rawFrame, rawFrameContent, mayBeAllRaw } from '../../src/bundle/zstd.js';
 import { lease } from '../../src/lib/leases.js';
-import { createBundle } from '../../src/services/create-bundle.js';
+import { createBundle } from '../support/create-bundle.js';
 import { openBundleStore } from '../../src/serve/stores.js';
 import { collect } from '../support/helpers.js';
 import { makeWorkspace } from '../support/workspace.js';

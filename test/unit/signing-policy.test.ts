@@ -10,7 +10,7 @@ import { DSSEBundleBuilder } from '@sigstore/sign';
 import { Entry } from '../../src/bundle/layout.js';
 import { openBundle } from '../../src/bundle/reader.js';
 import { ExitCode } from '../../src/lib/errors.js';
-import { createBundle } from '../../src/services/create-bundle.js';
+import { createBundle } from '../support/create-bundle.js';
 import { signBundle } from '../../src/services/sign-bundle.js';
 import { verifyBundle } from '../../src/services/verify-bundle.js';
 import { generateKey, loadSigningKey, readPublicKey, type SigningKey } from '../../src/signing/keys.js';

@@ -6,6 +6,7 @@ import { parseSplitSize } from '../../bundle/split.js';
 import { defaultCompressOptions } from '../../bundle/zstd.js';
 import { createBundle, type CreateBundleResult } from '../../services/create-bundle.js';
 import { parseRegistryAuthFlag } from '../../oci/registry-credentials.js';
+import { openSourceClients } from '../../sources/clients.js';
 import { readFile } from 'node:fs/promises';
 import { loadSigningKey, PASSPHRASE_ENV, PASSPHRASE_FILE_ENV, readPassphrase } from '../../signing/keys.js';
 
@@ -83,6 +84,11 @@ ${EXIT_CODES_HELP}`;
     const ca = flags['registry-ca'] === undefined ? undefined : await readCa(flags['registry-ca']);
     // Unlock the key first: a wrong passphrase should fail before minutes of work.
     const signingKey = flags.key ? await loadSigningKey(flags.key, await readPassphrase()) : undefined;
+    const clients = openSourceClients({
+      insecure: flags['insecure-registry'] ?? [],
+      credentials,
+      ...(ca ? { ca } : {}),
+    });
     const result = await this.progress(`Creating bundle from ${flags.file}`, (reporter) =>
       createBundle({
         signingKey,
@@ -99,9 +105,12 @@ ${EXIT_CODES_HELP}`;
         cacheDir: flags['cache-dir'],
         concurrency: flags.concurrency,
         addChartImages: flags['add-chart-images'],
-        registry: { insecure: flags['insecure-registry'] ?? [], credentials, ...(ca ? { ca } : {}) },
+        clients,
       }),
-    ).finally(() => signingKey?.dispose());
+    ).finally(async () => {
+      signingKey?.dispose();
+      await clients.close();
+    });
     const what = `${result.delta ? 'Delta bundle' : 'Bundle'} ${result.name} ${result.version}`;
     this.say(result.dryRun ? `${what} (dry run: nothing written)` : what);
     if (result.dryRun) {

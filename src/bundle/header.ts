@@ -1,36 +1,50 @@
 /**
  * The bundle header: manifest, oci-layout, index.json and the in-memory (metadata) blobs. Built
  * twice by create: with placeholder digests to size the reserved room, then with the real ones.
+ * Pure: the same input gives the same bytes.
  */
 import { hexOf, sha256Digest } from '../lib/digest.js';
-import type { HeaderEntry } from '../bundle/archive-writer.js';
-import { blobPath, Entry, OCI_LAYOUT_CONTENT } from '../bundle/layout.js';
-import { encodeManifest, type BundleManifest, type ContentEntry } from '../bundle/manifest.js';
+import { MediaType } from '../oci/media-types.js';
+import type { HeaderEntry } from './archive-writer.js';
+import { baseHolds, deltaField, type DeltaBase } from './delta.js';
+import { blobPath, Entry, OCI_LAYOUT_CONTENT } from './layout.js';
+import { encodeManifest, type BundleManifest, type ContentEntry } from './manifest.js';
 import {
   isFileBlob,
   rootDescriptor,
+  type BundlePlan,
   type FileBlob,
   type MemoryBlob,
   type PlannedArtifact,
-} from '../bundle/plan.js';
-import { MediaType } from '../oci/media-types.js';
-import type { BaseIndex } from './create-bundle.js';
-import type { BundlePlan } from './plan-bundle.js';
+} from './plan.js';
 
-interface AssembleInput {
-  plan: BundlePlan;
+export interface HeaderInput {
+  plan: Omit<BundlePlan, 'chartImages'>;
   created: string;
   expires: string | null;
-  base: BaseIndex | undefined;
+  /** The base of a delta: entries it holds are listed, not stored. */
+  base: DeltaBase | undefined;
   digestOf: (b: FileBlob) => string;
+  /** sha256 (hex) of a files/ entry, by its path in the bundle. */
   fileHex: (path: string) => string;
-  pendingArtifacts: Set<PlannedArtifact>;
-  inBase: (digest: string | undefined) => boolean;
+  /**
+   * Artifacts whose root embeds a digest learned only while the body is written. Their in-memory
+   * blobs (and index.json) are stored even when the base has them: the header built with
+   * placeholders must hold the same entries as the real one, whose room it reserves.
+   */
+  pendingArtifacts: ReadonlySet<PlannedArtifact>;
+}
+
+export interface Header {
+  /** Manifest first, then oci-layout, index.json and metadata blobs: those the archive stores. */
+  entries: HeaderEntry[];
+  manifest: BundleManifest;
 }
 
 /** Builds the header entries (manifest, oci-layout, index.json, metadata blobs) and the manifest. */
-export function assembleHeader(input: AssembleInput): { entries: HeaderEntry[]; manifest: BundleManifest } {
-  const { plan, base, digestOf, pendingArtifacts, inBase } = input;
+export function assembleHeader(input: HeaderInput): Header {
+  const { plan, base, digestOf, pendingArtifacts } = input;
+  const inBase = (digest: string) => baseHolds(base, digest);
   const memory = new Map<string, { blob: MemoryBlob; stored: boolean }>();
   const addMemory = (blob: MemoryBlob, pending: boolean) => {
     if (!memory.has(blob.digest)) memory.set(blob.digest, { blob, stored: pending || !inBase(blob.digest) });
@@ -91,9 +105,7 @@ export function assembleHeader(input: AssembleInput): { entries: HeaderEntry[]; 
     created: input.created,
     expires: input.expires,
     platforms: plan.platforms,
-    delta: base
-      ? { base: { name: base.name, version: base.version, manifestDigest: base.manifestDigest } }
-      : null,
+    delta: deltaField(base),
     artifacts: {
       images: infos.flatMap(({ info, size }) => (info.kind === 'image' ? [{ ...strip(info), size }] : [])),
       charts: infos.flatMap(({ info, size }) => (info.kind === 'chart' ? [{ ...strip(info), size }] : [])),
