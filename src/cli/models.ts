@@ -5,6 +5,7 @@
  * own error and exit code).
  */
 import { Flags } from '@oclif/core';
+import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { KubechatCommand } from './command.js';
 import { ExitCode, KubechatError, specError, type ExitCodeName } from '../lib/errors.js';
@@ -22,7 +23,14 @@ export const nodeFlags = {
     multiple: true,
     env: 'KUBECHAT_OLLAMA_STORE',
   }),
+  'ollama-ca': Flags.string({
+    summary: 'PEM CA certificate(s) the --ollama servers’ TLS certificates chain to (an https:// server).',
+    description: 'Trusted beside the system roots, e.g. the local CA’s root (kubechat ca export).',
+    env: 'KUBECHAT_OLLAMA_CA',
+  }),
 };
+
+type NodeFlags = { ollama?: string[]; 'ollama-store'?: string[]; 'ollama-ca'?: string };
 
 export const databaseUrlFlag = {
   'database-url': Flags.string({
@@ -36,10 +44,11 @@ export abstract class ModelsCommand extends KubechatCommand {
   #open: ModelNode[] = [];
 
   /** The nodes the flags name; at least one unless `optional`. */
-  protected nodes(flags: { ollama?: string[]; 'ollama-store'?: string[] }, optional = false): ModelNode[] {
+  protected nodes(flags: NodeFlags, optional = false): ModelNode[] {
+    const ca = flags['ollama-ca'] && flags.ollama?.length ? [readCa(flags['ollama-ca'])] : [];
     const nodes: ModelNode[] = [
       ...(flags['ollama-store'] ?? []).map((d) => new StoreNode(resolve(d))),
-      ...(flags.ollama ?? []).map((u) => new ApiNode(u)),
+      ...(flags.ollama ?? []).map((u) => new ApiNode(u, ca)),
     ];
     if (nodes.length === 0 && !optional)
       throw specError(
@@ -53,7 +62,7 @@ export abstract class ModelsCommand extends KubechatCommand {
   /** load / unload (keep_alive 0): every node, or only --node. */
   protected async changeLoaded(
     model: string,
-    flags: { ollama?: string[]; 'ollama-store'?: string[]; node?: string; 'database-url'?: string },
+    flags: NodeFlags & { node?: string; 'database-url'?: string },
     keepAlive: string | number,
   ): Promise<ChangeResult> {
     let nodes = this.nodes(flags);
@@ -110,5 +119,16 @@ export abstract class ModelsCommand extends KubechatCommand {
     process.stderr.write(`${result.failed.length} of ${attempted} node(s) failed; the others are done\n`);
     if (this.jsonEnabled()) process.stdout.write(JSON.stringify(result, null, 2) + '\n');
     return this.exit(ExitCode.modelsPartial);
+  }
+}
+
+function readCa(file: string): Buffer {
+  try {
+    return readFileSync(file);
+  } catch (err) {
+    throw specError(
+      `--ollama-ca ${file}: cannot read (${(err as Error).message})`,
+      'pass the CA certificate PEM file',
+    );
   }
 }

@@ -37,6 +37,18 @@ export function request(url: string | URL, options: RequestOptions): Promise<Und
   });
 }
 
+type Fetch = typeof Undici.fetch;
+let fetchImpl: Fetch | undefined;
+
+/**
+ * undici's fetch, which takes a `dispatcher` (an Agent with its own pool, timeouts and CAs), loaded on
+ * first use: its module is most of what undici's index costs at start-up.
+ */
+export function undiciFetch(...args: Parameters<Fetch>): ReturnType<Fetch> {
+  fetchImpl ??= (require('undici/lib/web/fetch/index.js') as { fetch: Fetch }).fetch;
+  return fetchImpl(...args);
+}
+
 /** undici's redirect and retry interceptors (`interceptors.redirect` / `interceptors.retry`), from their own modules. */
 export const interceptors = {
   redirect: require('undici/lib/interceptor/redirect.js') as typeof Undici.interceptors.redirect,

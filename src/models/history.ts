@@ -5,7 +5,7 @@
  * the history needs no state of its own and survives anything that happens to the node.
  */
 import { modelsError } from '../lib/errors.js';
-import { hasTag, parseModelName, repoOf, shortName, splitVersionTag } from './names.js';
+import { hasTag, parseModelName, repoOf, shortName, splitVersionTag } from '../ollama/names.js';
 import type { NodeModel } from './nodes.js';
 
 export interface ModelVersion {

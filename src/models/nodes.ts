@@ -8,15 +8,14 @@ import { createHash } from 'node:crypto';
 import { readFile, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describeFsError, targetError } from '../lib/errors.js';
-import type { Dispatcher } from '../lib/http.js';
 import { MediaType } from '../oci/media-types.js';
+import { OllamaClient } from '../ollama/client.js';
+import { fullName, parseModelName, shortName, type OllamaName } from '../ollama/names.js';
 import { writeBytesAtomic } from '../targets/fs.js';
 import { OllamaApiTarget } from '../targets/ollama-api.js';
-import { OllamaClient } from '../targets/ollama-client.js';
 import { OllamaStoreTarget } from '../targets/ollama-store.js';
 import type { BlobTarget } from '../targets/types.js';
 import { readGgufHeader, type GgufValue } from './gguf.js';
-import { fullName, parseModelName, shortName, type OllamaName } from './names.js';
 import { listStoreManifests, manifestBlobs, storeBlobPath } from './verify.js';
 import { modelShape, numCtxOf, type ModelShape } from './vram.js';
 
@@ -244,74 +243,49 @@ export class ApiNode implements ModelNode {
   readonly label: string;
   readonly kind = 'api' as const;
   readonly #client: OllamaClient;
+  readonly #ca: ReadonlyArray<string | Buffer>;
 
-  constructor(url: string) {
-    // Load tests hold many requests open at once.
-    this.#client = new OllamaClient(url, 'run the command again', 64);
+  /** `ca`: PEM certificates of the CAs a server behind TLS is trusted with (beside the system roots). */
+  constructor(url: string, ca: ReadonlyArray<string | Buffer> = []) {
+    this.#ca = ca;
+    this.#client = new OllamaClient(url, {
+      ca,
+      refusedFix: 'check the model name and the Ollama server log',
+      // Load tests hold many requests open at once.
+      connections: 64,
+    });
     this.id = `ollama:${this.#client.base.origin}`;
     this.label = this.#client.base.origin;
   }
 
-  async #call<T>(method: Dispatcher.HttpMethod, path: string, body?: unknown): Promise<T> {
-    const r = await this.#client.call(method, path, body);
-    if (r.status >= 300)
-      throw Object.assign(
-        this.#client.refused(
-          `${method} ${path}`,
-          r.status,
-          r.text,
-          'check the model name and the Ollama server log',
-        ),
-        {
-          status: r.status,
-        },
-      );
-    if (!r.text) return undefined as T;
-    try {
-      return JSON.parse(r.text) as T;
-    } catch (err) {
-      throw targetError(
-        `${this.label}: ${method} ${path} answered something other than JSON`,
-        'is this an Ollama server?',
-        err,
-      );
-    }
-  }
-
   async list(): Promise<NodeModel[]> {
-    const r = await this.#call<{
-      models?: Array<{ name?: string; model?: string; digest?: string; size?: number; modified_at?: string }>;
-    }>('GET', '/api/tags');
     const out: NodeModel[] = [];
-    for (const m of r?.models ?? []) {
-      const parts = parseModelName(m.name ?? m.model ?? '');
+    for (const m of await this.#client.list()) {
+      const parts = parseModelName(m.name);
       if (!parts) continue;
       out.push({
         name: fullName(parts),
         display: shortName(parts),
         parts,
-        digest: `sha256:${(m.digest ?? '').replace(/^sha256:/, '')}`,
-        size: m.size ?? 0,
-        modifiedAt: m.modified_at ?? '',
+        digest: `sha256:${m.digest.replace(/^sha256:/, '')}`,
+        size: m.size,
+        modifiedAt: m.modifiedAt,
       });
     }
     return out.sort((a, b) => a.name.localeCompare(b.name));
   }
 
   async details(m: NodeModel): Promise<ModelDetails> {
-    const r = await this.#call<{
-      parameters?: string;
-      details?: { family?: string; parameter_size?: string; quantization_level?: string };
-      model_info?: Record<string, GgufValue>;
-    }>('POST', '/api/show', { model: m.display });
-    const numCtx = numCtxOf(r?.parameters);
-    const count = r?.model_info?.['general.parameter_count'];
+    const r = await this.#client.show(m.display);
+    const numCtx = numCtxOf(r.parameters);
+    const info = (r.model_info ?? {}) as Record<string, GgufValue>;
+    const count = info['general.parameter_count'];
     return {
       ...(typeof count === 'number' ? { parameterCount: count } : {}),
-      family: r?.details?.family ?? 'unknown',
-      parameterSize: r?.details?.parameter_size ?? '',
-      quantization: r?.details?.quantization_level ?? '',
-      shape: modelShape(new Map(Object.entries(r?.model_info ?? {}))),
+      family: r.details?.family ?? 'unknown',
+      parameterSize: r.details?.parameter_size ?? '',
+      quantization: r.details?.quantization_level ?? '',
+      shape: modelShape(new Map(Object.entries(info))),
       // The text layers are a few KiB: the model's size is its weights.
       weightsBytes: m.size,
       ...(numCtx === undefined ? {} : { numCtx }),
@@ -319,41 +293,23 @@ export class ApiNode implements ModelNode {
   }
 
   async loaded(): Promise<LoadedModel[]> {
-    const r = await this.#call<{
-      models?: Array<{
-        name?: string;
-        model?: string;
-        expires_at?: string;
-        size?: number;
-        size_vram?: number;
-      }>;
-    }>('GET', '/api/ps');
-    return (r?.models ?? []).flatMap((m) => {
-      const parts = parseModelName(m.name ?? m.model ?? '');
-      return parts
-        ? [
-            {
-              name: fullName(parts),
-              expiresAt: m.expires_at ?? null,
-              size: m.size ?? 0,
-              sizeVram: m.size_vram ?? null,
-            },
-          ]
-        : [];
+    return (await this.#client.ps()).flatMap((m) => {
+      const parts = parseModelName(m.name);
+      return parts ? [{ ...m, name: fullName(parts) }] : [];
     });
   }
 
   async copy(from: NodeModel, to: OllamaName): Promise<void> {
-    await this.#call('POST', '/api/copy', { source: from.display, destination: shortName(to) });
+    await this.#client.copy(from.display, shortName(to));
   }
 
   async remove(m: NodeModel): Promise<null> {
-    await this.#call('DELETE', '/api/delete', { model: m.display });
+    await this.#client.delete(m.display);
     return null;
   }
 
   async keepAlive(m: NodeModel, keepAlive: string | number): Promise<void> {
-    await this.#call('POST', '/api/generate', { model: m.display, keep_alive: keepAlive });
+    await this.#client.generate({ model: m.display, keepAlive });
   }
 
   async generate(
@@ -362,26 +318,12 @@ export class ApiNode implements ModelNode {
     options?: Record<string, unknown>,
     keepAlive?: string | number,
   ): Promise<GenerateStats> {
-    const r = await this.#call<{ eval_count?: number; eval_duration?: number; prompt_eval_count?: number }>(
-      'POST',
-      '/api/generate',
-      {
-        model: m.display,
-        prompt,
-        stream: false,
-        ...(options ? { options } : {}),
-        ...(keepAlive === undefined ? {} : { keep_alive: keepAlive }),
-      },
-    );
-    return {
-      evalCount: r?.eval_count ?? 0,
-      evalDurationNs: r?.eval_duration ?? 0,
-      promptEvalCount: r?.prompt_eval_count ?? 0,
-    };
+    const r = await this.#client.generate({ model: m.display, prompt, options, keepAlive });
+    return { evalCount: r.evalCount, evalDurationNs: r.evalDurationNs, promptEvalCount: r.promptEvalCount };
   }
 
   installTarget(): BlobTarget {
-    return new OllamaApiTarget(this.#client.base.href);
+    return new OllamaApiTarget(this.#client.base.href, { ca: this.#ca });
   }
 
   close(): Promise<void> {

@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { DIGEST_RE, hexOf } from '../lib/digest.js';
 import { describeFsError, targetError } from '../lib/errors.js';
 import { FileHasher, defaultHashConcurrency, type FileHash } from '../lib/file-hasher.js';
-import { shortName, type OllamaName } from '../targets/ollama-store.js';
+import { hasTag, shortName, type OllamaName } from '../ollama/names.js';
 
 export interface BlobProblem {
   digest: string;
@@ -103,7 +103,7 @@ export function matchesModelName(m: StoreManifest, filter: string): boolean {
   const short = shortName(m.parts);
   if (filter === m.name || filter === short) return true;
   const untagged = (s: string) => s.slice(0, s.lastIndexOf(':'));
-  return !/:[^/]*$/.test(filter) && (filter === untagged(m.name) || filter === untagged(short));
+  return !hasTag(filter) && (filter === untagged(m.name) || filter === untagged(short));
 }
 
 /** The filters that matched no manifest (for an "unknown model" error in the caller). */

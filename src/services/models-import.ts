@@ -11,7 +11,7 @@ import { openBundle } from '../bundle/reader.js';
 import type { InstallDatabase } from '../db/install-session.js';
 import { KubechatError, modelsError } from '../lib/errors.js';
 import type { Reporter } from '../lib/progress.js';
-import { hasTag, parseModelName, repoOf } from '../models/names.js';
+import { hasTag, parseModelName, repoOf } from '../ollama/names.js';
 import type { ModelNode } from '../models/nodes.js';
 import { ModelRecords } from '../models/records.js';
 import { enforceBundlePolicy, recordInstall, type PolicyResult } from '../signing/policy.js';

@@ -3,7 +3,7 @@ import { stat } from 'node:fs/promises';
 import { modelsError, specError } from '../lib/errors.js';
 import { readGgufHeader } from '../models/gguf.js';
 import { selectModels } from '../models/history.js';
-import { parseModelName } from '../models/names.js';
+import { parseModelName } from '../ollama/names.js';
 import type { ModelNode } from '../models/nodes.js';
 import { estimateVram, modelShape, type ModelShape, type VramEstimate } from '../models/vram.js';
 import { eachNode, type NodeError } from './models.js';

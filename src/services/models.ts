@@ -12,7 +12,7 @@ import {
   versionsOf,
   type ModelVersion,
 } from '../models/history.js';
-import { parseModelName } from '../models/names.js';
+import { parseModelName } from '../ollama/names.js';
 import type { LoadedModel, ModelNode, NodeModel } from '../models/nodes.js';
 import { estimateVram, type VramEstimate } from '../models/vram.js';
 

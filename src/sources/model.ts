@@ -14,6 +14,7 @@ import { sha256Digest } from '../lib/digest.js';
 import { describeFsError, sourceError } from '../lib/errors.js';
 import { readGgufHeader, type GgufInfo } from '../models/gguf.js';
 import { MediaType } from '../oci/media-types.js';
+import { checkModelName, fullName, NAME_RULES, shortName, type OllamaName } from '../ollama/names.js';
 import { parseModelfile, type Modelfile } from './modelfile.js';
 
 export interface ModelInput {
@@ -23,13 +24,6 @@ export interface ModelInput {
   modelfilePath?: string;
   /** As written in the spec, e.g. gguf:./models/assist.gguf */
   source: string;
-}
-
-export interface ModelName {
-  host: string;
-  namespace: string;
-  model: string;
-  tag: string;
 }
 
 // Renderer/parser (and gemma4's stop) Ollama's createModel derives from the architecture when unset.
@@ -78,7 +72,7 @@ export async function planModel(input: ModelInput): Promise<PlannedArtifact> {
   }
   if (mf?.messages.length) blobs.push(memoryBlob(MediaType.ollamaMessages, goJson(mf.messages)));
 
-  const refName = `${name.host}/${name.namespace}/${name.model}:${name.tag}`;
+  const refName = fullName(name);
   const licenseText = mf?.licenses.find((l) => l.trim() !== '');
   const license = licenseText ? shortLicense(licenseText) : (gguf.license ?? null);
 
@@ -124,7 +118,7 @@ export async function planModel(input: ModelInput): Promise<PlannedArtifact> {
         extra: [config],
         info: {
           kind: 'model',
-          name: displayName(name),
+          name: shortName(name),
           ref: refName,
           source: input.source,
           digest: root.digest,
@@ -149,41 +143,14 @@ async function readModelfile(path: string): Promise<Modelfile> {
   return parseModelfile(text, path);
 }
 
-/** Parses and validates an Ollama model name (types/model/name.go), filling in Ollama's defaults. */
-export function parseModelName(input: string): ModelName {
-  let rest = input;
-  let tag = 'latest';
-  if (rest.lastIndexOf(':') > rest.lastIndexOf('/')) {
-    tag = rest.slice(rest.lastIndexOf(':') + 1);
-    rest = rest.slice(0, rest.lastIndexOf(':'));
-  }
-  const parts = rest.split('/');
-  const model = parts.pop() ?? '';
-  const namespace = parts.length > 0 ? (parts.pop() ?? '') : 'library';
-  const host = parts.length > 0 ? parts.join('/').replace(/^[a-z]+:\/\//, '') : 'registry.ollama.ai';
-  const checks: Array<[string, string, number, RegExp]> = [
-    ['host', host, 350, /^[A-Za-z0-9_][A-Za-z0-9_.:-]*$/],
-    ['namespace', namespace, 80, /^[A-Za-z0-9_][A-Za-z0-9_-]*$/],
-    ['model', model, 80, /^[A-Za-z0-9_][A-Za-z0-9_.-]*$/],
-    ['tag', tag, 80, /^[A-Za-z0-9_][A-Za-z0-9_.-]*$/],
-  ];
-  for (const [part, value, max, re] of checks) {
-    if (value.length > max || !re.test(value)) {
-      throw sourceError(
-        `model name "${input}": invalid ${part} "${value}"`,
-        `write [namespace/]model[:tag]; each part starts with a letter, digit or _ and goes on with ` +
-          `letters, digits, _, - or . (no . in a namespace), at most ${max} characters`,
-      );
-    }
-  }
-  return { host, namespace, model, tag };
-}
-
-/** Ollama's Name.DisplayShortest: "assist:1.0", "myorg/assist:1.0", "host/ns/assist:1.0". */
-function displayName(n: ModelName): string {
-  if (n.host.toLowerCase() !== 'registry.ollama.ai') return `${n.host}/${n.namespace}/${n.model}:${n.tag}`;
-  if (n.namespace.toLowerCase() !== 'library') return `${n.namespace}/${n.model}:${n.tag}`;
-  return `${n.model}:${n.tag}`;
+/** The spec's model name with Ollama's defaults (ollama/names.ts); an invalid one is a source error. */
+export function parseModelName(input: string): OllamaName {
+  const c = checkModelName(input);
+  if (c.ok) return c.name;
+  throw sourceError(
+    `model name "${input}": invalid ${c.part} "${c.value}"`,
+    `write [namespace/]model[:tag]; ${NAME_RULES}, at most ${c.max} characters`,
+  );
 }
 
 /** Ollama's expandPath: absolute as is, ~ and ~/ from the home directory, else relative to `dir`. */

@@ -15,18 +15,10 @@ import { DIGEST_RE, hexOf, sha256Digest } from '../lib/digest.js';
 import { describeFsError, sourceError } from '../lib/errors.js';
 import { MediaType } from '../oci/media-types.js';
 import type { ImageManifest } from '../oci/types.js';
-import { parseModelName, shortLicense, type ModelName } from './model.js';
+import { fullName, shortName, type OllamaName } from '../ollama/names.js';
+import { parseModelName, shortLicense } from './model.js';
 
 const MAX_JSON = 16 * 1024 * 1024;
-
-/** Ollama's Name.DisplayShortest: "llama3.2:1b", "myorg/assist:1.0", "host/ns/assist:1.0". */
-export function displayModelName(n: ModelName): string {
-  if (n.host.toLowerCase() !== 'registry.ollama.ai') return `${n.host}/${n.namespace}/${n.model}:${n.tag}`;
-  if (n.namespace.toLowerCase() !== 'library') return `${n.namespace}/${n.model}:${n.tag}`;
-  return `${n.model}:${n.tag}`;
-}
-
-export const modelRefName = (n: ModelName) => `${n.host}/${n.namespace}/${n.model}:${n.tag}`;
 
 /** Parses and checks an Ollama manifest (docker v2 with application/vnd.ollama.* layers). */
 export function parseOllamaManifest(data: Buffer, what: string): ImageManifest {
@@ -74,7 +66,7 @@ interface ModelConfig {
  * other layers are files (cache or store) with declared digests the writer verifies as it reads them.
  */
 export function ollamaArtifact(input: {
-  name: ModelName;
+  name: OllamaName;
   source: string;
   manifest: MemoryBlob;
   config: MemoryBlob;
@@ -94,8 +86,8 @@ export function ollamaArtifact(input: {
   const blobs = [input.config, ...input.layers];
   const info: ModelInfo = {
     kind: 'model',
-    name: displayModelName(input.name),
-    ref: modelRefName(input.name),
+    name: shortName(input.name),
+    ref: fullName(input.name),
     source: input.source,
     digest: input.manifest.digest,
     size: blobs.reduce((s, b) => s + b.size, 0),
@@ -106,7 +98,7 @@ export function ollamaArtifact(input: {
   };
   return {
     kind: 'model',
-    refName: modelRefName(input.name),
+    refName: fullName(input.name),
     blobs,
     finish: () => ({ root: input.manifest, extra: [], info }),
   };
@@ -125,7 +117,7 @@ export async function planOllamaStoreModel(
   const dir = resolve(specDir, from.slice('ollama-store:'.length));
   const name = parseModelName(nameText);
   const manifestPath = join(dir, 'manifests', name.host, name.namespace, name.model, name.tag);
-  const fix = `run "ollama pull ${displayModelName(name)}" with OLLAMA_MODELS=${dir}, or fix the name`;
+  const fix = `run "ollama pull ${shortName(name)}" with OLLAMA_MODELS=${dir}, or fix the name`;
   const read = async (path: string, what: string) => {
     try {
       return await readFile(path);
@@ -136,8 +128,8 @@ export async function planOllamaStoreModel(
       throw describeFsError(err, path, 'read', true) ?? err;
     }
   };
-  const data = await read(manifestPath, `model ${displayModelName(name)}`);
-  const where = `${from} ${displayModelName(name)}`;
+  const data = await read(manifestPath, `model ${shortName(name)}`);
+  const where = `${from} ${shortName(name)}`;
   const m = parseOllamaManifest(data, where);
   const manifest: MemoryBlob = {
     mediaType: m.mediaType ?? MediaType.dockerManifest,

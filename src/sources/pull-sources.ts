@@ -22,8 +22,9 @@ import { normalizeReference, parseReference } from '../oci/reference.js';
 import type { Descriptor, ImageIndex, ImageManifest, Platform } from '../oci/types.js';
 import { readChartArchive } from './chart-archive.js';
 import { chartArtifactFromManifest, readChartYaml } from './chart.js';
-import { parseModelName, type ModelName } from './model.js';
-import { displayModelName, isSmallOllamaLayer, ollamaArtifact, parseOllamaManifest } from './ollama-model.js';
+import { shortName, type OllamaName } from '../ollama/names.js';
+import { parseModelName } from './model.js';
+import { isSmallOllamaLayer, ollamaArtifact, parseOllamaManifest } from './ollama-model.js';
 import { choosePlatforms, formatPlatform, isRealPlatform, matchScore } from './oci-layout.js';
 
 export interface RemoteOptions {
@@ -241,7 +242,7 @@ export class RemoteSources {
   }
 
   async #model(nameText: string | undefined, from: string | undefined): Promise<PlannedArtifact> {
-    let pullName: ModelName;
+    let pullName: OllamaName;
     if (from !== undefined) {
       const rest = from.slice('ollama://'.length);
       const slash = rest.indexOf('/');
@@ -254,7 +255,7 @@ export class RemoteSources {
     }
     const name = nameText !== undefined ? parseModelName(nameText) : pullName;
     const repo: Repo = { registry: pullName.host, repository: `${pullName.namespace}/${pullName.model}` };
-    const what = `model ${displayModelName(pullName)}`;
+    const what = `model ${shortName(pullName)}`;
     const { puller } = this.options;
     const top = await puller.manifest(repo, pullName.tag, what, OLLAMA_ACCEPT).catch((err: unknown) => {
       if (err instanceof Error && 'kind' in err && err.kind === 'notFound') {
@@ -281,7 +282,7 @@ export class RemoteSources {
         const blob = await this.#memory(repo, l, what);
         if (l.mediaType === MediaType.ollamaLicense) licenseText ??= blob.data.toString('utf8');
         layers.push(blob);
-      } else layers.push(this.#fileBlob(repo, l, what, displayModelName(name)));
+      } else layers.push(this.#fileBlob(repo, l, what, shortName(name)));
     }
     const source =
       from ?? `ollama://${pullName.host}/${pullName.namespace}/${pullName.model}:${pullName.tag}`;

@@ -6,13 +6,11 @@
  * immutable version tag, POST /api/copy to point the serving tag at it, GET /api/tags to confirm.
  * Ollama builds its own manifest, so its digest can differ from the bundle's: the result reports it.
  */
-import { Readable } from 'node:stream';
-import { request, type Dispatcher } from '../lib/http.js';
 import { targetError } from '../lib/errors.js';
+import { OllamaClient, type CreateModelRequest, type OllamaClientOptions } from '../ollama/client.js';
+import { parseOllamaRef, shortName, versionTag } from '../ollama/names.js';
 import { MediaType } from '../oci/media-types.js';
 import type { Descriptor, ImageManifest } from '../oci/types.js';
-import { OllamaClient } from './ollama-client.js';
-import { parseOllamaRef, shortName, versionTag } from './ollama-store.js';
 import type { ArtifactKind, BlobTarget, InstallArtifact, TargetCommit } from './types.js';
 
 const TEXT_LAYERS: ReadonlySet<string> = new Set([
@@ -28,24 +26,17 @@ const FILE_LAYERS: ReadonlySet<string> = new Set([
   MediaType.ollamaProjector,
 ]);
 
-interface TagsResponse {
-  models?: Array<{ name?: string; model?: string; digest?: string }>;
-}
-
 export class OllamaApiTarget implements BlobTarget {
   readonly id: string;
   readonly label: string;
   readonly #client: OllamaClient;
-  readonly #base: URL;
-  readonly #agent: Dispatcher;
   /** Text layers seen this run, by digest: /api/create takes them as strings. */
   readonly #text = new Map<string, string>();
 
-  constructor(url: string) {
-    this.#client = new OllamaClient(url, 'run install again');
-    this.#base = this.#client.base;
-    this.#agent = this.#client.agent;
-    this.id = `ollama:${this.#base.origin}`;
+  /** `options.ca`: the CAs a server behind TLS is trusted with. */
+  constructor(url: string, options: Pick<OllamaClientOptions, 'ca'> = {}) {
+    this.#client = new OllamaClient(url, { ...options, rerun: 'run install again' });
+    this.id = `ollama:${this.#client.base.origin}`;
     this.label = this.#client.label;
   }
 
@@ -53,21 +44,8 @@ export class OllamaApiTarget implements BlobTarget {
     return kind === 'model';
   }
 
-  #call(method: Dispatcher.HttpMethod, path: string, body?: unknown) {
-    return this.#client.call(method, path, body);
-  }
-
-  #unreachable(err: unknown) {
-    return this.#client.unreachable(err);
-  }
-
-  #refused(what: string, status: number, text: string) {
-    return this.#client.refused(what, status, text);
-  }
-
   async prepare(): Promise<void> {
-    const r = await this.#call('GET', '/api/version');
-    if (r.status !== 200) throw this.#refused('GET /api/version', r.status, r.text);
+    await this.#client.version();
   }
 
   mustReceive(blob: Descriptor): boolean {
@@ -77,8 +55,7 @@ export class OllamaApiTarget implements BlobTarget {
   async hasBlob(blob: Descriptor): Promise<boolean> {
     // Ollama makes its own config; text layers travel inside /api/create.
     if (!FILE_LAYERS.has(blob.mediaType)) return true;
-    const r = await this.#call('HEAD', `/api/blobs/${blob.digest}`);
-    return r.status === 200;
+    return this.#client.hasBlob(blob.digest);
   }
 
   async writeBlob(blob: Descriptor, _a: InstallArtifact[], data: AsyncIterable<Buffer>): Promise<void> {
@@ -92,28 +69,11 @@ export class OllamaApiTarget implements BlobTarget {
       for await (const _ of data); // nothing to send: drain
       return;
     }
-    let res: Dispatcher.ResponseData;
-    try {
-      res = await request(new URL(`/api/blobs/${blob.digest}`, this.#base), {
-        method: 'POST',
-        dispatcher: this.#agent,
-        headers: { 'content-length': String(blob.size), 'content-type': 'application/octet-stream' },
-        body: Readable.from(data, { objectMode: false }),
-      });
-    } catch (err) {
-      if (err instanceof Error && err.name === 'KubechatError') throw err;
-      throw this.#unreachable(err);
-    }
-    const text = await res.body.text();
-    if (res.statusCode !== 201 && res.statusCode !== 200)
-      throw this.#refused(`POST /api/blobs/${blob.digest}`, res.statusCode, text);
+    await this.#client.pushBlob(blob.digest, blob.size, data);
   }
 
   async #tags(): Promise<Map<string, string>> {
-    const r = await this.#call('GET', '/api/tags');
-    if (r.status !== 200) throw this.#refused('GET /api/tags', r.status, r.text);
-    const body = JSON.parse(r.text) as TagsResponse;
-    return new Map((body.models ?? []).map((m) => [m.name ?? m.model ?? '', m.digest ?? '']));
+    return new Map((await this.#client.list()).map((m) => [m.name, m.digest]));
   }
 
   async hasArtifact(artifact: InstallArtifact): Promise<boolean> {
@@ -127,7 +87,7 @@ export class OllamaApiTarget implements BlobTarget {
     const serving = shortName(n);
     const version = shortName(n, versionTag(n.tag, artifact.root.digest));
     const manifest = JSON.parse(artifact.docs.at(-1)!.bytes.toString('utf8')) as ImageManifest;
-    const req: Record<string, unknown> = { model: version, stream: false };
+    const req: CreateModelRequest = { model: version };
     const files: Record<string, string> = {};
     const adapters: Record<string, string> = {};
     const licenses: string[] = [];
@@ -153,22 +113,18 @@ export class OllamaApiTarget implements BlobTarget {
           if (text !== undefined) licenses.push(text);
           break;
         case MediaType.ollamaParams:
-          if (text !== undefined) req.parameters = JSON.parse(text) as unknown;
+          if (text !== undefined) req.parameters = JSON.parse(text) as Record<string, unknown>;
           break;
         case MediaType.ollamaMessages:
-          if (text !== undefined) req.messages = JSON.parse(text) as unknown;
+          if (text !== undefined) req.messages = JSON.parse(text) as NonNullable<typeof req.messages>;
           break;
       }
     }
     req.files = files;
     if (Object.keys(adapters).length) req.adapters = adapters;
     if (licenses.length) req.license = licenses.length === 1 ? licenses[0] : licenses;
-    const created = await this.#call('POST', '/api/create', req);
-    if (created.status !== 200)
-      throw this.#refused(`POST /api/create ${version}`, created.status, created.text);
-    const copied = await this.#call('POST', '/api/copy', { source: version, destination: serving });
-    if (copied.status !== 200)
-      throw this.#refused(`POST /api/copy ${version} → ${serving}`, copied.status, copied.text);
+    await this.#client.create(req);
+    await this.#client.copy(version, serving);
     const tags = await this.#tags();
     const digest = tags.get(serving);
     if (digest === undefined || !tags.has(version))
@@ -177,7 +133,7 @@ export class OllamaApiTarget implements BlobTarget {
         'check the Ollama server log',
       );
     return {
-      location: `${this.#base.origin} ${serving}`,
+      location: `${this.#client.base.origin} ${serving}`,
       digest: `sha256:${digest.replace(/^sha256:/, '')}`,
       aliases: [version],
     };

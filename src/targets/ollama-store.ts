@@ -10,39 +10,10 @@ import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { join } from 'node:path';
 import { hexOf } from '../lib/digest.js';
-import { targetError } from '../lib/errors.js';
+import { parseOllamaRef, shortName, versionTag } from '../ollama/names.js';
 import type { Descriptor } from '../oci/types.js';
 import { fileSize, removePartials, writeBytesAtomic, writeFileAtomic } from './fs.js';
 import type { ArtifactKind, BlobTarget, InstallArtifact, TargetCommit } from './types.js';
-
-export interface OllamaName {
-  host: string;
-  namespace: string;
-  model: string;
-  tag: string;
-}
-
-/** Splits the bundle's model ref (registry.ollama.ai/library/assist:1.0). */
-export function parseOllamaRef(ref: string): OllamaName {
-  // Each part becomes a path component of the store: no empty, dot-leading or separator-bearing parts.
-  const m = /^([A-Za-z0-9][\w.:-]*)\/([A-Za-z0-9][\w.-]*)\/([A-Za-z0-9][\w.-]*):([A-Za-z0-9_][\w.-]*)$/.exec(
-    ref,
-  );
-  if (!m)
-    throw targetError(`model reference "${ref}" is not host/namespace/model:tag`, 'recreate the bundle');
-  return { host: m[1]!, namespace: m[2]!, model: m[3]!, tag: m[4]! };
-}
-
-/** The immutable per-version tag: <tag>-<first 12 hex of the manifest digest>. */
-export const versionTag = (tag: string, manifestDigest: string) =>
-  `${tag}-${hexOf(manifestDigest).slice(0, 12)}`;
-
-/** The name a user types: library models drop host and namespace (assist:1.0). */
-export function shortName(n: OllamaName, tag = n.tag): string {
-  if (n.host === 'registry.ollama.ai' && n.namespace === 'library') return `${n.model}:${tag}`;
-  if (n.host === 'registry.ollama.ai') return `${n.namespace}/${n.model}:${tag}`;
-  return `${n.host}/${n.namespace}/${n.model}:${tag}`;
-}
 
 async function sha256File(path: string): Promise<string | undefined> {
   try {

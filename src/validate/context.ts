@@ -1,7 +1,7 @@
 /**
  * What the suites validate against, and the resources they share: the opened bundle and its
  * artifacts (read by random access: index.json and the manifests, never the large blobs), one
- * registry client, one database connection. Each is opened once, on first use, by whichever check
+ * registry client, one Ollama client per --ollama server, one database connection. Each is opened once, on first use, by whichever check
  * gets there first; a failure to open is remembered and reported by every check that needed it.
  */
 import { readFile } from 'node:fs/promises';
@@ -13,6 +13,7 @@ import { integrityError, networkError } from '../lib/errors.js';
 import { silentReporter, type Reporter } from '../lib/progress.js';
 import { RegistryClient } from '../oci/registry-client.js';
 import { parseRegistryAuthFlag, type Credentials } from '../oci/registry-credentials.js';
+import { OllamaClient } from '../ollama/client.js';
 import type { TrustedKey } from '../signing/signature.js';
 import { ArtifactGraph } from '../targets/graph.js';
 import type { InstallArtifact } from '../targets/types.js';
@@ -161,6 +162,24 @@ export class ValidationContext {
     this.#closers.push(() => client.close());
     return client;
   });
+
+  readonly #ollama = new Map<string, OllamaClient>();
+
+  /** The client for one --ollama server; validation waits at most two minutes for an answer. */
+  ollamaClient(url: string): OllamaClient {
+    let client = this.#ollama.get(url);
+    if (!client) {
+      client = new OllamaClient(url, {
+        rerun: 'run kubechat validate again',
+        connections: 4,
+        timeoutMs: 120_000,
+      });
+      this.#ollama.set(url, client);
+      const c = client;
+      this.#closers.push(() => c.close());
+    }
+    return client;
+  }
 
   readonly database = once<{ pool: pg.Pool; url: string; embedded: boolean }>(async () => {
     const d = this.inputs.database!;

@@ -7,7 +7,6 @@ import { KubechatError } from '../lib/errors.js';
 import { mapLimit } from '../lib/concurrency.js';
 import type { Reporter } from '../lib/progress.js';
 import { ValidationContext, type ValidateInputs } from './context.js';
-import { closeOllamaClient } from './ollama.js';
 import { loadSuites } from './suites/index.js';
 import {
   exitCodeOf,
@@ -166,6 +165,5 @@ export async function runValidation(options: ValidateOptions): Promise<Validatio
     return report;
   } finally {
     await ctx.close();
-    await closeOllamaClient();
   }
 }

@@ -13,6 +13,7 @@ import { writeGguf } from '../support/gguf-fixture.js';
 import { conforms } from '../support/install-fixture.js';
 import { OllamaDouble } from '../support/ollama-double.js';
 import { freshDatabase, type TestDatabase } from '../support/postgres.js';
+import { makeCertificates } from '../support/registry.js';
 import { makeWorkspace, type Workspace } from '../support/workspace.js';
 import { verifyOllamaStore } from '../../src/models/verify.js';
 
@@ -669,5 +670,65 @@ describe('models verify and remove', () => {
       expect(n.requests).toContain('DELETE /api/delete');
       expect(await readdir(join(n.store, 'blobs'))).toEqual([]);
     }
+  });
+});
+
+describe('an Ollama server behind TLS from a private CA', () => {
+  let tlsNode: OllamaDouble;
+  let ca: string;
+
+  beforeAll(async () => {
+    const certs = await makeCertificates();
+    ca = certs.ca;
+    tlsNode = new OllamaDouble(join(dir, 'tls-node'), { tls: { cert: certs.cert, key: certs.key } });
+    await tlsNode.start();
+  });
+
+  afterAll(async () => {
+    await tlsNode?.stop();
+  });
+
+  it('Given no --ollama-ca, Then the certificate is refused (10) and the fix says to trust its CA', async () => {
+    const r = await models(['list', '--ollama', tlsNode.url]);
+    expect(r.code).toBe(10);
+    expect(r.stderr).toContain(`error: Ollama ${tlsNode.url}: cannot reach the server`);
+    expect(r.stderr).toMatch(/fix: trust the CA/);
+    expect(tlsNode.requests).toEqual([]);
+  });
+
+  it('Given --ollama-ca or KUBECHAT_OLLAMA_CA, Then import, list, load and unload run over https', async () => {
+    const tls = ['--ollama', tlsNode.url, '--ollama-ca', ca];
+    const imp = await models(['import', bundles.v1!, ...tls, '--trusted-key', pub, '--json']);
+    expect(imp.code, imp.stderr).toBe(0);
+    conforms(imp.stdout, 'models-import');
+    expect(json<ImportOut>(imp.stdout).nodes.map((n) => [n.node, n.ok])).toEqual([[tlsNode.url, true]]);
+    for (const call of ['HEAD /api/blobs/', 'POST /api/blobs/', 'POST /api/create', 'POST /api/copy'])
+      expect(
+        tlsNode.requests.some((q) => q.startsWith(call)),
+        call,
+      ).toBe(true);
+
+    const list = await kubechat(['models', 'list', '--ollama', tlsNode.url, '--json'], {
+      env: { ...env(), KUBECHAT_OLLAMA_CA: ca },
+    });
+    expect(list.code, list.stderr).toBe(0);
+    conforms(list.stdout, 'models-list');
+    const m = json<ListOut>(list.stdout).nodes[0]!.models;
+    expect(m.map((x) => [x.name, x.family, x.loaded])).toEqual([['assist:1.0', 'llama', false]]);
+
+    const load = await models(['load', 'assist:1.0', ...tls, '--json']);
+    expect(load.code, load.stderr).toBe(0);
+    const after = json<ListOut>((await models(['list', ...tls, '--json'])).stdout);
+    expect(after.nodes[0]!.models[0]!.loaded).toBe(true);
+    expect((await models(['unload', 'assist:1.0', ...tls])).code).toBe(0);
+    expect(tlsNode.requests).toContain('GET /api/ps');
+  });
+
+  it('Given an unreadable --ollama-ca, Then it stops before any request (3)', async () => {
+    const before = tlsNode.requests.length;
+    const r = await models(['list', '--ollama', tlsNode.url, '--ollama-ca', join(dir, 'no-such-ca.pem')]);
+    expect(r.code).toBe(3);
+    expect(r.stderr).toContain('--ollama-ca');
+    expect(tlsNode.requests.length).toBe(before);
   });
 });

@@ -21,12 +21,20 @@
  *   eval_duration and prompt_eval_count as Ollama reports them. `failGenerate` makes the next N
  *   completions answer 500, `generateDelayMs` slows each one (for load tests).
  *
- * One instance is one node: start several, each with its own store, for multi-node tests.
+ * One instance is one node: start several, each with its own store, for multi-node tests. With `tls`
+ * it serves HTTPS, as an Ollama behind a TLS proxy with a certificate from the local CA would.
  */
 import { createHash } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
 import { mkdir, open, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import {
+  createServer,
+  type IncomingMessage,
+  type RequestListener,
+  type Server,
+  type ServerResponse,
+} from 'node:http';
+import { createServer as createTlsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { dirname, join, relative } from 'node:path';
 import { pipeline } from 'node:stream/promises';
@@ -98,24 +106,32 @@ export class OllamaDouble {
   /** Each completion takes this long. */
   generateDelayMs = 0;
 
-  constructor(readonly store: string) {}
+  /** `tls`: PEM files of the server certificate and its key. */
+  constructor(
+    readonly store: string,
+    readonly options: { tls?: { cert: string; key: string } } = {},
+  ) {}
 
   get url(): string {
     const a = this.#server?.address() as AddressInfo | undefined;
     if (!a) throw new Error('OllamaDouble is not started');
-    return `http://127.0.0.1:${a.port}`;
+    return `${this.options.tls ? 'https' : 'http'}://127.0.0.1:${a.port}`;
   }
 
   async start(): Promise<string> {
     await mkdir(join(this.store, 'blobs'), { recursive: true });
     await mkdir(join(this.store, 'manifests'), { recursive: true });
-    this.#server = createServer((req, res) => {
+    const handle: RequestListener = (req, res) => {
       this.requests.push(`${req.method} ${req.url}`);
       this.#route(req, res).catch((err: unknown) => {
         if (!res.headersSent) json(res, 500, { error: (err as Error).message });
         else res.destroy();
       });
-    });
+    };
+    const tls = this.options.tls;
+    this.#server = tls
+      ? createTlsServer({ cert: await readFile(tls.cert), key: await readFile(tls.key) }, handle)
+      : createServer(handle);
     await new Promise<void>((r) => this.#server!.listen(0, '127.0.0.1', r));
     return this.url;
   }

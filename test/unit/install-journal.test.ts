@@ -6,7 +6,7 @@ import { makeLeasable } from '../../src/lib/leases.js';
 import { Channel, IN_USE_BEHIND } from '../../src/targets/channel.js';
 import { FileJournal, journalPath } from '../../src/targets/journal.js';
 import { destinationOf, RegistryTarget } from '../../src/targets/registry.js';
-import { parseOllamaRef, shortName, versionTag } from '../../src/targets/ollama-store.js';
+import { parseOllamaRef, shortName, versionTag } from '../../src/ollama/names.js';
 
 describe('FileJournal', () => {
   it('Given jobs started, completed and failed, When loaded by the next run, Then states and retries are recorded', async () => {

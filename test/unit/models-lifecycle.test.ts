@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { percentile, runBench, summarize } from '../../src/models/bench.js';
 import { rollbackTarget, selectModels, versionsOf } from '../../src/models/history.js';
-import { parseModelName, splitVersionTag } from '../../src/models/names.js';
+import { parseModelName, splitVersionTag } from '../../src/ollama/names.js';
 import type { NodeModel } from '../../src/models/nodes.js';
 import { parseGpuMemory, placeModels } from '../../src/models/plan.js';
 import { estimateVram, modelShape, numCtxOf, VRAM_OVERHEAD } from '../../src/models/vram.js';

@@ -10,10 +10,10 @@ import { resolve } from 'node:path';
 import { formatBytes } from '../../lib/progress.js';
 import { MediaType } from '../../oci/media-types.js';
 import { verifyOllamaStore, type ModelCheck } from '../../models/verify.js';
-import { parseOllamaRef, shortName, versionTag } from '../../targets/ollama-store.js';
+import { OllamaRefusedError, type ListedModel, type OllamaClient } from '../../ollama/client.js';
+import { parseOllamaRef, shortName, versionTag } from '../../ollama/names.js';
 import type { InstallArtifact } from '../../targets/types.js';
 import type { Suite, ValidationContext } from '../context.js';
-import { jsonOf, ollamaCall } from '../ollama.js';
 import { fail, pass, skip, warn, type Check, type Outcome } from '../types.js';
 
 const WEIGHT_LAYERS: ReadonlySet<string> = new Set([
@@ -107,36 +107,30 @@ async function inStore(
   });
 }
 
-interface TagsResponse {
-  models?: Array<{ name?: string; model?: string; digest?: string }>;
-}
-
-function tagsOf(url: string) {
-  let p: Promise<TagsResponse['models']> | undefined;
+function tagsOf(client: OllamaClient, url: string) {
+  let p: Promise<ListedModel[]> | undefined;
   return () =>
-    (p ??= ollamaCall(url, 'GET', '/api/tags').then((r) => {
-      const body = jsonOf<TagsResponse>(r.text);
-      if (r.status !== 200 || !body) throw new Error(`${url}/api/tags answered HTTP ${r.status}`);
-      return body.models ?? [];
+    (p ??= client.list().catch((err: unknown) => {
+      if (err instanceof OllamaRefusedError) throw new Error(`${url}/api/tags answered HTTP ${err.status}`);
+      throw err;
     }));
 }
 
 async function onEndpoint(
+  client: OllamaClient,
   url: string,
   m: InstallArtifact,
-  tags: () => Promise<TagsResponse['models']>,
+  tags: () => Promise<ListedModel[]>,
 ): Promise<Outcome> {
   const short = shortName(parseOllamaRef(m.ref));
-  const listed = (await tags())?.find((t) => (t.name ?? t.model) === short || t.model === short);
+  const listed = (await tags()).find((t) => t.name === short || t.model === short);
   if (!listed) return fail(`${short} is not listed by ${url}`, `kubechat install BUNDLE --ollama ${url}`);
   const digest = listed.digest ? `sha256:${listed.digest.replace(/^sha256:/, '')}` : null;
   const data = { digest, bundleDigest: m.root.digest };
   if (digest === m.root.digest) return pass(`${short} on ${url}: the bundle's manifest`, { data });
   const missing: string[] = [];
-  for (const b of m.blobs.filter((x) => WEIGHT_LAYERS.has(x.mediaType))) {
-    const r = await ollamaCall(url, 'HEAD', `/api/blobs/${b.digest}`);
-    if (r.status !== 200) missing.push(b.digest);
-  }
+  for (const b of m.blobs.filter((x) => WEIGHT_LAYERS.has(x.mediaType)))
+    if (!(await client.hasBlob(b.digest))) missing.push(b.digest);
   if (missing.length)
     return fail(
       `${short} on ${url}: its weights ${missing[0]} are not on the server`,
@@ -152,24 +146,26 @@ async function onEndpoint(
   );
 }
 
-async function smoke(url: string, m: InstallArtifact): Promise<Outcome> {
+async function smoke(client: OllamaClient, url: string, m: InstallArtifact): Promise<Outcome> {
   const short = shortName(parseOllamaRef(m.ref));
   const t0 = performance.now();
-  const r = await ollamaCall(url, 'POST', '/api/generate', {
-    model: short,
-    prompt: SMOKE_PROMPT,
-    stream: false,
-    options: { num_predict: 8, temperature: 0 },
-  });
+  const fix = 'check the Ollama server log on that node (GPU memory, model load errors)';
+  let answer;
+  try {
+    answer = await client.generate({
+      model: short,
+      prompt: SMOKE_PROMPT,
+      options: { num_predict: 8, temperature: 0 },
+    });
+  } catch (err) {
+    if (!(err instanceof OllamaRefusedError)) throw err;
+    const data = { latencyMs: Math.round(performance.now() - t0), evalCount: null };
+    const why = err.serverMessage ? `: ${err.serverMessage}` : '';
+    return fail(`${short} on ${url} did not answer a prompt (HTTP ${err.status}${why})`, fix, { data });
+  }
   const latencyMs = Math.round(performance.now() - t0);
-  const body = jsonOf<{ done?: boolean; response?: string; eval_count?: number; error?: string }>(r.text);
-  const data = { latencyMs, evalCount: body?.eval_count ?? null };
-  if (r.status !== 200 || !body?.done)
-    return fail(
-      `${short} on ${url} did not answer a prompt (HTTP ${r.status}${body?.error ? `: ${body.error}` : ''})`,
-      'check the Ollama server log on that node (GPU memory, model load errors)',
-      { data },
-    );
+  const data = { latencyMs, evalCount: answer.evalCount };
+  if (!answer.done) return fail(`${short} on ${url} did not answer a prompt (HTTP 200)`, fix, { data });
   return pass(`${short} on ${url} answered in ${latencyMs} ms`, { data });
 }
 
@@ -196,14 +192,18 @@ export const modelsSuite: Suite = {
         });
     }
     for (const url of ctx.inputs.ollamaUrls ?? []) {
-      const tags = tagsOf(url);
+      const client = ctx.ollamaClient(url);
+      const tags = tagsOf(client, url);
       for (const m of models) {
         checks.push({
           name: `endpoint ${url} ${shortName(parseOllamaRef(m.ref))}`,
-          run: () => onEndpoint(url, m, tags),
+          run: () => onEndpoint(client, url, m, tags),
         });
         if (ctx.inputs.smoke)
-          checks.push({ name: `smoke ${url} ${shortName(parseOllamaRef(m.ref))}`, run: () => smoke(url, m) });
+          checks.push({
+            name: `smoke ${url} ${shortName(parseOllamaRef(m.ref))}`,
+            run: () => smoke(client, url, m),
+          });
       }
     }
     return checks;

@@ -12,7 +12,7 @@ import { formatBytes } from '../../lib/progress.js';
 import type { Descriptor } from '../../oci/types.js';
 import type { ArtifactKind } from '../../targets/types.js';
 import type { Suite, ValidationContext } from '../context.js';
-import { jsonOf, ollamaCall } from '../ollama.js';
+import { OllamaRefusedError } from '../../ollama/client.js';
 import { fail, pass, skip, type Check, type Outcome } from '../types.js';
 
 /** Clock skew tolerated between the connected side and this host. */
@@ -151,12 +151,23 @@ async function writableDir(label: string, dir: string): Promise<Outcome> {
   return pass(s ? `${label}: ${dir} exists and is writable` : `${label}: ${dir} can be created under ${at}`);
 }
 
-async function ollamaAnswers(url: string): Promise<Outcome> {
-  const r = await ollamaCall(url, 'GET', '/api/version');
-  const version = jsonOf<{ version?: unknown }>(r.text)?.version;
-  if (r.status !== 200 || version === undefined)
-    return fail(`${url}/api/version answered HTTP ${r.status}`, 'check that the address is an Ollama server');
-  return pass(`Ollama ${String(version)} answers at ${url}`);
+async function ollamaAnswers(ctx: ValidationContext, url: string): Promise<Outcome> {
+  let version: string;
+  try {
+    version = await ctx.ollamaClient(url).version();
+  } catch (err) {
+    if (!(err instanceof OllamaRefusedError)) throw err;
+    return fail(
+      `${url}/api/version answered HTTP ${err.status}`,
+      'check that the address is an Ollama server',
+    );
+  }
+  if (!version)
+    return fail(
+      `${url}/api/version answered HTTP 200 without a version`,
+      'check that the address is an Ollama server',
+    );
+  return pass(`Ollama ${version} answers at ${url}`);
 }
 
 function reachableChecks(ctx: ValidationContext): Check[] {
@@ -179,7 +190,7 @@ function reachableChecks(ctx: ValidationContext): Check[] {
     });
   for (const s of ollamaStores ?? [])
     checks.push({ name: `target ${s}`, run: () => writableDir('Ollama store', s) });
-  for (const u of ollamaUrls ?? []) checks.push({ name: `target ${u}`, run: () => ollamaAnswers(u) });
+  for (const u of ollamaUrls ?? []) checks.push({ name: `target ${u}`, run: () => ollamaAnswers(ctx, u) });
   if (filesDir)
     checks.push({ name: `target ${filesDir}`, run: () => writableDir('files directory', filesDir) });
   if (database)
