@@ -222,14 +222,6 @@ export class BlobCache {
   }
 }
 
-/** "50G", "512MiB", "1.5T", "1000" (bytes) → bytes. Binary units: G = GiB, as du and docker use. */
-export function parseSize(s: string): number | undefined {
-  const m = /^(\d+(?:\.\d+)?)\s*([kmgt]?)(i?b)?$/i.exec(s.trim());
-  if (!m) return undefined;
-  const exp = ['', 'k', 'm', 'g', 't'].indexOf((m[2] ?? '').toLowerCase());
-  return Math.floor(Number(m[1]) * 1024 ** exp);
-}
-
 /** "30d", "12h", "90m", "2w" → milliseconds. */
 export function parseAge(s: string): number | undefined {
   const m = /^(\d+)\s*([smhdw])$/i.exec(s.trim());
