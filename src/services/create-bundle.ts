@@ -8,7 +8,7 @@ import { hexOf, PLACEHOLDER_DIGEST, sha256Digest } from '../lib/digest.js';
 import { sourceError, specError } from '../lib/errors.js';
 import { hashFile } from '../lib/hash.js';
 import { readHashed } from '../lib/hashing-reader.js';
-import { parsePlatform } from '../sources/oci-layout.js';
+import { parsePlatform } from '../oci/platform.js';
 import { ByteProgress, silentReporter, type Reporter } from '../lib/progress.js';
 import { ArchiveWriter, tarMtime } from '../bundle/archive-writer.js';
 import { blobPath, bundleFileName, partsFileName } from '../bundle/layout.js';

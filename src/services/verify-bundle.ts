@@ -4,7 +4,7 @@
  * table of contents and that every blob the OCI index reaches is in the bundle (or its base).
  */
 import { createHash } from 'node:crypto';
-import { formatPlatform } from '../sources/oci-layout.js';
+import { formatPlatform } from '../oci/platform.js';
 import { WorkerHash } from '../lib/hashing-reader.js';
 import { ByteProgress, silentReporter, type Reporter } from '../lib/progress.js';
 import { digestOfBlobPath, Entry } from '../bundle/layout.js';

@@ -24,7 +24,13 @@ import { readChartArchive } from './chart-archive.js';
 import { chartArtifactFromManifest, readChartYaml } from './chart.js';
 import { parseModelName, type ModelName } from './model.js';
 import { displayModelName, isSmallOllamaLayer, ollamaArtifact, parseOllamaManifest } from './ollama-model.js';
-import { choosePlatforms, formatPlatform, isRealPlatform, matchScore } from './oci-layout.js';
+import {
+  choosePlatforms,
+  configPlatform,
+  formatPlatform,
+  isRealPlatform,
+  satisfies,
+} from '../oci/platform.js';
 
 export interface RemoteOptions {
   puller: Puller;
@@ -191,15 +197,14 @@ export class RemoteSources {
       chosenPlatforms = chosen.filter(isRealPlatform).map((d) => formatPlatform(d.platform as Platform));
     } else if (MANIFEST_MEDIA_TYPES.has(top.mediaType)) {
       const config = await loadManifest(top.data, top.digest);
-      if (typeof config.os !== 'string' || typeof config.architecture !== 'string') {
+      const have = configPlatform(config);
+      if (!have) {
         throw protocolError(
           `${what}: its config has no os/architecture`,
           'check that the reference is an image',
         );
       }
-      const have: Platform = { os: config.os, architecture: config.architecture };
-      if (config.variant) have.variant = config.variant;
-      const missing = filter ? platforms.filter((w) => matchScore(w, have) === 0) : [];
+      const missing = filter ? platforms.filter((w) => !satisfies(have, w)) : [];
       if (missing.length > 0) {
         throw platformError(
           `${what}: is a single-platform ${formatPlatform(have)} image, not ${missing.map(formatPlatform).join(', ')}`,
