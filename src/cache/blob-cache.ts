@@ -16,7 +16,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { mkdir, readdir, rename, rm, stat, utimes, writeFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
-import { DIGEST_RE, hexOf } from '../lib/digest.js';
+import { BLOB_DIR, blobPath, DIGEST_RE, hexOf } from '../lib/digest.js';
 import { pidLock } from '../lib/pid-lock.js';
 import { describeFsError, outputError, upstreamDigestError } from '../lib/errors.js';
 import { hashFile } from '../lib/hash.js';
@@ -57,7 +57,7 @@ export class BlobCache {
   constructor(readonly dir: string) {}
 
   blobPath(digest: string): string {
-    return join(this.dir, 'blobs', 'sha256', hexOf(digest));
+    return join(this.dir, blobPath(digest));
   }
 
   partialPath(digest: string): string {
@@ -65,7 +65,7 @@ export class BlobCache {
   }
 
   async ensureDirs(): Promise<void> {
-    for (const sub of ['blobs/sha256', 'partial', 'tmp']) {
+    for (const sub of [BLOB_DIR, 'partial', 'tmp']) {
       await mkdir(join(this.dir, sub), { recursive: true }).catch((err: unknown) => {
         throw this.fsError(err, join(this.dir, sub));
       });
@@ -153,7 +153,7 @@ export class BlobCache {
   }
 
   async ls(): Promise<CachedBlob[]> {
-    const dir = join(this.dir, 'blobs', 'sha256');
+    const dir = join(this.dir, BLOB_DIR);
     let names: string[];
     try {
       names = await readdir(dir);

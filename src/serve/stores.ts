@@ -7,7 +7,7 @@ import { constants } from 'node:fs';
 import { lstat, open, readFile, realpath } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { describeFsError, serveContentError } from '../lib/errors.js';
-import { hexOf } from '../lib/digest.js';
+import { BLOB_DIR } from '../lib/digest.js';
 import { blobPath, Entry } from '../bundle/layout.js';
 import { EntryIndex, openBundle, type OpenedBundle } from '../bundle/reader.js';
 import { repositoryFromDirName } from '../oci/repository-names.js';
@@ -104,10 +104,10 @@ export async function openLayoutStore(dir: string): Promise<OpenedStore> {
     throw notLayout(`${Entry.ociLayout} has no imageLayoutVersion`);
   // Blobs are served to whoever connects: a symlink (a hostile archive extracted by tar can hold
   // one) must not turn the layout into a window on the rest of the file system.
-  const blobsDir = join(dir, 'blobs', 'sha256');
+  const blobsDir = join(dir, BLOB_DIR);
   const real = await realpath(blobsDir).catch(() => undefined);
-  if (real !== undefined && real !== join(await realpath(dir), 'blobs', 'sha256'))
-    throw notLayout('blobs/sha256 is a symlink out of the layout');
+  if (real !== undefined && real !== join(await realpath(dir), BLOB_DIR))
+    throw notLayout(`${BLOB_DIR} is a symlink out of the layout`);
   const store = new LayoutStore(dir);
   try {
     await store.indexJson();
@@ -136,7 +136,7 @@ class LayoutStore implements BlobStore {
   }
 
   #path(digest: string): string {
-    return join(this.dir, 'blobs', 'sha256', hexOf(digest));
+    return join(this.dir, blobPath(digest));
   }
 
   async size(digest: string): Promise<number | undefined> {

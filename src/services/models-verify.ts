@@ -8,7 +8,7 @@
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { EntryIndex, openBundle } from '../bundle/reader.js';
-import { hexOf } from '../lib/digest.js';
+import { blobPath } from '../lib/digest.js';
 import { integrityError, modelsError } from '../lib/errors.js';
 import { ByteProgress, silentReporter, type Reporter } from '../lib/progress.js';
 import { writeFileAtomic } from '../targets/fs.js';
@@ -139,7 +139,7 @@ async function repairFromBundle(store: string, digests: string[], bundlePath: st
   const repaired: string[] = [];
   const unrepairable: string[] = [];
   for (const digest of digests) {
-    const path = `blobs/sha256/${hexOf(digest)}`;
+    const path = blobPath(digest);
     const entry = listed.get(path);
     if (!entry || index.has(path) === false) {
       unrepairable.push(digest);

@@ -13,7 +13,7 @@ import { readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { FileBlob, ImageInfo, MemoryBlob, PlannedArtifact, PlannedBlob } from '../bundle/plan.js';
 import { describeFsError, sourceError } from '../lib/errors.js';
-import { DIGEST_RE, hexOf, sha256Digest } from '../lib/digest.js';
+import { blobPath, DIGEST_RE, sha256Digest } from '../lib/digest.js';
 import { Annotation, INDEX_MEDIA_TYPES, MANIFEST_MEDIA_TYPES } from '../oci/media-types.js';
 import { parseReference, tryNormalizeReference } from '../oci/reference.js';
 import {
@@ -53,7 +53,7 @@ class Layout {
     }
     if (!Number.isSafeInteger(d.size) || d.size < 0)
       throw this.fail(`descriptor ${d.digest} has no valid size`);
-    return join(this.dir, 'blobs', 'sha256', hexOf(d.digest));
+    return join(this.dir, blobPath(d.digest));
   }
 
   async readFileIn(path: string, what: string): Promise<Buffer> {

@@ -5,7 +5,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { hexOf } from '../lib/digest.js';
+import { BLOB_DIR, blobPath } from '../lib/digest.js';
 import { targetError } from '../lib/errors.js';
 import { Annotation, MediaType } from '../oci/media-types.js';
 import type { Descriptor, ImageIndex } from '../oci/types.js';
@@ -28,11 +28,11 @@ export class OciLayoutTarget implements BlobTarget {
   }
 
   #blob(digest: string): string {
-    return join(this.dir, 'blobs', 'sha256', hexOf(digest));
+    return join(this.dir, blobPath(digest));
   }
 
   async prepare(): Promise<void> {
-    await removePartials(join(this.dir, 'blobs', 'sha256'));
+    await removePartials(join(this.dir, BLOB_DIR));
     await removePartials(this.dir);
     if ((await fileSize(join(this.dir, 'oci-layout'))) === undefined)
       await writeBytesAtomic(join(this.dir, 'oci-layout'), Buffer.from(LAYOUT));

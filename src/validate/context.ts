@@ -6,7 +6,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import type pg from 'pg';
-import { blobPath, Entry } from '../bundle/layout.js';
+import { blobPath, digestOfBlobPath, Entry } from '../bundle/layout.js';
 import { EntryIndex, openBundle, type OpenedBundle } from '../bundle/reader.js';
 import { sha256Digest } from '../lib/digest.js';
 import { integrityError, networkError } from '../lib/errors.js';
@@ -103,8 +103,8 @@ export class ValidationContext {
     const graph = new ArtifactGraph((d) => listed.has(blobPath(d)), has, bundle.source.name);
     graph.addIndex(await this.readEntry(Entry.index));
     const blobs = bundle.manifest.contents
-      .filter((c) => c.path.startsWith('blobs/sha256/'))
-      .map((c) => `sha256:${c.path.slice('blobs/sha256/'.length)}`);
+      .map((c) => digestOfBlobPath(c.path))
+      .filter((d): d is string => d !== undefined);
     // Documents name more documents (index → manifests): read until nothing new is wanted.
     for (let progress = true; !graph.complete && progress;) {
       progress = false;
