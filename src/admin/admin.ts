@@ -7,6 +7,7 @@
  * leaves neither a user without a known password nor a file with a password that is not set.
  */
 import { readFile, rename, rm } from 'node:fs/promises';
+import { buffer } from 'node:stream/consumers';
 import { basename, dirname, join, resolve } from 'node:path';
 import type pg from 'pg';
 import { openDatabase, queryError } from '../db/connection.js';
@@ -196,9 +197,7 @@ export async function readPasswordInput(source: {
       );
     });
   } else if (source.stdin) {
-    const chunks: Buffer[] = [];
-    for await (const chunk of source.stdin) chunks.push(Buffer.from(chunk as Buffer));
-    text = Buffer.concat(chunks).toString('utf8');
+    text = (await buffer(source.stdin)).toString('utf8');
   } else {
     throw caError('passwordPolicy', 'no password given', 'pass --password-file FILE or --password-stdin');
   }

@@ -12,6 +12,7 @@
  * - Only content whose sha256 matched is renamed into `blobs/`: a mismatch deletes the partial file.
  */
 import { open, readFile, rm, stat, truncate, writeFile } from 'node:fs/promises';
+import { buffer } from 'node:stream/consumers';
 import type { BlobCache } from '../cache/blob-cache.js';
 import { sha256Digest } from '../lib/digest.js';
 import { KubechatError, protocolError, transferError, upstreamDigestError } from '../lib/errors.js';
@@ -169,9 +170,7 @@ export class Puller {
       await res.body.dump();
       throw protocolError(`${what}: manifest of ${length} bytes is too large`, 'check the reference');
     }
-    const parts: Buffer[] = [];
-    for await (const chunk of res.body as AsyncIterable<Buffer>) parts.push(chunk);
-    const data = Buffer.concat(parts);
+    const data = await buffer(res.body);
     const digest = sha256Digest(data);
     const declared = res.headers['docker-content-digest'];
     if ((byDigest && digest !== reference) || (declared?.startsWith('sha256:') && declared !== digest)) {

@@ -8,18 +8,13 @@ import { lstat, open, readFile, realpath } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { describeFsError, serveContentError } from '../lib/errors.js';
 import { BLOB_DIR } from '../lib/digest.js';
+import { readAll } from '../lib/streams.js';
 import { blobPath, Entry } from '../bundle/layout.js';
 import { EntryIndex, openBundle, type OpenedBundle } from '../bundle/reader.js';
 import { repositoryFromDirName } from '../oci/repository-names.js';
 import type { BlobStore } from './catalog.js';
 
 const DIGEST_RE = /^sha256:[a-f0-9]{64}$/;
-
-async function collect(it: AsyncIterable<Buffer>): Promise<Buffer> {
-  const parts: Buffer[] = [];
-  for await (const c of it) parts.push(Buffer.from(c));
-  return Buffer.concat(parts);
-}
 
 export interface OpenedStore {
   store: BlobStore;
@@ -70,7 +65,7 @@ class BundleStore implements BlobStore {
   }
 
   indexJson(): Promise<Buffer> {
-    return collect(this.index.read(Entry.index));
+    return readAll(this.index.read(Entry.index));
   }
 
   size(digest: string): Promise<number | undefined> {

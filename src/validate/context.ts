@@ -11,6 +11,7 @@ import { EntryIndex, openBundle, type OpenedBundle } from '../bundle/reader.js';
 import { sha256Digest } from '../lib/digest.js';
 import { integrityError, networkError } from '../lib/errors.js';
 import { silentReporter, type Reporter } from '../lib/progress.js';
+import { readAll } from '../lib/streams.js';
 import { RegistryClient } from '../oci/registry-client.js';
 import { parseRegistryAuthFlag, type Credentials } from '../oci/registry-credentials.js';
 import type { TrustedKey } from '../signing/signature.js';
@@ -125,9 +126,7 @@ export class ValidationContext {
 
   async readEntry(path: string): Promise<Buffer> {
     const index = await this.entryIndex();
-    const parts: Buffer[] = [];
-    for await (const c of index.read(path)) parts.push(Buffer.from(c));
-    return Buffer.concat(parts);
+    return readAll(index.read(path));
   }
 
   /** The registry client for --registry HOST (with --registry-ca, --registry-auth, --insecure-registry). */
