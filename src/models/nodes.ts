@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { describeFsError, targetError } from '../lib/errors.js';
 import type { Dispatcher } from '../lib/http.js';
 import { MediaType } from '../oci/media-types.js';
-import { writeBytesAtomic } from '../targets/fs.js';
+import { writeTargetFile } from '../targets/fs.js';
 import { OllamaApiTarget } from '../targets/ollama-api.js';
 import { OllamaClient } from '../targets/ollama-client.js';
 import { OllamaStoreTarget } from '../targets/ollama-store.js';
@@ -191,7 +191,7 @@ export class StoreNode implements ModelNode {
   async copy(from: NodeModel, to: OllamaName): Promise<void> {
     const bytes = await readFile(this.manifestPath(from.parts));
     // Temp file + rename: Ollama never sees a half-written serving manifest.
-    await writeBytesAtomic(this.manifestPath(to), bytes);
+    await writeTargetFile(this.manifestPath(to), bytes);
   }
 
   async remove(m: NodeModel): Promise<string[]> {

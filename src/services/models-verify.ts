@@ -11,7 +11,7 @@ import { EntryIndex, openBundle } from '../bundle/reader.js';
 import { blobPath } from '../lib/digest.js';
 import { integrityError, modelsError } from '../lib/errors.js';
 import { ByteProgress, silentReporter, type Reporter } from '../lib/progress.js';
-import { writeFileAtomic } from '../targets/fs.js';
+import { writeTargetFile } from '../targets/fs.js';
 import type { ModelNode } from '../models/nodes.js';
 import { StoreNode } from '../models/nodes.js';
 import {
@@ -145,7 +145,7 @@ async function repairFromBundle(store: string, digests: string[], bundlePath: st
       unrepairable.push(digest);
       continue;
     }
-    await writeFileAtomic(
+    await writeTargetFile(
       storeBlobPath(store, digest),
       checked(index.read(path), digest, bundle.source.name),
     );
@@ -154,7 +154,7 @@ async function repairFromBundle(store: string, digests: string[], bundlePath: st
   return { repaired, unrepairable };
 }
 
-/** Passes the bytes on; throws at the end (so writeFileAtomic keeps nothing) if they are not `digest`. */
+/** Passes the bytes on; throws at the end (so writeTargetFile keeps nothing) if they are not `digest`. */
 async function* checked(data: AsyncIterable<Buffer>, digest: string, what: string): AsyncGenerator<Buffer> {
   const hash = createHash('sha256');
   for await (const c of data) {

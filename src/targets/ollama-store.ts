@@ -12,7 +12,8 @@ import { join } from 'node:path';
 import { hexOf } from '../lib/digest.js';
 import { targetError } from '../lib/errors.js';
 import type { Descriptor } from '../oci/types.js';
-import { fileSize, removePartials, writeBytesAtomic, writeFileAtomic } from './fs.js';
+import { removePartials } from '../lib/fs.js';
+import { fileSize, writeTargetFile } from './fs.js';
 import type { ArtifactKind, BlobTarget, InstallArtifact, TargetCommit } from './types.js';
 
 export interface OllamaName {
@@ -85,7 +86,7 @@ export class OllamaStoreTarget implements BlobTarget {
   }
 
   async writeBlob(blob: Descriptor, _a: InstallArtifact[], data: AsyncIterable<Buffer>): Promise<void> {
-    await writeFileAtomic(this.blobPath(blob.digest), data);
+    await writeTargetFile(this.blobPath(blob.digest), data);
   }
 
   async hasArtifact(artifact: InstallArtifact): Promise<boolean> {
@@ -102,8 +103,8 @@ export class OllamaStoreTarget implements BlobTarget {
     const n = parseOllamaRef(artifact.ref);
     const tag = versionTag(n.tag, root.digest);
     // The version tag first: the serving tag then always points at a version that can be rolled back to.
-    await writeBytesAtomic(this.manifestPath(artifact.ref, tag), root.bytes);
-    await writeBytesAtomic(this.manifestPath(artifact.ref), root.bytes);
+    await writeTargetFile(this.manifestPath(artifact.ref, tag), root.bytes);
+    await writeTargetFile(this.manifestPath(artifact.ref), root.bytes);
     return { location: `${this.dir}:${shortName(n)}`, digest: root.digest, aliases: [shortName(n, tag)] };
   }
 
