@@ -169,7 +169,8 @@ function existsError(path: string): NodeJS.ErrnoException {
  */
 export async function writeOutputFile(path: string, text: string, mode: number, overwrite: boolean) {
   try {
-    await writeAtomic(path, text, { mode, overwrite });
+    // `overwrite` often comes from an optional --force: undefined means no.
+    await writeAtomic(path, text, { mode, overwrite: overwrite === true });
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     if (code === 'EEXIST')

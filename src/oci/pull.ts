@@ -14,6 +14,7 @@
 import { open, readFile, rm, stat, truncate, writeFile } from 'node:fs/promises';
 import { buffer } from 'node:stream/consumers';
 import type { BlobCache } from '../cache/blob-cache.js';
+import { forEachLimit } from '../lib/concurrency.js';
 import { sha256Digest } from '../lib/digest.js';
 import { KubechatError, protocolError, transferError, upstreamDigestError } from '../lib/errors.js';
 import { MediaType } from './media-types.js';
@@ -436,33 +437,27 @@ export class Puller {
       hasher.advance(reach);
     };
     contiguous();
-    let next = 0;
-    let failure: unknown;
-    const worker = async () => {
-      while (failure === undefined && next < count) {
-        const i = next++;
-        const start = i * size;
-        const end = Math.min(d.size, start + size);
-        for (let resumes = 0; start + done[i]! < end; resumes++) {
-          try {
-            const reached = await this.#stream(repo, d, what, partial, start + done[i]!, end, (n) => {
-              done[i]! += n;
-              onBytes?.(n);
-              if (i === firstOpen) contiguous();
-            });
-            if (reached < end)
-              throw Object.assign(new Error('connection closed early'), { code: 'ECONNRESET' });
-          } catch (err) {
-            if (err instanceof RangeIgnored || !isResumable(err) || resumes >= this.#resumes) {
-              failure ??= err;
-              return;
-            }
-            this.counters.resumed++;
-          }
+    const failure = await forEachLimit(count, this.#rangeConcurrency, async (i) => {
+      const start = i * size;
+      const end = Math.min(d.size, start + size);
+      for (let resumes = 0; start + done[i]! < end; resumes++) {
+        try {
+          const reached = await this.#stream(repo, d, what, partial, start + done[i]!, end, (n) => {
+            done[i]! += n;
+            onBytes?.(n);
+            if (i === firstOpen) contiguous();
+          });
+          if (reached < end)
+            throw Object.assign(new Error('connection closed early'), { code: 'ECONNRESET' });
+        } catch (err) {
+          if (err instanceof RangeIgnored || !isResumable(err) || resumes >= this.#resumes) throw err;
+          this.counters.resumed++;
         }
       }
-    };
-    await Promise.all(Array.from({ length: Math.min(this.#rangeConcurrency, count) }, worker));
+    }).then(
+      () => undefined,
+      (err: unknown) => err,
+    );
     contiguous();
     if (failure !== undefined) await hasher.close();
     if (failure instanceof RangeIgnored) {
