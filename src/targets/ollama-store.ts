@@ -55,6 +55,10 @@ async function sha256File(path: string): Promise<string | undefined> {
   }
 }
 
+/** An Ollama models directory's file for blob `digest`: `blobs/sha256-<hex>` (Ollama's own layout). */
+export const storeBlobPath = (storeDir: string, digest: string) =>
+  join(storeDir, 'blobs', `sha256-${hexOf(digest)}`);
+
 export class OllamaStoreTarget implements BlobTarget {
   readonly id: string;
   readonly label: string;
@@ -69,7 +73,7 @@ export class OllamaStoreTarget implements BlobTarget {
   }
 
   blobPath(digest: string): string {
-    return join(this.dir, 'blobs', `sha256-${hexOf(digest)}`);
+    return storeBlobPath(this.dir, digest);
   }
 
   manifestPath(ref: string, tag?: string): string {
