@@ -6,14 +6,14 @@
  * (to print once) and is written to a --password-file before the transaction commits, so a failure
  * leaves neither a user without a known password nor a file with a password that is not set.
  */
-import { readFile, rename, rm } from 'node:fs/promises';
-import { basename, dirname, join, resolve } from 'node:path';
+import { readFile } from 'node:fs/promises';
+import { buffer } from 'node:stream/consumers';
+import { resolve } from 'node:path';
 import type pg from 'pg';
 import { openDatabase, queryError } from '../db/connection.js';
 import { caError, dbError, describeFsError, outputError, sourceError } from '../lib/errors.js';
-import { onInterrupt } from '../lib/interrupt.js';
+import { stageAtomic } from '../lib/fs.js';
 import type { Reporter } from '../lib/progress.js';
-import { writeFileAtomic } from '../signing/keys.js';
 import {
   DEFAULT_POLICY,
   generatePassword,
@@ -93,30 +93,28 @@ export interface AdminInitResult extends Where {
 
 /** A temp file next to `path`, 0600, renamed into place by `commit()`. */
 async function stagePasswordFile(path: string, password: string, force: boolean) {
-  const temp = join(dirname(path), `.${basename(path)}.partial-${process.pid}`);
-  await writeFileAtomic(temp, password + '\n', 0o600, true);
+  // Ctrl-C before the commit removes the temp file (lib/fs.ts): the password file must not outlive
+  // a user that was never created.
+  const staged = await stageAtomic(path, password + '\n', { mode: 0o600 }).catch((err: unknown) => {
+    throw describeFsError(err, path, 'write') ?? outputError(`${path}: cannot write`, undefined, err);
+  });
   const exists = await readFile(path).then(
     () => true,
     () => false,
   );
   if (exists && !force) {
-    await rm(temp, { force: true });
+    await staged.abort();
     throw outputError(
       `${path} already exists`,
       'choose another --password-file, or pass --force to replace it',
     );
   }
-  // Ctrl-C before the commit: the password file must not outlive a user that was never created.
-  const release = onInterrupt(() => rm(temp, { force: true }));
   return {
     commit: () =>
-      rename(temp, path).catch((err: unknown) => {
+      staged.commit().catch((err: unknown) => {
         throw describeFsError(err, path, 'write') ?? outputError(`${path}: cannot write`, undefined, err);
       }),
-    abort: async () => {
-      release();
-      await rm(temp, { force: true });
-    },
+    abort: () => staged.abort(),
   };
 }
 
@@ -196,9 +194,7 @@ export async function readPasswordInput(source: {
       );
     });
   } else if (source.stdin) {
-    const chunks: Buffer[] = [];
-    for await (const chunk of source.stdin) chunks.push(Buffer.from(chunk as Buffer));
-    text = Buffer.concat(chunks).toString('utf8');
+    text = (await buffer(source.stdin)).toString('utf8');
   } else {
     throw caError('passwordPolicy', 'no password given', 'pass --password-file FILE or --password-stdin');
   }

@@ -8,7 +8,7 @@
  * frame. Standard `zstd -d` skips that frame; the seek table lists it with 0 decompressed bytes.
  */
 import { createHash } from 'node:crypto';
-import { BufferPool } from '../lib/buffer-pool.js';
+import { BufferRing } from '../lib/buffer-ring.js';
 import { lease } from '../lib/leases.js';
 import { canonicalJson } from '../lib/json.js';
 import { sourceError } from '../lib/errors.js';
@@ -117,7 +117,7 @@ export class ArchiveWriter {
    * MAX_IN_FLIGHT writes are outstanding (bounded memory), and the first failure is rethrown.
    */
   readonly #inFlight = new Set<Promise<void>>();
-  readonly #pool = new BufferPool(POOL_BUFFER, MAX_IN_FLIGHT + 1);
+  readonly #ring = new BufferRing(MAX_IN_FLIGHT + 1, POOL_BUFFER);
   #failure: unknown;
 
   /**
@@ -137,15 +137,18 @@ export class ArchiveWriter {
     await this.#throttle();
   }
 
-  /** Copies transient compressor output into pooled buffers and writes them at the end of the file. */
+  /**
+   * Copies transient compressor output into the ring's buffers and writes them at the end of the
+   * file; each write leases its buffer until it is done.
+   */
   async #emitCopy(parts: Buffer[]): Promise<void> {
-    let buf = await this.#pool.acquire();
+    let buf = await this.#ring.next();
     let fill = 0;
     for (const part of parts) {
       for (let at = 0; at < part.length;) {
         if (fill === buf.length) {
-          await this.#write(buf.subarray(0, fill), this.#advance(fill), buf);
-          buf = await this.#pool.acquire();
+          await this.#write(buf.subarray(0, fill), this.#advance(fill));
+          buf = await this.#ring.next();
           fill = 0;
         }
         const n = part.copy(buf, fill, at);
@@ -153,8 +156,7 @@ export class ArchiveWriter {
         at += n;
       }
     }
-    if (fill > 0) await this.#write(buf.subarray(0, fill), this.#advance(fill), buf);
-    else this.#pool.release(buf);
+    if (fill > 0) await this.#write(buf.subarray(0, fill), this.#advance(fill));
   }
 
   #advance(n: number): number {
@@ -163,10 +165,10 @@ export class ArchiveWriter {
     return at;
   }
 
-  async #write(data: Buffer, at: number, pooled?: Buffer): Promise<void> {
+  async #write(data: Buffer, at: number): Promise<void> {
     if (this.#failure !== undefined) throw this.#failure;
     const settled = this.#track(this.sink.write(data, at));
-    if (pooled) void settled.then(() => this.#pool.release(pooled));
+    lease(data, settled);
     await this.#throttle();
   }
 

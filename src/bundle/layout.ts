@@ -2,7 +2,8 @@
  * The one place that knows the bundle's entry names and file names (Bundle format v1, DESIGN.md).
  * Everything else asks this module.
  */
-import { hexOf } from '../lib/digest.js';
+/** Blob entries are named as in an OCI image layout (`blobs/sha256/<hex>`): one rule, in lib/digest.ts. */
+export { BLOB_PREFIX, blobPath, digestOfBlobPath } from '../lib/digest.js';
 
 export const BUNDLE_SCHEMA_VERSION = 1;
 export const BUNDLE_SUFFIX = '.kcb.tar.zst';
@@ -18,24 +19,12 @@ export const Entry = {
 
 export const OCI_LAYOUT_CONTENT = '{"imageLayoutVersion":"1.0.0"}';
 
-export const BLOB_PREFIX = 'blobs/sha256/';
 export const FILES_PREFIX = 'files/';
 /** files/<target> that kubechat's own database migrations go to in every bundle. */
 export const MIGRATIONS_TARGET = 'migrations';
 export const MIGRATIONS_PREFIX = `${FILES_PREFIX}${MIGRATIONS_TARGET}/`;
 /** How the migrations file set is named in the manifest (not a host path: bundles stay reproducible). */
 export const MIGRATIONS_SOURCE = 'kubechat:db/migrations';
-
-export function blobPath(digest: string): string {
-  return BLOB_PREFIX + hexOf(digest);
-}
-
-/** The digest a blobs/sha256/<hex> entry claims to hold, or undefined for other entries. */
-export function digestOfBlobPath(path: string): string | undefined {
-  if (!path.startsWith(BLOB_PREFIX)) return undefined;
-  const hex = path.slice(BLOB_PREFIX.length);
-  return /^[a-f0-9]{64}$/.test(hex) ? `sha256:${hex}` : undefined;
-}
 
 export function filePath(target: string, relative: string): string {
   const joined = [target, relative].filter((p) => p !== '' && p !== '.').join('/');

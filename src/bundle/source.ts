@@ -7,7 +7,7 @@ import { createReadStream } from 'node:fs';
 import { open, readFile, stat } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { describeFsError, formatError, integrityError } from '../lib/errors.js';
-import { leasesEnded, makeLeasable } from '../lib/leases.js';
+import { BufferRing } from '../lib/buffer-ring.js';
 import { PARTS_SUFFIX, partsFileName } from './layout.js';
 import { parsePartsFile, type PartsFile } from './split.js';
 
@@ -39,22 +39,9 @@ const RING_BUFFER = 1024 * 1024;
  * streams one after another (the frames of one blob): a long blob then allocates its buffers once, not
  * once per frame.
  */
-export class ReadRing {
-  readonly #slots: Array<{ buffer: Buffer; leases: Set<Promise<unknown>> }>;
-  #turn = 0;
-
+export class ReadRing extends BufferRing {
   constructor(buffers = READ_RING_BUFFERS) {
-    this.#slots = Array.from({ length: buffers }, () => {
-      const buffer = Buffer.allocUnsafeSlow(RING_BUFFER);
-      return { buffer, leases: makeLeasable(buffer.buffer) };
-    });
-  }
-
-  /** The next buffer, once nothing holds a lease on it any more. */
-  async next(): Promise<Buffer> {
-    const slot = this.#slots[this.#turn++ % this.#slots.length]!;
-    await leasesEnded(slot.leases);
-    return slot.buffer;
+    super(buffers, RING_BUFFER);
   }
 }
 

@@ -1,5 +1,6 @@
 /** Split sizes and the parts file (`<bundle>.parts.json`) that describes a bundle cut into byte ranges. */
 import { formatError, specError } from '../lib/errors.js';
+import { parseSize } from '../lib/sizes.js';
 
 /** Media presets: the largest file each can hold (FAT32's 4 GiB - 1 file limit, DVD-5, single-layer BD-R). */
 export const SPLIT_PRESETS: Record<string, number> = {
@@ -8,35 +9,17 @@ export const SPLIT_PRESETS: Record<string, number> = {
   bd: 25_025_314_816,
 };
 
-const UNITS: Record<string, number> = {
-  '': 1,
-  b: 1,
-  k: 1024,
-  kb: 1000,
-  kib: 1024,
-  m: 1024 ** 2,
-  mb: 1000 ** 2,
-  mib: 1024 ** 2,
-  g: 1024 ** 3,
-  gb: 1000 ** 3,
-  gib: 1024 ** 3,
-  t: 1024 ** 4,
-  tb: 1000 ** 4,
-  tib: 1024 ** 4,
-};
-
 /** Minimum part size: the bundle header must not be shredded into absurdly many files. */
 export const MIN_SPLIT_SIZE = 64 * 1024;
 
+/** A media preset or a size (lib/sizes.ts units). */
 export function parseSplitSize(value: string): number {
   const preset = SPLIT_PRESETS[value.toLowerCase()];
   if (preset !== undefined) return preset;
-  const m = /^(\d+(?:\.\d+)?)\s*([a-z]*)$/i.exec(value.trim());
-  const unit = m ? UNITS[(m[2] ?? '').toLowerCase()] : undefined;
-  if (!m || unit === undefined) {
+  const bytes = parseSize(value);
+  if (bytes === undefined) {
     throw specError(`--split ${value}: not a size`, 'use fat32, dvd, bd or a size such as 700M, 4G, 2GiB');
   }
-  const bytes = Math.floor(Number(m[1]) * unit);
   if (bytes < MIN_SPLIT_SIZE)
     throw specError(`--split ${value}: parts must be at least 64 KiB`, 'use a larger size');
   return bytes;

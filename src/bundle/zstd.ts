@@ -8,7 +8,7 @@ import { createRequire } from 'node:module';
 // zstd-napi's low-level binding is CommonJS without named-export hints; load it through require.
 const zstd = createRequire(import.meta.url)('zstd-napi/binding.js') as typeof import('zstd-napi/binding.js');
 import { formatError } from '../lib/errors.js';
-import { leasesEnded, makeLeasable } from '../lib/leases.js';
+import { BufferRing } from '../lib/buffer-ring.js';
 
 export const SKIPPABLE_MAGIC_BASE = 0x184d2a50;
 export const SEEK_TABLE_MAGIC = 0x184d2a5e;
@@ -325,13 +325,7 @@ export async function* decompress(
   // With `reuse`, output cycles through a ring of shared buffers (no allocation, no GC churn): a
   // chunk is valid until the consumer asks for the one after next, or longer if it leases the
   // buffer (leases.ts), e.g. to hash it on a worker thread while the next chunks are decompressed.
-  const ring = options.reuse
-    ? Array.from({ length: RING }, () => {
-        const shared = new SharedArrayBuffer(outSize);
-        return { buf: Buffer.from(shared), leases: makeLeasable(shared) };
-      })
-    : undefined;
-  let turn = 0;
+  const ring = options.reuse ? new BufferRing(RING, outSize, { shared: true }) : undefined;
   let inFrame = false;
   let sawInput = false;
   for await (const chunk of source) {
@@ -347,9 +341,7 @@ export async function* decompress(
     sawInput ||= chunk.length > 0;
     let input = chunk;
     for (;;) {
-      const slot = ring?.[turn++ % ring.length];
-      if (slot) await leasesEnded(slot.leases);
-      const out = slot ? slot.buf : Buffer.allocUnsafe(outSize);
+      const out = ring ? await ring.next() : Buffer.allocUnsafe(outSize);
       let result: [number, number, number];
       try {
         result = dctx.decompressStream(out, input);

@@ -16,7 +16,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { mkdir, readdir, rename, rm, stat, utimes, writeFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
-import { DIGEST_RE, hexOf } from '../lib/digest.js';
+import { BLOB_DIR, blobPath, DIGEST_RE, hexOf } from '../lib/digest.js';
 import { pidLock } from '../lib/pid-lock.js';
 import { describeFsError, outputError, upstreamDigestError } from '../lib/errors.js';
 import { hashFile } from '../lib/hash.js';
@@ -58,7 +58,7 @@ export class BlobCache implements PullStore {
   constructor(readonly dir: string) {}
 
   blobPath(digest: string): string {
-    return join(this.dir, 'blobs', 'sha256', hexOf(digest));
+    return join(this.dir, blobPath(digest));
   }
 
   partialPath(digest: string): string {
@@ -66,7 +66,7 @@ export class BlobCache implements PullStore {
   }
 
   async ensureDirs(): Promise<void> {
-    for (const sub of ['blobs/sha256', 'partial', 'tmp']) {
+    for (const sub of [BLOB_DIR, 'partial', 'tmp']) {
       await mkdir(join(this.dir, sub), { recursive: true }).catch((err: unknown) => {
         throw this.fsError(err, join(this.dir, sub));
       });
@@ -154,7 +154,7 @@ export class BlobCache implements PullStore {
   }
 
   async ls(): Promise<CachedBlob[]> {
-    const dir = join(this.dir, 'blobs', 'sha256');
+    const dir = join(this.dir, BLOB_DIR);
     let names: string[];
     try {
       names = await readdir(dir);
@@ -221,14 +221,6 @@ export class BlobCache implements PullStore {
       staleFiles,
     };
   }
-}
-
-/** "50G", "512MiB", "1.5T", "1000" (bytes) → bytes. Binary units: G = GiB, as du and docker use. */
-export function parseSize(s: string): number | undefined {
-  const m = /^(\d+(?:\.\d+)?)\s*([kmgt]?)(i?b)?$/i.exec(s.trim());
-  if (!m) return undefined;
-  const exp = ['', 'k', 'm', 'g', 't'].indexOf((m[2] ?? '').toLowerCase());
-  return Math.floor(Number(m[1]) * 1024 ** exp);
 }
 
 /** "30d", "12h", "90m", "2w" → milliseconds. */

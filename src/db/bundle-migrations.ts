@@ -5,6 +5,7 @@
  */
 import { createHash } from 'node:crypto';
 import { integrityError } from '../lib/errors.js';
+import { readAll } from '../lib/streams.js';
 import { MIGRATIONS_PREFIX } from '../bundle/layout.js';
 import { EntryIndex, openBundle } from '../bundle/reader.js';
 import { migrationSet, type Migration, type MigrationSource } from './migration-set.js';
@@ -20,9 +21,7 @@ export async function loadBundleMigrations(bundlePath: string): Promise<Migratio
   const index = await EntryIndex.open(bundle);
   const sources: MigrationSource[] = [];
   for (const entry of bundle.manifest.contents.filter((c) => isMigrationEntry(c.path))) {
-    const parts: Buffer[] = [];
-    for await (const chunk of index.read(entry.path)) parts.push(Buffer.from(chunk));
-    const bytes = Buffer.concat(parts);
+    const bytes = await readAll(index.read(entry.path));
     const hex = createHash('sha256').update(bytes).digest('hex');
     if (hex !== entry.sha256 || bytes.length !== entry.size) {
       throw integrityError(

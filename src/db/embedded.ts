@@ -8,12 +8,13 @@
 import { execFile, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { appendFileSync, existsSync } from 'node:fs';
-import { chmod, mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
 import pg from 'pg';
 import { dbError } from '../lib/errors.js';
+import { writeAtomic } from '../lib/fs.js';
 import { kubechatHome } from '../lib/home.js';
 import { onInterrupt } from '../lib/interrupt.js';
 import type { Reporter } from '../lib/progress.js';
@@ -233,9 +234,7 @@ async function loadEmbeddedPostgres(): Promise<EmbeddedPostgresClass> {
 }
 
 async function writeSecret(path: string, value: string): Promise<void> {
-  const tmp = `${path}.tmp-${process.pid}`;
-  await writeFile(tmp, value + '\n', { mode: 0o600 });
-  await rename(tmp, path);
+  await writeAtomic(path, value + '\n', { mode: 0o600 });
 }
 
 /** A TCP port free on 127.0.0.1 right now. */

@@ -4,31 +4,15 @@
  * buffers. A chunk is valid until the caller asks for the next one, or longer if leased (leases.ts).
  */
 import { open } from 'node:fs/promises';
-import { Worker } from 'node:worker_threads';
 import { describeFsError, sourceError } from './errors.js';
+import { HashThread, type HashStream } from './hash-thread.js';
 import { lease, leasesEnded, makeLeasable } from './leases.js';
 
 const CHUNK = 4 * 1024 * 1024;
 const SLOTS = 4;
 
-let worker: Worker | undefined;
-let nextStream = 1;
-type Reply = { op: 'updated' | 'digest' | 'error'; slot?: number; hex?: string; error?: Error };
-const listeners = new Map<number, (m: Reply) => void>();
-
-function hashWorker(): Worker {
-  if (!worker) {
-    const file = import.meta.url.endsWith('.ts') ? './hash-worker.ts' : './hash-worker.js';
-    worker = new Worker(new URL(file, import.meta.url));
-    worker.on('message', (m: Reply & { stream: number }) => listeners.get(m.stream)?.(m));
-    worker.on('error', (error: Error) => {
-      for (const l of listeners.values()) l({ op: 'error', error });
-      worker = undefined;
-    });
-    worker.unref(); // after the listeners: attaching a 'message' listener refs the worker again
-  }
-  return worker;
-}
+/** One thread for every stream here (readHashed and WorkerHash): entries are read one after another. */
+const thread = new HashThread();
 
 export interface HashedChunks extends AsyncIterable<Buffer> {
   /** sha256 hex of everything yielded; resolves once the stream has been read to the end. */
@@ -46,8 +30,6 @@ function newSlot(): SharedArrayBuffer {
 }
 
 export function readHashed(path: string): HashedChunks {
-  const stream = nextStream++;
-  const w = hashWorker();
   const slots = Array.from({ length: SLOTS }, () => spare.pop() ?? newSlot());
   const hashing = new Set<number>();
   let wake: (() => void) | undefined;
@@ -57,21 +39,19 @@ export function readHashed(path: string): HashedChunks {
   digest.catch(() => undefined); // observed by whoever calls digest()
   // Keep the process alive while a digest is owed; let it exit when the worker is idle.
   const done = () => {
-    if (!listeners.delete(stream)) return;
-    if (listeners.size === 0) w.unref();
+    if (!hash.close()) return;
     // Only once the worker is finished with them (no slot still being hashed).
     if (hashing.size === 0) spare.push(...slots.splice(0));
   };
-  w.ref();
-  listeners.set(stream, (m) => {
-    if (m.op === 'updated') hashing.delete(m.slot!);
+  const hash = thread.open((m) => {
+    if (m.op === 'updated') hashing.delete(m.slot);
     else if (m.op === 'digest') {
       done();
-      settle!.resolve(m.hex!);
+      settle!.resolve(m.hex);
     } else {
       done();
       failure = m.error;
-      settle!.reject(m.error!);
+      settle!.reject(m.error);
     }
     wake?.();
   });
@@ -101,14 +81,14 @@ export function readHashed(path: string): HashedChunks {
         if (bytesRead === 0) break;
         position += bytesRead;
         hashing.add(slot);
-        w.postMessage({ op: 'update', stream, slot, buffer: slots[slot], length: bytesRead });
+        hash.update(slot, slots[slot]!, bytesRead);
         const current = Buffer.from(slots[slot]!, 0, bytesRead);
         slot = (slot + 1) % SLOTS;
         // Read ahead while the caller works, into a slot nobody is using.
         if (!hashing.has(slot) && leasesOf.get(slots[slot]!)!.size === 0) pending = read(slot);
         yield current;
       }
-      w.postMessage({ op: 'digest', stream });
+      hash.digest();
       finished = true;
     } finally {
       if (!finished) done();
@@ -144,8 +124,7 @@ function releaseSlot(b: SharedArrayBuffer): void {
  * copied into shared slots (at most 8 x 4 MiB in flight, all streams together).
  */
 export class WorkerHash {
-  readonly #stream = nextStream++;
-  readonly #worker = hashWorker();
+  readonly #hash: HashStream;
   readonly #inWorker = new Map<number, { release: () => void }>();
   readonly #digest: Promise<string>;
   #nextId = 0;
@@ -156,23 +135,21 @@ export class WorkerHash {
     let settle!: { resolve: (hex: string) => void; reject: (e: Error) => void };
     this.#digest = new Promise<string>((resolve, reject) => (settle = { resolve, reject }));
     this.#digest.catch(() => undefined); // observed by whoever calls digest()
-    this.#worker.ref();
     const done = () => {
-      listeners.delete(this.#stream);
-      if (listeners.size === 0) this.#worker.unref();
+      this.#hash.close();
       for (const p of this.#inWorker.values()) p.release();
       this.#inWorker.clear();
     };
-    listeners.set(this.#stream, (m) => {
+    this.#hash = thread.open((m) => {
       if (m.op === 'updated') {
-        this.#inWorker.get(m.slot!)?.release();
-        this.#inWorker.delete(m.slot!);
+        this.#inWorker.get(m.slot)?.release();
+        this.#inWorker.delete(m.slot);
       } else if (m.op === 'digest') {
         done();
-        settle.resolve(m.hex!);
+        settle.resolve(m.hex);
       } else {
         done();
-        settle.reject(m.error!);
+        settle.reject(m.error);
       }
     });
   }
@@ -180,7 +157,7 @@ export class WorkerHash {
   #post(buffer: SharedArrayBuffer, offset: number, length: number, release: () => void): void {
     const id = this.#nextId++;
     this.#inWorker.set(id, { release });
-    this.#worker.postMessage({ op: 'update', stream: this.#stream, slot: id, buffer, offset, length });
+    this.#hash.update(id, buffer, length, offset);
   }
 
   #flush(): void {
@@ -220,7 +197,7 @@ export class WorkerHash {
   /** The sha256 hex of everything pushed; call once, after the last update. */
   digest(): Promise<string> {
     this.#flush();
-    this.#worker.postMessage({ op: 'digest', stream: this.#stream });
+    this.#hash.digest();
     return this.#digest;
   }
 }

@@ -3,6 +3,8 @@
  * latency percentiles are nearest-rank over every successful request; tokens/s is what the server
  * measured while generating (eval_count / eval_duration), and throughput is tokens over wall time.
  */
+import { forEachLimit } from '../lib/concurrency.js';
+
 export interface BenchRequest {
   ok: boolean;
   latencyMs: number;
@@ -39,30 +41,25 @@ export async function runBench(
   opts: { requests: number; concurrency: number; onDone?: (r: BenchRequest) => void },
 ): Promise<{ summary: BenchSummary; results: BenchRequest[] }> {
   const results: BenchRequest[] = [];
-  let next = 0;
   const started = performance.now();
-  const worker = async () => {
-    while (next < opts.requests) {
-      next++;
-      const t = performance.now();
-      let r: BenchRequest;
-      try {
-        const { tokens, evalNs } = await send();
-        r = { ok: true, latencyMs: performance.now() - t, tokens, evalNs };
-      } catch (err) {
-        r = {
-          ok: false,
-          latencyMs: performance.now() - t,
-          tokens: 0,
-          evalNs: 0,
-          error: (err as Error).message,
-        };
-      }
-      results.push(r);
-      opts.onDone?.(r);
+  await forEachLimit(opts.requests, opts.concurrency, async () => {
+    const t = performance.now();
+    let r: BenchRequest;
+    try {
+      const { tokens, evalNs } = await send();
+      r = { ok: true, latencyMs: performance.now() - t, tokens, evalNs };
+    } catch (err) {
+      r = {
+        ok: false,
+        latencyMs: performance.now() - t,
+        tokens: 0,
+        evalNs: 0,
+        error: (err as Error).message,
+      };
     }
-  };
-  await Promise.all(Array.from({ length: Math.min(opts.concurrency, opts.requests) }, worker));
+    results.push(r);
+    opts.onDone?.(r);
+  });
   const wallSeconds = (performance.now() - started) / 1000;
   return { summary: summarize(results, opts.concurrency, wallSeconds), results };
 }

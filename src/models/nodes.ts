@@ -11,7 +11,7 @@ import { describeFsError, targetError } from '../lib/errors.js';
 import { MediaType } from '../oci/media-types.js';
 import { OllamaClient } from '../ollama/client.js';
 import { fullName, parseModelName, shortName, type OllamaName } from '../ollama/names.js';
-import { writeBytesAtomic } from '../targets/fs.js';
+import { writeTargetFile } from '../targets/fs.js';
 import { OllamaApiTarget } from '../targets/ollama-api.js';
 import { OllamaStoreTarget } from '../targets/ollama-store.js';
 import type { BlobTarget } from '../targets/types.js';
@@ -190,7 +190,7 @@ export class StoreNode implements ModelNode {
   async copy(from: NodeModel, to: OllamaName): Promise<void> {
     const bytes = await readFile(this.manifestPath(from.parts));
     // Temp file + rename: Ollama never sees a half-written serving manifest.
-    await writeBytesAtomic(this.manifestPath(to), bytes);
+    await writeTargetFile(this.manifestPath(to), bytes);
   }
 
   async remove(m: NodeModel): Promise<string[]> {

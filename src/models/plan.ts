@@ -4,7 +4,7 @@
  * predictable, and within 22% of optimal for bin packing — an operator can read why a model went
  * where it did. Models that fit nowhere are listed, not silently dropped.
  */
-import { parseSize } from '../cache/blob-cache.js';
+import { parseSize } from '../lib/sizes.js';
 
 export interface PlanModel {
   name: string;
@@ -45,7 +45,7 @@ export function placeModels(models: PlanModel[], nodes: PlanNode[]): Placement {
   return { nodes: out, unplaced };
 }
 
-/** --gpu-memory URL=24GiB (24G, 24GiB, 24576MiB: binary units, as nvidia-smi reports MiB). */
+/** --gpu-memory URL=24GiB (24G, 24GiB, 24576MiB: lib/sizes.ts units; nvidia-smi reports MiB). */
 export function parseGpuMemory(spec: string): { node: string; bytes: number } | undefined {
   const eq = spec.lastIndexOf('=');
   const bytes = eq > 0 ? parseSize(spec.slice(eq + 1)) : undefined;

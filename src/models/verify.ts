@@ -9,10 +9,11 @@
 import { createHash } from 'node:crypto';
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { DIGEST_RE, hexOf } from '../lib/digest.js';
+import { DIGEST_RE } from '../lib/digest.js';
 import { describeFsError, targetError } from '../lib/errors.js';
 import { FileHasher, defaultHashConcurrency, type FileHash } from '../lib/file-hasher.js';
 import { hasTag, shortName, type OllamaName } from '../ollama/names.js';
+import { storeBlobPath } from '../targets/ollama-store.js';
 
 export interface BlobProblem {
   digest: string;
@@ -139,8 +140,7 @@ export function manifestBlobs(bytes: Buffer): BlobRef[] {
 }
 
 /** Path of a blob in the store. */
-export const storeBlobPath = (storeDir: string, digest: string) =>
-  join(storeDir, 'blobs', `sha256-${hexOf(digest)}`);
+export { storeBlobPath };
 
 /** Re-hashes every blob referenced by every manifest under storeDir; each blob hashed once even if shared. */
 export async function verifyOllamaStore(

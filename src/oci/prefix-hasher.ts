@@ -5,33 +5,16 @@
  * second pass over the file and without hashing on the event loop.
  */
 import { open, type FileHandle } from 'node:fs/promises';
-import { Worker } from 'node:worker_threads';
+import { HashThread, type HashStream } from '../lib/hash-thread.js';
 
 const CHUNK = 4 * 1024 * 1024;
 const SLOTS = 3;
 
-type Reply = { op: 'updated' | 'digest'; stream: number; slot?: number; hex?: string };
-
-let worker: Worker | undefined;
-let nextStream = 1;
-const listeners = new Map<number, (m: Reply) => void>();
-
-function hashWorker(): Worker {
-  if (!worker) {
-    const file = import.meta.url.endsWith('.ts') ? '../lib/hash-worker.ts' : '../lib/hash-worker.js';
-    worker = new Worker(new URL(file, import.meta.url));
-    worker.on('message', (m: Reply) => listeners.get(m.stream)?.(m));
-    worker.on('error', () => {
-      for (const l of listeners.values()) l({ op: 'digest', stream: -1 });
-      worker = undefined;
-    });
-    worker.unref();
-  }
-  return worker;
-}
+/** Its own thread: downloads are hashed beside the files the bundle writer hashes (lib/hashing-reader). */
+const thread = new HashThread();
 
 export class PrefixHasher {
-  readonly #stream = nextStream++;
+  readonly #hash: HashStream;
   readonly #slots = Array.from({ length: SLOTS }, () => new SharedArrayBuffer(CHUNK));
   readonly #busy = new Set<number>();
   #hashed = 0;
@@ -43,12 +26,10 @@ export class PrefixHasher {
   #fh: FileHandle | undefined;
 
   constructor(readonly file: string) {
-    const w = hashWorker();
-    w.ref();
-    listeners.set(this.#stream, (m) => {
-      if (m.stream === -1) this.#broken = true;
-      if (m.op === 'updated') this.#busy.delete(m.slot!);
-      else this.#digest?.(m.stream === -1 ? undefined : m.hex);
+    this.#hash = thread.open((m) => {
+      if (m.op === 'error') this.#broken = true;
+      if (m.op === 'updated') this.#busy.delete(m.slot);
+      else this.#digest?.(m.op === 'digest' ? m.hex : undefined);
       const wake = this.#wake;
       this.#wake = undefined;
       wake?.();
@@ -78,13 +59,7 @@ export class PrefixHasher {
       const { bytesRead } = await this.#fh.read(Buffer.from(this.#slots[slot]!), 0, want, this.#hashed);
       if (bytesRead === 0) break;
       this.#busy.add(slot);
-      hashWorker().postMessage({
-        op: 'update',
-        stream: this.#stream,
-        slot,
-        buffer: this.#slots[slot],
-        length: bytesRead,
-      });
+      this.#hash.update(slot, this.#slots[slot]!, bytesRead);
       this.#hashed += bytesRead;
       slot = (slot + 1) % SLOTS;
     }
@@ -98,7 +73,7 @@ export class PrefixHasher {
       if (this.#broken || this.#hashed !== size) return undefined;
       while (this.#busy.size > 0) await new Promise<void>((r) => (this.#wake = r));
       const hex = new Promise<string | undefined>((resolve) => (this.#digest = resolve));
-      hashWorker().postMessage({ op: 'digest', stream: this.#stream });
+      this.#hash.digest();
       return await hex;
     } finally {
       await this.close();
@@ -106,7 +81,7 @@ export class PrefixHasher {
   }
 
   async close(): Promise<void> {
-    if (listeners.delete(this.#stream) && listeners.size === 0) worker?.unref();
+    this.#hash.close();
     await this.#fh?.close().catch(() => undefined);
     this.#fh = undefined;
   }

@@ -12,6 +12,8 @@
  * - Only content whose sha256 matched is renamed into `blobs/`: a mismatch deletes the partial file.
  */
 import { open, readFile, rm, stat, truncate, writeFile } from 'node:fs/promises';
+import { buffer } from 'node:stream/consumers';
+import { forEachLimit } from '../lib/concurrency.js';
 import { sha256Digest } from '../lib/digest.js';
 import { KubechatError, protocolError, transferError, upstreamDigestError } from '../lib/errors.js';
 import { MediaType } from './media-types.js';
@@ -185,9 +187,7 @@ export class Puller {
       await res.body.dump();
       throw protocolError(`${what}: manifest of ${length} bytes is too large`, 'check the reference');
     }
-    const parts: Buffer[] = [];
-    for await (const chunk of res.body as AsyncIterable<Buffer>) parts.push(chunk);
-    const data = Buffer.concat(parts);
+    const data = await buffer(res.body);
     const digest = sha256Digest(data);
     const declared = res.headers['docker-content-digest'];
     if ((byDigest && digest !== reference) || (declared?.startsWith('sha256:') && declared !== digest)) {
@@ -453,33 +453,27 @@ export class Puller {
       hasher.advance(reach);
     };
     contiguous();
-    let next = 0;
-    let failure: unknown;
-    const worker = async () => {
-      while (failure === undefined && next < count) {
-        const i = next++;
-        const start = i * size;
-        const end = Math.min(d.size, start + size);
-        for (let resumes = 0; start + done[i]! < end; resumes++) {
-          try {
-            const reached = await this.#stream(repo, d, what, partial, start + done[i]!, end, (n) => {
-              done[i]! += n;
-              onBytes?.(n);
-              if (i === firstOpen) contiguous();
-            });
-            if (reached < end)
-              throw Object.assign(new Error('connection closed early'), { code: 'ECONNRESET' });
-          } catch (err) {
-            if (err instanceof RangeIgnored || !isResumable(err) || resumes >= this.#resumes) {
-              failure ??= err;
-              return;
-            }
-            this.counters.resumed++;
-          }
+    const failure = await forEachLimit(count, this.#rangeConcurrency, async (i) => {
+      const start = i * size;
+      const end = Math.min(d.size, start + size);
+      for (let resumes = 0; start + done[i]! < end; resumes++) {
+        try {
+          const reached = await this.#stream(repo, d, what, partial, start + done[i]!, end, (n) => {
+            done[i]! += n;
+            onBytes?.(n);
+            if (i === firstOpen) contiguous();
+          });
+          if (reached < end)
+            throw Object.assign(new Error('connection closed early'), { code: 'ECONNRESET' });
+        } catch (err) {
+          if (err instanceof RangeIgnored || !isResumable(err) || resumes >= this.#resumes) throw err;
+          this.counters.resumed++;
         }
       }
-    };
-    await Promise.all(Array.from({ length: Math.min(this.#rangeConcurrency, count) }, worker));
+    }).then(
+      () => undefined,
+      (err: unknown) => err,
+    );
     contiguous();
     if (failure !== undefined) await hasher.close();
     if (failure instanceof RangeIgnored) {

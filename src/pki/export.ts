@@ -8,7 +8,7 @@ import { readFile, rm } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { dump } from 'js-yaml';
 import { caError } from '../lib/errors.js';
-import { writeFileAtomic } from '../signing/keys.js';
+import { writeOutputFile } from '../lib/fs.js';
 import { assertCaValid, current, INTERMEDIATE_DAYS, openCa } from './ca.js';
 import { certInfo, requirePassphrase, type CaCertInfo } from './init.js';
 import { crlPem, makeCrl, makeIntermediate } from './certs.js';
@@ -48,7 +48,7 @@ export async function exportCa(options: ExportOptions): Promise<ExportResult> {
   const result: ExportResult = { format: options.format, files: [] };
   if (options.format === 'pem') {
     const path = join(out, 'kubechat-ca.pem');
-    await writeFileAtomic(path, rootPem, 0o644, options.force);
+    await writeOutputFile(path, rootPem, 0o644, options.force);
     result.files.push({ path, kind: 'trust-bundle', name: 'kubechat-ca' });
     return result;
   }
@@ -64,7 +64,7 @@ export async function exportCa(options: ExportOptions): Promise<ExportResult> {
       data: { 'ca.crt': rootPem },
     };
     const path = join(out, 'kubechat-ca.configmap.yaml');
-    await writeFileAtomic(path, dump(doc, { lineWidth: -1 }), 0o644, options.force);
+    await writeOutputFile(path, dump(doc, { lineWidth: -1 }), 0o644, options.force);
     result.files.push({ path, kind: 'configmap', name: 'kubechat-ca' });
     return result;
   }
@@ -109,7 +109,7 @@ export async function exportCa(options: ExportOptions): Promise<ExportResult> {
       },
     };
     const path = join(out, `${secretName}.secret.yaml`);
-    await writeFileAtomic(path, dump(doc, { lineWidth: -1 }), 0o600, options.force);
+    await writeOutputFile(path, dump(doc, { lineWidth: -1 }), 0o600, options.force);
     result.files.push({ path, kind: 'secret', name: secretName });
   }
   return result;
@@ -154,7 +154,7 @@ export async function exportRootKey(options: {
         `${ca.paths.rootKey} does not belong to root.pem`,
         'restore the CA directory from its backup',
       );
-    await writeFileAtomic(out, pem, 0o600, options.force);
+    await writeOutputFile(out, pem, 0o600, options.force);
     // Read back what landed: removable media lie.
     if ((await readFile(out, 'utf8')) !== pem) {
       await rm(out, { force: true });

@@ -9,10 +9,11 @@
  *   DIR/crl.pem            CRL signed by the intermediate
  *   DIR/certs/NAME.crt     leaf + intermediate          DIR/certs/NAME.key               0600
  */
-import { open, readFile, rename, rm, stat } from 'node:fs/promises';
-import { basename, dirname, join, resolve } from 'node:path';
+import { open, readFile, rm, stat } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
 import { caError, describeFsError, outputError } from '../lib/errors.js';
 import { kubechatHome } from '../lib/home.js';
+import { stageAtomic, type StagedFile } from '../lib/fs.js';
 import { onInterrupt } from '../lib/interrupt.js';
 
 export const CA_DIR_ENV = 'KUBECHAT_CA_DIR';
@@ -147,42 +148,32 @@ export const exists = (path: string) =>
  * whatever is still temporary. Write ca.json last so that it commits the change.
  */
 export class FileBatch {
-  readonly #pending: Array<{ temp: string; path: string }> = [];
-  /** Ctrl-C / SIGTERM removes the temporary files (they may hold a private key). */
-  #release: (() => void) | undefined;
+  /** Temp files are removed by Ctrl-C / SIGTERM (lib/fs.ts): they may hold a private key. */
+  readonly #pending: StagedFile[] = [];
 
   async add(path: string, text: string, mode: number): Promise<void> {
-    const temp = join(dirname(path), `.${basename(path)}.partial-${process.pid}`);
-    this.#pending.push({ temp, path });
-    this.#release ??= onInterrupt(() => this.abort());
     try {
-      const fh = await open(temp, 'w', mode);
-      try {
-        await fh.writeFile(text);
-        await fh.chmod(mode); // not subject to the umask
-        await fh.sync();
-      } finally {
-        await fh.close();
-      }
+      this.#pending.push(await stageAtomic(path, text, { mode }));
     } catch (err) {
       throw describeFsError(err, path, 'write') ?? outputError(`${path}: cannot write`, undefined, err);
     }
   }
 
   async commit(): Promise<void> {
-    for (const { temp, path } of this.#pending) {
-      await rename(temp, path).catch((err: unknown) => {
-        throw describeFsError(err, path, 'write') ?? outputError(`${path}: cannot write`, undefined, err);
+    for (const staged of this.#pending) {
+      await staged.commit().catch((err: unknown) => {
+        throw (
+          describeFsError(err, staged.path, 'write') ??
+          outputError(`${staged.path}: cannot write`, undefined, err)
+        );
       });
     }
     this.#pending.length = 0;
-    this.#release?.();
   }
 
   async abort(): Promise<void> {
-    await Promise.all(this.#pending.map(({ temp }) => rm(temp, { force: true })));
+    await Promise.all(this.#pending.map((staged) => staged.abort()));
     this.#pending.length = 0;
-    this.#release?.();
   }
 }
 

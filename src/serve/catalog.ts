@@ -7,6 +7,7 @@
  */
 import { sha256Digest } from '../lib/digest.js';
 import { integrityError } from '../lib/errors.js';
+import { readAll } from '../lib/streams.js';
 import { Annotation, INDEX_MEDIA_TYPES, MediaType } from '../oci/media-types.js';
 import { repositoryNameOf } from '../oci/repository-names.js';
 import type { Descriptor, ImageIndex, ImageManifest } from '../oci/types.js';
@@ -76,9 +77,7 @@ export async function buildCatalog(
     if (size !== d.size)
       throw corrupt(`manifest ${d.digest} has ${size} bytes, its descriptor says ${d.size}`);
     if (size > MAX_MANIFEST) throw corrupt(`manifest ${d.digest} is implausibly large (${size} bytes)`);
-    const parts: Buffer[] = [];
-    for await (const chunk of store.read(d.digest, 0, size)) parts.push(Buffer.from(chunk)); // a copy
-    const bytes = Buffer.concat(parts);
+    const bytes = await readAll(store.read(d.digest, 0, size));
     if (sha256Digest(bytes) !== d.digest) throw corrupt(`manifest ${d.digest} does not match its digest`);
     let doc: unknown;
     try {

@@ -7,19 +7,14 @@ import { constants } from 'node:fs';
 import { lstat, open, readFile, realpath } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { describeFsError, serveContentError } from '../lib/errors.js';
-import { hexOf } from '../lib/digest.js';
+import { BLOB_DIR } from '../lib/digest.js';
+import { readAll } from '../lib/streams.js';
 import { blobPath, Entry } from '../bundle/layout.js';
 import { EntryIndex, openBundle, type OpenedBundle } from '../bundle/reader.js';
 import { repositoryFromDirName } from '../oci/repository-names.js';
 import type { BlobStore } from './catalog.js';
 
 const DIGEST_RE = /^sha256:[a-f0-9]{64}$/;
-
-async function collect(it: AsyncIterable<Buffer>): Promise<Buffer> {
-  const parts: Buffer[] = [];
-  for await (const c of it) parts.push(Buffer.from(c));
-  return Buffer.concat(parts);
-}
 
 export interface OpenedStore {
   store: BlobStore;
@@ -70,7 +65,7 @@ class BundleStore implements BlobStore {
   }
 
   indexJson(): Promise<Buffer> {
-    return collect(this.index.read(Entry.index));
+    return readAll(this.index.read(Entry.index));
   }
 
   size(digest: string): Promise<number | undefined> {
@@ -104,10 +99,10 @@ export async function openLayoutStore(dir: string): Promise<OpenedStore> {
     throw notLayout(`${Entry.ociLayout} has no imageLayoutVersion`);
   // Blobs are served to whoever connects: a symlink (a hostile archive extracted by tar can hold
   // one) must not turn the layout into a window on the rest of the file system.
-  const blobsDir = join(dir, 'blobs', 'sha256');
+  const blobsDir = join(dir, BLOB_DIR);
   const real = await realpath(blobsDir).catch(() => undefined);
-  if (real !== undefined && real !== join(await realpath(dir), 'blobs', 'sha256'))
-    throw notLayout('blobs/sha256 is a symlink out of the layout');
+  if (real !== undefined && real !== join(await realpath(dir), BLOB_DIR))
+    throw notLayout(`${BLOB_DIR} is a symlink out of the layout`);
   const store = new LayoutStore(dir);
   try {
     await store.indexJson();
@@ -136,7 +131,7 @@ class LayoutStore implements BlobStore {
   }
 
   #path(digest: string): string {
-    return join(this.dir, 'blobs', 'sha256', hexOf(digest));
+    return join(this.dir, blobPath(digest));
   }
 
   async size(digest: string): Promise<number | undefined> {

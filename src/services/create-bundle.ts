@@ -9,6 +9,7 @@ import { PLACEHOLDER_DIGEST } from '../lib/digest.js';
 import { sourceError } from '../lib/errors.js';
 import { hashFile } from '../lib/hash.js';
 import { readHashed } from '../lib/hashing-reader.js';
+import { parsePlatform } from '../oci/platform.js';
 import { ByteProgress, silentReporter, type Reporter } from '../lib/progress.js';
 import { ArchiveWriter, tarMtime } from '../bundle/archive-writer.js';
 import { deltaBase, type DeltaBase } from '../bundle/delta.js';
@@ -34,7 +35,6 @@ import { parseExpires } from '../signing/policy.js';
 import { signManifest } from '../signing/signature.js';
 import type { SigningKey } from '../signing/keys.js';
 import type { SourceClients } from '../sources/clients.js';
-import { parsePlatform } from '../sources/oci-layout.js';
 import { RemoteSources, type Fetch, type PlanLine } from '../sources/pull-sources.js';
 import { DEFAULT_PLATFORMS, planBundle } from './plan-bundle.js';
 

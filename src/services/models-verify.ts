@@ -8,10 +8,10 @@
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { EntryIndex, openBundle } from '../bundle/reader.js';
-import { hexOf } from '../lib/digest.js';
+import { blobPath } from '../lib/digest.js';
 import { integrityError, modelsError } from '../lib/errors.js';
 import { ByteProgress, silentReporter, type Reporter } from '../lib/progress.js';
-import { writeFileAtomic } from '../targets/fs.js';
+import { writeTargetFile } from '../targets/fs.js';
 import type { ModelNode } from '../models/nodes.js';
 import { StoreNode } from '../models/nodes.js';
 import {
@@ -139,13 +139,13 @@ async function repairFromBundle(store: string, digests: string[], bundlePath: st
   const repaired: string[] = [];
   const unrepairable: string[] = [];
   for (const digest of digests) {
-    const path = `blobs/sha256/${hexOf(digest)}`;
+    const path = blobPath(digest);
     const entry = listed.get(path);
     if (!entry || index.has(path) === false) {
       unrepairable.push(digest);
       continue;
     }
-    await writeFileAtomic(
+    await writeTargetFile(
       storeBlobPath(store, digest),
       checked(index.read(path), digest, bundle.source.name),
     );
@@ -154,7 +154,7 @@ async function repairFromBundle(store: string, digests: string[], bundlePath: st
   return { repaired, unrepairable };
 }
 
-/** Passes the bytes on; throws at the end (so writeFileAtomic keeps nothing) if they are not `digest`. */
+/** Passes the bytes on; throws at the end (so writeTargetFile keeps nothing) if they are not `digest`. */
 async function* checked(data: AsyncIterable<Buffer>, digest: string, what: string): AsyncGenerator<Buffer> {
   const hash = createHash('sha256');
   for await (const c of data) {

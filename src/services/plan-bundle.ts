@@ -19,7 +19,8 @@ import { MIGRATIONS_PREFIX, MIGRATIONS_SOURCE, MIGRATIONS_TARGET } from '../bund
 import { loadMigrationDir, SHIPPED_MIGRATIONS_DIR } from '../db/migration-set.js';
 import { planModel } from '../sources/model.js';
 import { planOllamaStoreModel } from '../sources/ollama-model.js';
-import { parsePlatform, planOciLayoutImage } from '../sources/oci-layout.js';
+import { parsePlatform } from '../oci/platform.js';
+import { planOciLayoutImage } from '../sources/oci-layout.js';
 import type { RemoteSources } from '../sources/pull-sources.js';
 
 /** What planning needs to reach remote sources; absent, a spec naming one is refused. */

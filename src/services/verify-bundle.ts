@@ -4,10 +4,10 @@
  * table of contents and that every blob the OCI index reaches is in the bundle (or its base).
  */
 import { createHash } from 'node:crypto';
-import { formatPlatform } from '../sources/oci-layout.js';
+import { formatPlatform } from '../oci/platform.js';
 import { WorkerHash } from '../lib/hashing-reader.js';
 import { ByteProgress, silentReporter, type Reporter } from '../lib/progress.js';
-import { digestOfBlobPath, Entry } from '../bundle/layout.js';
+import { BLOB_PREFIX, digestOfBlobPath, Entry } from '../bundle/layout.js';
 import { readToc, openBundle, streamEntries, type OpenedBundle } from '../bundle/reader.js';
 import { INDEX_MEDIA_TYPES, MANIFEST_MEDIA_TYPES } from '../oci/media-types.js';
 import type { Descriptor, ImageIndex, ImageManifest } from '../oci/types.js';
@@ -269,7 +269,7 @@ class ReferenceTracker {
     const digest = digestOfBlobPath(path);
     const platforms = this.imagePlatforms.find(([d]) => d === digest)?.[1];
     const need = (d: Descriptor, optional: boolean) => {
-      const p = `blobs/sha256/${d.digest.slice('sha256:'.length)}`;
+      const p = BLOB_PREFIX + d.digest.slice('sha256:'.length);
       if (optional) this.#optional.add(p);
       else this.#needed.set(p, path);
       if (INDEX_MEDIA_TYPES.has(d.mediaType) || MANIFEST_MEDIA_TYPES.has(d.mediaType)) this.#json.add(p);

@@ -6,10 +6,9 @@
  * clear with `--no-passphrase`. Neither the passphrase nor key bytes ever appear in an error.
  */
 import { createHash, randomBytes, scrypt as scryptCb } from 'node:crypto';
-import { chmod, lstat, open, readFile, rename, rm, stat } from 'node:fs/promises';
-import { basename, dirname, join } from 'node:path';
+import { readFile, stat } from 'node:fs/promises';
 import type naclDefault from 'tweetnacl';
-import { describeFsError, keyError, outputError, trustError } from '../lib/errors.js';
+import { describeFsError, keyError, trustError } from '../lib/errors.js';
 
 /**
  * tweetnacl, loaded by the functions that hold a private key: reading public keys (every install
@@ -277,40 +276,4 @@ export async function loadSigningKey(path: string, passphrase: string | undefine
 function readFailure(err: unknown, path: string) {
   const known = describeFsError(err, path, 'read');
   return keyError(known?.message ?? `${path}: cannot read key file`, known?.fix ?? 'check the path', err);
-}
-
-/**
- * Writes `text` to `path` atomically (temp file in the same directory, fsync, rename) with `mode`;
- * refuses to replace an existing file unless `overwrite`.
- */
-export async function writeFileAtomic(path: string, text: string, mode: number, overwrite: boolean) {
-  if (!overwrite) {
-    const exists = await lstat(path).then(
-      () => true,
-      () => false,
-    );
-    if (exists)
-      throw outputError(`${path} already exists`, 'choose another name, or pass --force to replace it');
-  }
-  const temp = join(dirname(path), `.${basename(path)}.partial-${process.pid}`);
-  try {
-    const fh = await open(temp, 'wx', mode);
-    try {
-      await fh.writeFile(text);
-      await fh.sync();
-    } finally {
-      await fh.close();
-    }
-    await chmod(temp, mode); // not subject to the umask
-    await rename(temp, path);
-  } catch (err) {
-    await rm(temp, { force: true });
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT')
-      throw outputError(
-        `${dirname(path)}: no such directory`,
-        'create it first, or write somewhere else',
-        err,
-      );
-    throw describeFsError(err, path, 'write') ?? outputError(`${path}: cannot write`, undefined, err);
-  }
 }

@@ -8,7 +8,8 @@ import { lstat, mkdir, readdir, readFile, stat } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { basename, join, resolve } from 'node:path';
 import { describeFsError, keyError } from '../lib/errors.js';
-import { parsePublicKey, readPublicKey, writeFileAtomic } from './keys.js';
+import { writeOutputFile } from '../lib/fs.js';
+import { parsePublicKey, readPublicKey } from './keys.js';
 import type { TrustedKey } from './signature.js';
 
 export const TRUST_DIR_ENV = 'KUBECHAT_TRUST_DIR';
@@ -105,6 +106,6 @@ export async function trustKey(
     );
   }
   await mkdir(dir, { recursive: true, mode: 0o755 });
-  await writeFileAtomic(file, parsePublicKey(await readFile(pubFile, 'utf8'), pubFile).pem, 0o644, false);
+  await writeOutputFile(file, parsePublicKey(await readFile(pubFile, 'utf8'), pubFile).pem, 0o644, false);
   return { keyId: key.keyId, file, added: true };
 }

@@ -6,8 +6,8 @@
 import { mkdir, readFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { trustError } from '../lib/errors.js';
+import { writeOutputFile } from '../lib/fs.js';
 import { pidLock } from '../lib/pid-lock.js';
-import { writeFileAtomic } from './keys.js';
 
 /** Name of the state file install keeps beside its targets (e.g. in the registry or Ollama store directory). */
 export const INSTALLED_VERSIONS_FILE = 'kubechat-installed-versions.json';
@@ -153,7 +153,7 @@ export class FileVersionStore implements InstalledVersionStore {
       const state = await this.#read();
       if (state.installed.some(same)) return;
       state.installed.push(entry);
-      await writeFileAtomic(this.path, JSON.stringify(state, null, 2) + '\n', 0o644, true);
+      await writeOutputFile(this.path, JSON.stringify(state, null, 2) + '\n', 0o644, true);
     } finally {
       await release();
     }

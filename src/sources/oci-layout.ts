@@ -12,10 +12,17 @@
 import { readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { FileBlob, ImageInfo, MemoryBlob, PlannedArtifact, PlannedBlob } from '../bundle/plan.js';
-import { describeFsError, sourceError, specError } from '../lib/errors.js';
-import { DIGEST_RE, hexOf, sha256Digest } from '../lib/digest.js';
+import { describeFsError, sourceError } from '../lib/errors.js';
+import { blobPath, DIGEST_RE, sha256Digest } from '../lib/digest.js';
 import { Annotation, INDEX_MEDIA_TYPES, MANIFEST_MEDIA_TYPES } from '../oci/media-types.js';
 import { parseReference, tryNormalizeReference } from '../oci/reference.js';
+import {
+  choosePlatforms,
+  configPlatform,
+  formatPlatform,
+  isRealPlatform,
+  satisfies,
+} from '../oci/platform.js';
 import type { Descriptor, ImageIndex, ImageManifest, Platform } from '../oci/types.js';
 
 export interface OciLayoutInput {
@@ -32,78 +39,6 @@ export interface OciLayoutInput {
 const MAX_JSON_BLOB = 16 * 1024 * 1024;
 const REEXPORT_FIX = 're-export the image, e.g. skopeo copy docker://IMAGE oci:DIR:TAG';
 
-const ARCH_ALIASES: Record<string, string> = {
-  x86_64: 'amd64',
-  'x86-64': 'amd64',
-  aarch64: 'arm64',
-  i386: '386',
-};
-
-/** "linux/arm64/v8" → { os: 'linux', architecture: 'arm64', variant: 'v8' }; common arch aliases normalised. */
-export function parsePlatform(s: string): Platform {
-  const parts = s.toLowerCase().split('/');
-  if (parts.length < 2 || parts.length > 3 || parts.some((p) => !/^[a-z0-9._-]+$/.test(p))) {
-    throw specError(
-      `invalid platform "${s}": expected os/arch[/variant]`,
-      'write it like linux/amd64 or linux/arm64/v8',
-    );
-  }
-  const [os = '', arch = '', variant] = parts;
-  const platform: Platform = { os, architecture: ARCH_ALIASES[arch] ?? arch };
-  if (variant !== undefined) platform.variant = variant;
-  return platform;
-}
-
-export function formatPlatform(p: Platform): string {
-  return `${p.os}/${p.architecture}${p.variant ? `/${p.variant}` : ''}`;
-}
-
-/** Variant with the defaults containerd assumes: arm64 means v8, arm means v7, amd64/v1 is plain amd64. */
-function normalVariant(p: Platform): string {
-  const v = p.variant ?? '';
-  if (p.architecture === 'arm64' && v === '') return 'v8';
-  if (p.architecture === 'arm' && v === '') return 'v7';
-  if (p.architecture === 'amd64' && v === 'v1') return '';
-  return v;
-}
-
-/** A wanted platform without variant accepts any variant of its os/arch; the default variant wins ties. */
-export function matchScore(want: Platform, have: Platform): number {
-  if (want.os !== have.os || want.architecture !== have.architecture) return 0;
-  if (normalVariant(want) === normalVariant(have)) return 2;
-  return want.variant === undefined ? 1 : 0;
-}
-
-/** Attestation manifests (buildx) sit in indexes as unknown/unknown: not a platform anyone runs. */
-export const isRealPlatform = (d: Descriptor) => d.platform !== undefined && d.platform.os !== 'unknown';
-
-/**
- * The best-matching child of `real` (children with a real platform) for each wanted platform, in
- * the order wanted, without repeats. A wanted platform no child matches is `missing(want, available)`.
- */
-export function choosePlatforms(
-  real: Descriptor[],
-  wanted: Platform[],
-  missing: (want: Platform, available: string[]) => Error,
-): Descriptor[] {
-  const chosen: Descriptor[] = [];
-  for (const want of wanted) {
-    let best: Descriptor | undefined;
-    let bestScore = 0;
-    for (const d of real) {
-      const score = matchScore(want, d.platform as Platform);
-      if (score > bestScore) [best, bestScore] = [d, score];
-    }
-    if (best === undefined)
-      throw missing(
-        want,
-        real.map((d) => formatPlatform(d.platform as Platform)),
-      );
-    if (!chosen.includes(best)) chosen.push(best);
-  }
-  return chosen;
-}
-
 class Layout {
   readonly blobs = new Map<string, PlannedBlob>();
   constructor(readonly dir: string) {}
@@ -118,7 +53,7 @@ class Layout {
     }
     if (!Number.isSafeInteger(d.size) || d.size < 0)
       throw this.fail(`descriptor ${d.digest} has no valid size`);
-    return join(this.dir, 'blobs', 'sha256', hexOf(d.digest));
+    return join(this.dir, blobPath(d.digest));
   }
 
   async readFileIn(path: string, what: string): Promise<Buffer> {
@@ -327,13 +262,10 @@ export async function planOciLayoutImage(
     chosenPlatforms = chosen.filter(isRealPlatform).map((d) => formatPlatform(d.platform as Platform));
   } else if (MANIFEST_MEDIA_TYPES.has(rootDesc.mediaType)) {
     const { blob, config } = await layout.manifest(rootDesc);
-    if (typeof config.os !== 'string' || typeof config.architecture !== 'string') {
-      throw layout.fail(`config of ${rootDesc.digest} has no os/architecture`);
-    }
-    platform = { os: config.os, architecture: config.architecture };
-    if (typeof config.variant === 'string' && config.variant !== '') platform.variant = config.variant;
-    const have = platform;
-    const missing = filter ? platforms.filter((want) => matchScore(want, have) === 0) : [];
+    const have = configPlatform(config);
+    if (!have) throw layout.fail(`config of ${rootDesc.digest} has no os/architecture`);
+    platform = have;
+    const missing = filter ? platforms.filter((want) => !satisfies(have, want)) : [];
     if (missing.length > 0) {
       throw sourceError(
         `OCI layout ${layout.dir}: ${input.ref} is a single-platform ${formatPlatform(have)} image, not ${missing.map(formatPlatform).join(', ')}`,

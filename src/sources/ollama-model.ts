@@ -11,12 +11,13 @@
 import { readFile, stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import type { FileBlob, MemoryBlob, ModelInfo, PlannedArtifact, PlannedBlob } from '../bundle/plan.js';
-import { DIGEST_RE, hexOf, sha256Digest } from '../lib/digest.js';
+import { DIGEST_RE, sha256Digest } from '../lib/digest.js';
 import { describeFsError, sourceError } from '../lib/errors.js';
 import { MediaType } from '../oci/media-types.js';
 import type { ImageManifest } from '../oci/types.js';
 import { fullName, shortName, type OllamaName } from '../ollama/names.js';
 import { parseModelName, shortLicense } from './model.js';
+import { storeBlobPath } from '../targets/ollama-store.js';
 
 const MAX_JSON = 16 * 1024 * 1024;
 
@@ -137,7 +138,7 @@ export async function planOllamaStoreModel(
     size: data.length,
     data,
   };
-  const blobFile = (digest: string) => join(dir, 'blobs', `sha256-${hexOf(digest)}`);
+  const blobFile = (digest: string) => storeBlobPath(dir, digest);
   const memory = async (d: { mediaType: string; digest: string; size: number }): Promise<MemoryBlob> => {
     if (d.size > MAX_JSON) throw sourceError(`${where}: blob ${d.digest} is too large to be metadata`, fix);
     const bytes = await read(blobFile(d.digest), `blob ${d.digest}`);

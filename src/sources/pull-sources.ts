@@ -13,7 +13,8 @@
 import { open, type FileHandle } from 'node:fs/promises';
 import type { FileBlob, ImageInfo, MemoryBlob, PlannedArtifact, PlannedBlob } from '../bundle/plan.js';
 import type { BlobCache } from '../cache/blob-cache.js';
-import { leasesEnded, makeLeasable } from '../lib/leases.js';
+import { BufferRing } from '../lib/buffer-ring.js';
+import { forEachLimit } from '../lib/concurrency.js';
 import { KubechatError, notFoundError, platformError, protocolError, sourceError } from '../lib/errors.js';
 import { formatBytes, type Reporter } from '../lib/progress.js';
 import { INDEX_MEDIA_TYPES, MANIFEST_MEDIA_TYPES, MediaType } from '../oci/media-types.js';
@@ -25,7 +26,13 @@ import { chartArtifactFromManifest, readChartYaml } from './chart.js';
 import { shortName, type OllamaName } from '../ollama/names.js';
 import { parseModelName } from './model.js';
 import { isSmallOllamaLayer, ollamaArtifact, parseOllamaManifest } from './ollama-model.js';
-import { choosePlatforms, formatPlatform, isRealPlatform, matchScore } from './oci-layout.js';
+import {
+  choosePlatforms,
+  configPlatform,
+  formatPlatform,
+  isRealPlatform,
+  satisfies,
+} from '../oci/platform.js';
 
 export interface RemoteOptions {
   puller: Puller;
@@ -192,15 +199,14 @@ export class RemoteSources {
       chosenPlatforms = chosen.filter(isRealPlatform).map((d) => formatPlatform(d.platform as Platform));
     } else if (MANIFEST_MEDIA_TYPES.has(top.mediaType)) {
       const config = await loadManifest(top.data, top.digest);
-      if (typeof config.os !== 'string' || typeof config.architecture !== 'string') {
+      const have = configPlatform(config);
+      if (!have) {
         throw protocolError(
           `${what}: its config has no os/architecture`,
           'check that the reference is an image',
         );
       }
-      const have: Platform = { os: config.os, architecture: config.architecture };
-      if (config.variant) have.variant = config.variant;
-      const missing = filter ? platforms.filter((w) => matchScore(w, have) === 0) : [];
+      const missing = filter ? platforms.filter((w) => !satisfies(have, w)) : [];
       if (missing.length > 0) {
         throw platformError(
           `${what}: is a single-platform ${formatPlatform(have)} image, not ${missing.map(formatPlatform).join(', ')}`,
@@ -419,47 +425,39 @@ export class RemoteSources {
         ),
       ]),
     );
-    let next = 0;
-    let failure: unknown;
     let stopped = false;
-    const worker = async () => {
-      while (failure === undefined && !stopped && next < missing.length) {
-        const p = missing[next++]!;
-        const s = byArtifact.get(p.artifact)!;
-        const t = trackers.get(p.desc.digest)!;
-        try {
-          await naming(p.what, () =>
-            puller.blob(
-              p.repo,
-              p.desc,
-              p.what,
-              (n) => {
-                s.done += n;
-                const now = Date.now();
-                if (now - s.last >= 200) {
-                  s.last = now;
-                  emit(p.artifact);
-                }
-              },
-              (n) => t.advance(n),
-            ),
-          );
-        } catch (err) {
-          failure ??= err;
-          t.fail(err);
-          return;
-        }
-        t.finish();
-        this.downloadedBytes += p.desc.size;
-        if (--s.left === 0) emit(p.artifact, true);
+    const fetchOne = async (i: number) => {
+      const p = missing[i]!;
+      const s = byArtifact.get(p.artifact)!;
+      const t = trackers.get(p.desc.digest)!;
+      try {
+        await naming(p.what, () =>
+          puller.blob(
+            p.repo,
+            p.desc,
+            p.what,
+            (n) => {
+              s.done += n;
+              const now = Date.now();
+              if (now - s.last >= 200) {
+                s.last = now;
+                emit(p.artifact);
+              }
+            },
+            (n) => t.advance(n),
+          ),
+        );
+      } catch (err) {
+        t.fail(err);
+        throw err;
       }
+      t.finish();
+      this.downloadedBytes += p.desc.size;
+      if (--s.left === 0) emit(p.artifact, true);
     };
-    const done = Promise.all(Array.from({ length: Math.max(1, this.options.concurrency ?? 6) }, worker)).then(
+    const concurrency = Math.max(1, this.options.concurrency ?? 6);
+    const done = forEachLimit(missing.length, concurrency, fetchOne, { stop: () => stopped }).then(
       () => {
-        if (failure !== undefined) {
-          for (const t of trackers.values()) t.fail(failure);
-          throw failure;
-        }
         if (stopped) for (const t of trackers.values()) t.fail(new Error('downloads stopped'));
         if (missing.length > 0) {
           reporter.emit({
@@ -468,6 +466,10 @@ export class RemoteSources {
             done: true,
           });
         }
+      },
+      (failure: unknown) => {
+        for (const t of trackers.values()) t.fail(failure);
+        throw failure;
       },
     );
     done.catch(() => undefined); // observed by the caller; never an unhandled rejection
@@ -557,8 +559,7 @@ export class Tracker {
     let pos = 0;
     // A fixed ring of leasable buffers (leases.ts): the writer stores raw frames straight from them
     // while the next chunks are read, and nothing is allocated per chunk (no GC churn at 256 MiB).
-    const ring = followRing();
-    let turn = 0;
+    const ring = spareRings.pop() ?? new BufferRing(FOLLOW_SLOTS, FOLLOW_CHUNK, { shared: true });
     try {
       while (pos < this.size) {
         if (this.#error !== undefined) throw this.#error;
@@ -570,9 +571,7 @@ export class Tracker {
         // The partial file is renamed into the cache when complete; an open handle reads on regardless.
         fh ??= await open(this.partial, 'r').catch(() => open(this.final, 'r'));
         const want = Math.min(end - pos, FOLLOW_CHUNK);
-        const slot = ring[turn++ % ring.length]!;
-        await leasesEnded(slot.leases);
-        const buf = slot.buf;
+        const buf = await ring.next();
         const { bytesRead } = await fh.read(buf, 0, want, pos);
         if (bytesRead === 0) {
           await this.#changed();
@@ -584,7 +583,7 @@ export class Tracker {
     } finally {
       await fh?.close();
       // Back to the spares only once no write holds a view of them.
-      void Promise.all(ring.map((r) => leasesEnded(r.leases))).then(() => spareRings.push(ring));
+      void ring.idle().then(() => spareRings.push(ring));
     }
   }
 }
@@ -592,16 +591,5 @@ export class Tracker {
 const FOLLOW_CHUNK = 4 * 1024 * 1024;
 const FOLLOW_SLOTS = 6;
 
-type Slot = { buf: Buffer; leases: Set<Promise<unknown>> };
 /** Rings of followers that finished, reused by the next (blobs are written one after another). */
-const spareRings: Slot[][] = [];
-
-function followRing(): Slot[] {
-  return (
-    spareRings.pop() ??
-    Array.from({ length: FOLLOW_SLOTS }, () => {
-      const shared = new SharedArrayBuffer(FOLLOW_CHUNK);
-      return { buf: Buffer.from(shared), leases: makeLeasable(shared) };
-    })
-  );
-}
+const spareRings: BufferRing[] = [];

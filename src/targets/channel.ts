@@ -101,31 +101,5 @@ export class Channel implements AsyncIterable<Buffer> {
   }
 }
 
-/** At most `limit` tasks at once. */
-export class Limiter {
-  #active = 0;
-  #waiting: Array<() => void> = [];
-
-  constructor(private readonly limit: number) {}
-
-  async acquire(): Promise<() => void> {
-    while (this.#active >= this.limit) await new Promise<void>((r) => this.#waiting.push(r));
-    this.#active++;
-    let released = false;
-    return () => {
-      if (released) return;
-      released = true;
-      this.#active--;
-      this.#waiting.shift()?.();
-    };
-  }
-
-  async run<T>(task: () => Promise<T>): Promise<T> {
-    const release = await this.acquire();
-    try {
-      return await task();
-    } finally {
-      release();
-    }
-  }
-}
+/** Kept for services/install-run.ts, which imports it from here; its home is lib/concurrency.ts. */
+export { Limiter } from '../lib/concurrency.js';

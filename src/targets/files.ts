@@ -6,7 +6,7 @@ import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { resolve, sep } from 'node:path';
 import { targetError } from '../lib/errors.js';
-import { fileSize, writeFileAtomic } from './fs.js';
+import { fileSize, writeTargetFile } from './fs.js';
 import type { FileTarget } from './types.js';
 
 export class FilesDirTarget implements FileTarget {
@@ -40,7 +40,7 @@ export class FilesDirTarget implements FileTarget {
   }
 
   async writeFile(relative: string, mode: number, data: AsyncIterable<Buffer>): Promise<void> {
-    await writeFileAtomic(this.#path(relative), data, mode);
+    await writeTargetFile(this.#path(relative), data, mode);
   }
 
   close(): Promise<void> {

@@ -5,11 +5,12 @@
  */
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { hexOf } from '../lib/digest.js';
+import { BLOB_DIR, blobPath } from '../lib/digest.js';
 import { targetError } from '../lib/errors.js';
 import { Annotation, MediaType } from '../oci/media-types.js';
 import type { Descriptor, ImageIndex } from '../oci/types.js';
-import { fileSize, removePartials, writeBytesAtomic, writeFileAtomic } from './fs.js';
+import { removePartials } from '../lib/fs.js';
+import { fileSize, writeTargetFile } from './fs.js';
 import type { ArtifactKind, BlobTarget, InstallArtifact, TargetCommit } from './types.js';
 
 const LAYOUT = '{"imageLayoutVersion":"1.0.0"}';
@@ -28,14 +29,14 @@ export class OciLayoutTarget implements BlobTarget {
   }
 
   #blob(digest: string): string {
-    return join(this.dir, 'blobs', 'sha256', hexOf(digest));
+    return join(this.dir, blobPath(digest));
   }
 
   async prepare(): Promise<void> {
-    await removePartials(join(this.dir, 'blobs', 'sha256'));
+    await removePartials(join(this.dir, BLOB_DIR));
     await removePartials(this.dir);
     if ((await fileSize(join(this.dir, 'oci-layout'))) === undefined)
-      await writeBytesAtomic(join(this.dir, 'oci-layout'), Buffer.from(LAYOUT));
+      await writeTargetFile(join(this.dir, 'oci-layout'), Buffer.from(LAYOUT));
   }
 
   async hasBlob(blob: Descriptor): Promise<boolean> {
@@ -43,7 +44,7 @@ export class OciLayoutTarget implements BlobTarget {
   }
 
   async writeBlob(blob: Descriptor, _a: InstallArtifact[], data: AsyncIterable<Buffer>): Promise<void> {
-    await writeFileAtomic(this.#blob(blob.digest), data);
+    await writeTargetFile(this.#blob(blob.digest), data);
   }
 
   async #index(): Promise<ImageIndex> {
@@ -75,7 +76,7 @@ export class OciLayoutTarget implements BlobTarget {
   async commit(artifact: InstallArtifact): Promise<TargetCommit> {
     for (const doc of artifact.docs) {
       const d = { digest: doc.digest, size: doc.bytes.length, mediaType: doc.mediaType };
-      if (!(await this.hasBlob(d))) await writeBytesAtomic(this.#blob(doc.digest), doc.bytes);
+      if (!(await this.hasBlob(d))) await writeTargetFile(this.#blob(doc.digest), doc.bytes);
     }
     // index.json updates are serialised: each reads, edits and atomically replaces the file.
     const update = this.#queue.then(async () => {
@@ -88,7 +89,7 @@ export class OciLayoutTarget implements BlobTarget {
         ...index.manifests.filter((m) => m.annotations?.[Annotation.refName] !== artifact.ref),
         descriptor,
       ];
-      await writeBytesAtomic(join(this.dir, 'index.json'), Buffer.from(JSON.stringify(index)));
+      await writeTargetFile(join(this.dir, 'index.json'), Buffer.from(JSON.stringify(index)));
     });
     this.#queue = update.catch(() => undefined);
     await update;

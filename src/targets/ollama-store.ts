@@ -12,7 +12,8 @@ import { join } from 'node:path';
 import { hexOf } from '../lib/digest.js';
 import { parseOllamaRef, shortName, versionTag } from '../ollama/names.js';
 import type { Descriptor } from '../oci/types.js';
-import { fileSize, removePartials, writeBytesAtomic, writeFileAtomic } from './fs.js';
+import { removePartials } from '../lib/fs.js';
+import { fileSize, writeTargetFile } from './fs.js';
 import type { ArtifactKind, BlobTarget, InstallArtifact, TargetCommit } from './types.js';
 
 async function sha256File(path: string): Promise<string | undefined> {
@@ -24,6 +25,10 @@ async function sha256File(path: string): Promise<string | undefined> {
     return undefined;
   }
 }
+
+/** An Ollama models directory's file for blob `digest`: `blobs/sha256-<hex>` (Ollama's own layout). */
+export const storeBlobPath = (storeDir: string, digest: string) =>
+  join(storeDir, 'blobs', `sha256-${hexOf(digest)}`);
 
 export class OllamaStoreTarget implements BlobTarget {
   readonly id: string;
@@ -39,7 +44,7 @@ export class OllamaStoreTarget implements BlobTarget {
   }
 
   blobPath(digest: string): string {
-    return join(this.dir, 'blobs', `sha256-${hexOf(digest)}`);
+    return storeBlobPath(this.dir, digest);
   }
 
   manifestPath(ref: string, tag?: string): string {
@@ -56,7 +61,7 @@ export class OllamaStoreTarget implements BlobTarget {
   }
 
   async writeBlob(blob: Descriptor, _a: InstallArtifact[], data: AsyncIterable<Buffer>): Promise<void> {
-    await writeFileAtomic(this.blobPath(blob.digest), data);
+    await writeTargetFile(this.blobPath(blob.digest), data);
   }
 
   async hasArtifact(artifact: InstallArtifact): Promise<boolean> {
@@ -73,8 +78,8 @@ export class OllamaStoreTarget implements BlobTarget {
     const n = parseOllamaRef(artifact.ref);
     const tag = versionTag(n.tag, root.digest);
     // The version tag first: the serving tag then always points at a version that can be rolled back to.
-    await writeBytesAtomic(this.manifestPath(artifact.ref, tag), root.bytes);
-    await writeBytesAtomic(this.manifestPath(artifact.ref), root.bytes);
+    await writeTargetFile(this.manifestPath(artifact.ref, tag), root.bytes);
+    await writeTargetFile(this.manifestPath(artifact.ref), root.bytes);
     return { location: `${this.dir}:${shortName(n)}`, digest: root.digest, aliases: [shortName(n, tag)] };
   }
 

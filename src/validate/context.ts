@@ -6,11 +6,12 @@
  */
 import { readFile } from 'node:fs/promises';
 import type pg from 'pg';
-import { blobPath, Entry } from '../bundle/layout.js';
+import { blobPath, digestOfBlobPath, Entry } from '../bundle/layout.js';
 import { EntryIndex, openBundle, type OpenedBundle } from '../bundle/reader.js';
 import { sha256Digest } from '../lib/digest.js';
 import { integrityError, networkError } from '../lib/errors.js';
 import { silentReporter, type Reporter } from '../lib/progress.js';
+import { readAll } from '../lib/streams.js';
 import { RegistryClient } from '../oci/registry-client.js';
 import { parseRegistryAuthFlag, type Credentials } from '../oci/registry-credentials.js';
 import { OllamaClient } from '../ollama/client.js';
@@ -105,8 +106,8 @@ export class ValidationContext {
     const graph = new ArtifactGraph((d) => listed.has(blobPath(d)), has, bundle.source.name);
     graph.addIndex(await this.readEntry(Entry.index));
     const blobs = bundle.manifest.contents
-      .filter((c) => c.path.startsWith('blobs/sha256/'))
-      .map((c) => `sha256:${c.path.slice('blobs/sha256/'.length)}`);
+      .map((c) => digestOfBlobPath(c.path))
+      .filter((d): d is string => d !== undefined);
     // Documents name more documents (index → manifests): read until nothing new is wanted.
     for (let progress = true; !graph.complete && progress;) {
       progress = false;
@@ -127,9 +128,7 @@ export class ValidationContext {
 
   async readEntry(path: string): Promise<Buffer> {
     const index = await this.entryIndex();
-    const parts: Buffer[] = [];
-    for await (const c of index.read(path)) parts.push(Buffer.from(c));
-    return Buffer.concat(parts);
+    return readAll(index.read(path));
   }
 
   /** The registry client for --registry HOST (with --registry-ca, --registry-auth, --insecure-registry). */

@@ -4,7 +4,7 @@
  * post-install checks.
  */
 import { resolve } from 'node:path';
-import { writeFileAtomic } from '../signing/keys.js';
+import { writeOutputFile } from '../lib/fs.js';
 import { junitXml } from './report/junit.js';
 import { runValidation, type ValidateOptions } from './run.js';
 import type { ValidationReport } from './types.js';
@@ -17,7 +17,7 @@ export async function validate(options: ValidateOptions & { junit?: string }): P
   const report = await runValidation(options);
   if (options.junit) {
     const path = resolve(options.junit);
-    await writeFileAtomic(path, junitXml(report), 0o644, true);
+    await writeOutputFile(path, junitXml(report), 0o644, true);
     report.junit = path;
   }
   return report;

@@ -4,7 +4,8 @@ import { mkdtemp, readdir, rm, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { BlobCache, defaultCacheDir, parseAge, parseSize } from '../../src/cache/blob-cache.js';
+import { BlobCache, defaultCacheDir, parseAge } from '../../src/cache/blob-cache.js';
+import { parseSize } from '../../src/lib/sizes.js';
 import { failure } from '../support/helpers.js';
 
 const digest = (b: Buffer) => `sha256:${createHash('sha256').update(b).digest('hex')}`;

@@ -10,7 +10,8 @@ import { isFileBlob, type ImageInfo, type MemoryBlob, type PlannedArtifact } fro
 import { sha256Digest } from '../../src/lib/digest.js';
 import { KubechatError } from '../../src/lib/errors.js';
 import { MediaType } from '../../src/oci/media-types.js';
-import { formatPlatform, parsePlatform, planOciLayoutImage } from '../../src/sources/oci-layout.js';
+import { formatPlatform, parsePlatform } from '../../src/oci/platform.js';
+import { planOciLayoutImage } from '../../src/sources/oci-layout.js';
 import { writeOciLayout } from '../support/oci-fixture.js';
 import { sourceFailure } from '../support/helpers.js';
 

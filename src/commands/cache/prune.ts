@@ -2,7 +2,8 @@ import { Flags } from '@oclif/core';
 import { KubechatCommand } from '../../cli/command.js';
 import { cacheError, EXIT_CODES_HELP } from '../../lib/errors.js';
 import { formatBytes } from '../../lib/progress.js';
-import { BlobCache, defaultCacheDir, parseAge, parseSize } from '../../cache/blob-cache.js';
+import { BlobCache, defaultCacheDir, parseAge } from '../../cache/blob-cache.js';
+import { parseSize } from '../../lib/sizes.js';
 
 export interface CachePruneResult {
   cacheDir: string;
@@ -31,7 +32,9 @@ ${EXIT_CODES_HELP}`;
 
   static override flags = {
     'cache-dir': Flags.string({ summary: 'Content cache directory.', env: 'KUBECHAT_CACHE_DIR' }),
-    'max-size': Flags.string({ summary: 'Keep at most this much (e.g. 50G, 512M; binary units).' }),
+    'max-size': Flags.string({
+      summary: 'Keep at most this much (e.g. 50G, 512M: K/M/G binary, KB/MB/GB decimal).',
+    }),
     'older-than': Flags.string({ summary: 'Remove blobs unused for this long (e.g. 30d, 12h, 2w).' }),
     'dry-run': Flags.boolean({ summary: 'Show what would be removed.' }),
   };

@@ -2,13 +2,8 @@ import { Flags } from '@oclif/core';
 import { resolve } from 'node:path';
 import { KubechatCommand } from '../../cli/command.js';
 import { EXIT_CODES_HELP, trustError } from '../../lib/errors.js';
-import {
-  generateKey,
-  PASSPHRASE_ENV,
-  PASSPHRASE_FILE_ENV,
-  readPassphrase,
-  writeFileAtomic,
-} from '../../signing/keys.js';
+import { writeOutputFile } from '../../lib/fs.js';
+import { generateKey, PASSPHRASE_ENV, PASSPHRASE_FILE_ENV, readPassphrase } from '../../signing/keys.js';
 
 export interface KeysGenerateResult {
   keyId: string;
@@ -53,8 +48,8 @@ ${EXIT_CODES_HELP}`;
     const pubPath = resolve(`${flags.out}.pub`);
     const { keyFile, key } = await generateKey(flags['no-passphrase'] ? undefined : passphrase);
     // Public key first: a half-done run then leaves no private key without its public half.
-    await writeFileAtomic(pubPath, key.pem, 0o644, flags.force);
-    await writeFileAtomic(keyPath, keyFile, 0o600, flags.force);
+    await writeOutputFile(pubPath, key.pem, 0o644, flags.force);
+    await writeOutputFile(keyPath, keyFile, 0o600, flags.force);
     this.say(`Key ${key.keyId}`);
     this.say(`  private ${keyPath} (${flags['no-passphrase'] ? 'NOT encrypted' : 'encrypted'}, mode 0600)`);
     this.say(`  public  ${pubPath}`);

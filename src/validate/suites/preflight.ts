@@ -7,9 +7,10 @@ import { access, constants, stat, statfs } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { dirname, join, resolve } from 'node:path';
 import { FILES_PREFIX } from '../../bundle/layout.js';
-import { hexOf } from '../../lib/digest.js';
+import { blobPath } from '../../lib/digest.js';
 import { formatBytes } from '../../lib/progress.js';
 import type { Descriptor } from '../../oci/types.js';
+import { storeBlobPath } from '../../targets/ollama-store.js';
 import type { ArtifactKind } from '../../targets/types.js';
 import type { Suite, ValidationContext } from '../context.js';
 import { OllamaRefusedError } from '../../ollama/client.js';
@@ -79,7 +80,7 @@ async function diskTargets(ctx: ValidationContext): Promise<DiskTarget[]> {
       dir,
       items: async () =>
         (await blobsOf(['image', 'chart'])).map((b) => ({
-          path: join(dir, 'blobs', 'sha256', hexOf(b.digest)),
+          path: join(dir, blobPath(b.digest)),
           size: b.size,
         })),
     });
@@ -91,7 +92,7 @@ async function diskTargets(ctx: ValidationContext): Promise<DiskTarget[]> {
       dir,
       items: async () =>
         (await blobsOf(['model'])).map((b) => ({
-          path: join(dir, 'blobs', `sha256-${hexOf(b.digest)}`),
+          path: storeBlobPath(dir, b.digest),
           size: b.size,
         })),
     });

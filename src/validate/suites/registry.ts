@@ -8,7 +8,7 @@ import { readFile, stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { connect, rootCertificates, type PeerCertificate } from 'node:tls';
 import { mapLimit } from '../../lib/concurrency.js';
-import { hexOf, sha256Digest } from '../../lib/digest.js';
+import { blobPath, sha256Digest } from '../../lib/digest.js';
 import { Annotation, INDEX_MEDIA_TYPES, MANIFEST_MEDIA_TYPES } from '../../oci/media-types.js';
 import { isLoopbackHost } from '../../oci/registry-client.js';
 import type { ImageIndex } from '../../oci/types.js';
@@ -195,7 +195,7 @@ async function artifactInLayout(ctx: ValidationContext, a: InstallArtifact): Pro
   if (entry.digest !== a.root.digest)
     return fail(`${where} is ${entry.digest}, the bundle has ${a.root.digest}`, 'run kubechat install again');
   const problems: string[] = [];
-  const blobFile = (digest: string) => join(dir, 'blobs', 'sha256', hexOf(digest));
+  const blobFile = (digest: string) => join(dir, blobPath(digest));
   for (const d of a.docs) {
     // Documents are small: re-hash them, they decide which blobs are used.
     const bytes = await readFile(blobFile(d.digest)).catch(() => undefined);
