@@ -14,7 +14,7 @@ import { writeBytesAtomic } from '../targets/fs.js';
 import { OllamaApiTarget } from '../targets/ollama-api.js';
 import { OllamaClient } from '../targets/ollama-client.js';
 import { OllamaStoreTarget } from '../targets/ollama-store.js';
-import type { BlobTarget } from '../targets/types.js';
+import type { BlobTarget } from '../install/types.js';
 import { readGgufHeader, type GgufValue } from './gguf.js';
 import { fullName, parseModelName, shortName, type OllamaName } from './names.js';
 import { listStoreManifests, manifestBlobs, storeBlobPath } from './verify.js';

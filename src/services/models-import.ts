@@ -18,7 +18,7 @@ import { enforceBundlePolicy, recordInstall, type PolicyResult } from '../signin
 import type { TrustedKey } from '../signing/signature.js';
 import { FileVersionStore } from '../signing/versions.js';
 import { defaultStateDir, FileJournal, journalPath, targetVersionsPath } from '../targets/journal.js';
-import { install, type InstalledArtifact, type InstallResult } from './install.js';
+import { install, type InstalledArtifact, type InstallResult } from '../install/install.js';
 import { nodeError, type NodeError } from './models.js';
 
 export interface ImportOptions {

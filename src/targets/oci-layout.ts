@@ -10,7 +10,7 @@ import { targetError } from '../lib/errors.js';
 import { Annotation, MediaType } from '../oci/media-types.js';
 import type { Descriptor, ImageIndex } from '../oci/types.js';
 import { fileSize, removePartials, writeBytesAtomic, writeFileAtomic } from './fs.js';
-import type { ArtifactKind, BlobTarget, InstallArtifact, TargetCommit } from './types.js';
+import type { ArtifactKind, BlobTarget, InstallArtifact, TargetCommit } from '../install/types.js';
 
 const LAYOUT = '{"imageLayoutVersion":"1.0.0"}';
 

@@ -13,7 +13,7 @@ import { MediaType } from '../oci/media-types.js';
 import type { Descriptor, ImageManifest } from '../oci/types.js';
 import { OllamaClient } from './ollama-client.js';
 import { parseOllamaRef, shortName, versionTag } from './ollama-store.js';
-import type { ArtifactKind, BlobTarget, InstallArtifact, TargetCommit } from './types.js';
+import type { ArtifactKind, BlobTarget, InstallArtifact, TargetCommit } from '../install/types.js';
 
 const TEXT_LAYERS: ReadonlySet<string> = new Set([
   MediaType.ollamaTemplate,

@@ -13,7 +13,7 @@ import { hexOf } from '../lib/digest.js';
 import { targetError } from '../lib/errors.js';
 import type { Descriptor } from '../oci/types.js';
 import { fileSize, removePartials, writeBytesAtomic, writeFileAtomic } from './fs.js';
-import type { ArtifactKind, BlobTarget, InstallArtifact, TargetCommit } from './types.js';
+import type { ArtifactKind, BlobTarget, InstallArtifact, TargetCommit } from '../install/types.js';
 
 export interface OllamaName {
   host: string;

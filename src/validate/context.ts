@@ -14,8 +14,8 @@ import { silentReporter, type Reporter } from '../lib/progress.js';
 import { RegistryClient } from '../oci/registry-client.js';
 import { parseRegistryAuthFlag, type Credentials } from '../oci/registry-credentials.js';
 import type { TrustedKey } from '../signing/signature.js';
-import { ArtifactGraph } from '../targets/graph.js';
-import type { InstallArtifact } from '../targets/types.js';
+import { ArtifactGraph } from '../install/graph.js';
+import type { InstallArtifact } from '../install/types.js';
 import type { Database } from '../db/connection.js';
 
 export interface ValidateInputs {

@@ -11,7 +11,7 @@ import { formatBytes } from '../../lib/progress.js';
 import { MediaType } from '../../oci/media-types.js';
 import { verifyOllamaStore, type ModelCheck } from '../../models/verify.js';
 import { parseOllamaRef, shortName, versionTag } from '../../targets/ollama-store.js';
-import type { InstallArtifact } from '../../targets/types.js';
+import type { InstallArtifact } from '../../install/types.js';
 import type { ValidationContext } from '../context.js';
 import { jsonOf, ollamaCall } from '../ollama.js';
 import type { Suite } from '../run.js';

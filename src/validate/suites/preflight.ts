@@ -10,7 +10,7 @@ import { FILES_PREFIX } from '../../bundle/layout.js';
 import { hexOf } from '../../lib/digest.js';
 import { formatBytes } from '../../lib/progress.js';
 import type { Descriptor } from '../../oci/types.js';
-import type { ArtifactKind } from '../../targets/types.js';
+import type { ArtifactKind } from '../../install/types.js';
 import type { ValidationContext } from '../context.js';
 import { jsonOf, ollamaCall } from '../ollama.js';
 import type { Suite } from '../run.js';

@@ -9,11 +9,11 @@ import { Entry } from '../bundle/layout.js';
 import { openBundle, type OpenedBundle } from '../bundle/reader.js';
 import { trustError } from '../lib/errors.js';
 import { silentReporter, type Reporter } from '../lib/progress.js';
-import type { InstallJournal } from '../targets/journal.js';
-import type { BlobTarget, FileTarget, InstallArtifact } from '../targets/types.js';
-import { InstallRun } from './install-run.js';
+import type { InstallJournal } from './journal.js';
+import type { BlobTarget, FileTarget, InstallArtifact } from './types.js';
+import { InstallRun } from './pass.js';
 
-export { JobKey } from './install-run.js';
+export { JobKey } from './pass.js';
 
 export interface InstalledArtifact {
   kind: InstallArtifact['kind'];

@@ -11,10 +11,10 @@ import { hexOf } from '../lib/digest.js';
 import { baseMissingError, integrityError, KubechatError, targetError } from '../lib/errors.js';
 import { ByteProgress, type Reporter } from '../lib/progress.js';
 import type { Descriptor } from '../oci/types.js';
-import { Channel, Limiter } from '../targets/channel.js';
-import { ArtifactGraph } from '../targets/graph.js';
-import type { InstallJournal, JournalJob } from '../targets/journal.js';
-import type { BlobTarget, InstallArtifact, TargetCommit } from '../targets/types.js';
+import { Channel, Limiter } from './channel.js';
+import { ArtifactGraph } from './graph.js';
+import type { InstallJournal, JournalJob } from './journal.js';
+import type { BlobTarget, InstallArtifact, TargetCommit } from './types.js';
 import type { InstalledArtifact, InstallOptions, InstallResult } from './install.js';
 
 /** Blobs read before the manifests that reference them are kept in memory up to this much. */
