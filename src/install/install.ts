@@ -1,94 +1,49 @@
 /**
- * `kubechat install`: one pass over the bundle (or its split parts, in place), front to back. Each
- * blob's sha256 is checked while it streams to every target that needs it (registry or OCI layout for
- * images and charts, Ollama for models, a directory for files/); nothing is extracted to a temp dir.
- * Manifests and tags are written last, only for artifacts whose every blob arrived intact. A journal
- * records finished jobs so a re-run resumes, and a re-run of a finished install stops after the header.
+ * `install()`: the engine's whole run for one bundle — open it, apply the trust check given (or
+ * refuse an unsigned bundle), open the journal, run the pass (pass.ts) — for library use and tests.
+ * `kubechat install` and `models import` go through the install session (services/install-session.ts),
+ * which runs the same steps with the trust policy, the database and validation around the pass.
+ *
+ * One pass over the bundle (or its split parts, in place), front to back. Each blob's sha256 is
+ * checked while it streams to every target that needs it (registry or OCI layout for images and
+ * charts, Ollama for models, a directory for files/); nothing is extracted to a temp dir. Manifests
+ * and tags are written last, only for artifacts whose every blob arrived intact. A journal records
+ * finished jobs so a re-run resumes, and a re-run of a finished install stops after the header.
  */
 import { Entry } from '../bundle/layout.js';
 import { openBundle, type OpenedBundle } from '../bundle/reader.js';
 import { trustError } from '../lib/errors.js';
 import { silentReporter, type Reporter } from '../lib/progress.js';
 import type { InstallJournal } from './journal.js';
+import { runPass } from './pass.js';
+import { withVerdict, type InstalledArtifact, type InstallResult, type PolicyVerdict } from './result.js';
 import type { BlobTarget, FileTarget, InstallArtifact } from './types.js';
-import { InstallRun } from './pass.js';
 
-export { JobKey } from './pass.js';
-
-export interface InstalledArtifact {
-  kind: InstallArtifact['kind'];
-  ref: string;
-  /** The bundle's digest of the artifact's root manifest/index. */
-  digest: string;
-  target: string;
-  location: string;
-  /** The digest the target reports; differs from `digest` when Ollama rewrote the model. */
-  targetDigest: string;
-  aliases: string[];
-  status: 'installed' | 'unchanged';
-}
-
-export interface InstallResult {
-  bundle: string;
-  name: string;
-  version: string;
-  manifestDigest: string;
-  /**
-   * verified: signed by a trusted key (the trust policy ran); absent-allowed: unsigned, installed
-   * because of --allow-unsigned; present-unchecked: signed, but no policy was configured (library use).
-   */
-  signature: 'verified' | 'present-unchecked' | 'absent-allowed';
-  /** The trust policy's verdict, when one ran: signer, expiry and the overrides used. */
-  trust?: { keyId?: string; keySource?: string; expires?: string; overrides: string[] };
-  targets: Array<{ id: string; label: string }>;
-  artifacts: InstalledArtifact[];
-  /** Models, images or charts of the bundle no target given takes. */
-  notInstalled: Array<{ kind: string; ref: string }>;
-  files: { written: number; skipped: number; bytes: number };
-  blobs: { pushed: number; skipped: number };
-  bytes: { pushed: number; skipped: number };
-  /** Jobs an earlier run had finished (0 on a first run). */
-  resumedJobs: number;
-  /** True when nothing had to be read past the bundle header. */
-  upToDate: boolean;
-  journal: string | null;
-  warnings: string[];
-  seconds: number;
-}
+export { JobKey } from './jobs.js';
+export type { InstalledArtifact, InstallResult, PolicyVerdict } from './result.js';
 
 export interface InstallOptions {
   bundlePath: string;
   /** Registry or OCI layout, Ollama store and Ollama servers: every target that takes blobs. */
   targets: BlobTarget[];
   files?: FileTarget;
-  /**
-   * Opens the journal of this install: one per bundle (manifest digest) and set of targets. The file
-   * journal (targets/journal.ts) or the PostgreSQL one (processing_jobs) when a database is given.
-   */
+  /** Opens the journal of this install: one per bundle (manifest digest) and set of targets. */
   openJournal: (key: JournalKey) => { journal: InstallJournal; location: string | null };
   allowUnsigned: boolean;
   /**
-   * The trust policy (signature, trusted keys, expiry, rollback: signing/policy.ts
-   * `enforceBundlePolicy`). It runs first, before a byte reaches any target, throws to refuse the
-   * bundle, and returns the warnings of the overrides it accepted. When given, it replaces the
-   * built-in check that only refuses an unsigned bundle without `allowUnsigned`.
+   * The trust policy: runs first, before a byte reaches any target, throws to refuse the bundle, and
+   * returns the warnings of the overrides it accepted. Without it, only an unsigned bundle without
+   * `allowUnsigned` is refused.
    */
   verifyPolicy?: (bundle: OpenedBundle) => Promise<PolicyVerdict | void>;
-  /** Called once after a successful install (signing/policy.ts `recordInstall`, database records). */
+  /** Called once after a successful install. */
   onComplete?: (result: InstallResult, bundle: OpenedBundle) => Promise<void>;
-  /** Called once per artifact installed on a target (the database issue records them). */
+  /** Called once per artifact installed on a target. */
   onInstalled?: (artifact: InstalledArtifact, bundle: OpenedBundle) => Promise<void>;
-  /**
-   * Only the artifacts this accepts are installed (`models import --model`); the others are not
-   * read past their index entry, and are not listed as not installed. Default: all.
-   */
+  /** Only the artifacts this accepts are installed; the others are not listed as not installed. Default: all. */
   select?: (artifact: { kind: InstallArtifact['kind']; ref: string }) => boolean;
   concurrency?: number;
-  /**
-   * Large blobs read from the bundle at once (default 2): with a seek table, each large blob past the
-   * first is streamed by its own ranged reader so consecutive uploads overlap. 1 reads strictly front
-   * to back (slow spinning media). See InstallRun.stream.
-   */
+  /** Large blobs read from the bundle at once (default 2; see ranged.ts). */
   readStreams?: number;
   reporter?: Reporter;
   /** Loud warnings (an unsigned bundle, a target that rewrote an artifact), shown as they happen. */
@@ -100,7 +55,19 @@ export interface JournalKey {
   targetIds: string[];
 }
 
-/** Refuses a bundle without a signature unless the operator overrode it: the policy seam's default. */
+/** The journal key of an install: its bundle and every target it writes. */
+export function journalKey(
+  bundle: OpenedBundle,
+  targets: readonly { id: string }[],
+  files?: { id: string },
+): JournalKey {
+  return {
+    manifestDigest: bundle.manifestDigest,
+    targetIds: [...targets.map((t) => t.id), ...(files ? [files.id] : [])],
+  };
+}
+
+/** Refuses a bundle without a signature unless the operator overrode it: the default without a policy. */
 export function checkSignaturePresence(
   bundle: OpenedBundle,
   allowUnsigned: boolean,
@@ -119,26 +86,15 @@ export function checkSignaturePresence(
   );
 }
 
-/** What the trust policy decided (signing/policy.ts PolicyResult has this shape). */
-export interface PolicyVerdict {
-  signed: boolean;
-  keyId?: string;
-  keySource?: string;
-  expires?: string;
-  overrides: readonly string[];
-  warnings: readonly string[];
-}
-
 export async function install(options: InstallOptions): Promise<InstallResult> {
   const started = Date.now();
-  const reporter = options.reporter ?? silentReporter;
   const warnings: string[] = [];
   const warn = (m: string) => {
     warnings.push(m);
     options.onWarning?.(m);
   };
   const bundle = await openBundle(options.bundlePath);
-  // ── Trust: the single place the policy check goes. Nothing has touched a target before this line.
+  // Trust: nothing has touched a target before this line.
   let verdict: PolicyVerdict | void = undefined;
   if (options.verifyPolicy) {
     verdict = await options.verifyPolicy(bundle);
@@ -146,29 +102,22 @@ export async function install(options: InstallOptions): Promise<InstallResult> {
   } else {
     checkSignaturePresence(bundle, options.allowUnsigned, warn);
   }
-
-  const { journal, location } = options.openJournal({
-    manifestDigest: bundle.manifestDigest,
-    targetIds: [...options.targets.map((t) => t.id), ...(options.files ? [options.files.id] : [])],
+  const { journal, location } = options.openJournal(journalKey(bundle, options.targets, options.files));
+  const onInstalled = options.onInstalled;
+  const pass = await runPass(bundle, {
+    bundlePath: options.bundlePath,
+    targets: options.targets,
+    files: options.files,
+    journal,
+    journalLocation: location,
+    select: options.select,
+    concurrency: options.concurrency,
+    readStreams: options.readStreams,
+    reporter: options.reporter ?? silentReporter,
+    warn,
+    onInstalled: onInstalled && ((a) => onInstalled(a, bundle)),
   });
-  const run = new InstallRun(bundle, options, journal, location, reporter, warn);
-  try {
-    await run.prepare();
-    await run.stream();
-    await run.commitAll();
-  } finally {
-    await run.close();
-  }
-  const result = run.result(warnings, (Date.now() - started) / 1000);
-  if (verdict) {
-    result.signature = verdict.signed ? 'verified' : 'absent-allowed';
-    result.trust = {
-      keyId: verdict.keyId,
-      keySource: verdict.keySource,
-      expires: verdict.expires,
-      overrides: [...verdict.overrides],
-    };
-  }
+  const result = withVerdict({ ...pass, warnings, seconds: (Date.now() - started) / 1000 }, verdict);
   await options.onComplete?.(result, bundle);
   return result;
 }

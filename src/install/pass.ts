@@ -1,443 +1,342 @@
 /**
- * The engine of `kubechat install` (services/install.ts): one pass over the bundle's entries,
- * routing each verified blob to its targets through bounded channels, journalling every job, and
- * committing each artifact's manifests and tags once its blobs are confirmed on the target.
+ * The pass of `kubechat install`: one read of the bundle's entries, front to back, each verified
+ * blob routed to its targets (dispatch.ts), large ones by ranged readers of their own (ranged.ts),
+ * files to the files target, every job journalled (jobs.ts), and each artifact's manifests and tags
+ * committed once its blobs are confirmed on the target (commit.ts).
  */
 import { createHash } from 'node:crypto';
 import { digestOfBlobPath, Entry, FILES_PREFIX } from '../bundle/layout.js';
 import { modeOfEntry, type BundleManifest, type ContentEntry } from '../bundle/manifest.js';
 import { EntryIndex, streamEntries, type OpenedBundle } from '../bundle/reader.js';
 import { hexOf } from '../lib/digest.js';
-import { baseMissingError, integrityError, KubechatError, targetError } from '../lib/errors.js';
+import { integrityError, type KubechatError } from '../lib/errors.js';
 import { ByteProgress, type Reporter } from '../lib/progress.js';
 import type { Descriptor } from '../oci/types.js';
-import { Channel, Limiter } from './channel.js';
+import { Limiter } from './channel.js';
+import { Committer } from './commit.js';
+import { BlobDispatch } from './dispatch.js';
 import { ArtifactGraph } from './graph.js';
-import type { InstallJournal, JournalJob } from './journal.js';
-import type { BlobTarget, InstallArtifact, TargetCommit } from './types.js';
-import type { InstalledArtifact, InstallOptions, InstallResult } from './install.js';
+import { JobBook, JobKey } from './jobs.js';
+import type { InstallJournal } from './journal.js';
+import { BlobPresence } from './presence.js';
+import { DEFAULT_READ_STREAMS, largeBlobsFirst, RangedReaders } from './ranged.js';
+import type { InstalledArtifact, InstallResult } from './result.js';
+import { Tally } from './tally.js';
+import type { BlobTarget, FileTarget, InstallArtifact } from './types.js';
+import { Work } from './work.js';
+
+export { RANGED_READ_FROM } from './ranged.js';
 
 /** Blobs read before the manifests that reference them are kept in memory up to this much. */
 const HOLD_LIMIT = 64 * 1024 * 1024;
 
-/**
- * Blobs at least this large are read by ranged readers of their own (when the bundle has a seek table
- * and readStreams > 1), largest first, so their uploads overlap instead of following one another;
- * smaller ones are read by the main pass.
- */
-export const RANGED_READ_FROM = 16 * 1024 * 1024;
-export const DEFAULT_READ_STREAMS = 2;
+export interface PassOptions {
+  bundlePath: string;
+  /** Registry or OCI layout, Ollama store and Ollama servers: every target that takes blobs. */
+  targets: BlobTarget[];
+  files?: FileTarget;
+  journal: InstallJournal;
+  /** Where the journal lives, for the report (null: nowhere a user can look). */
+  journalLocation: string | null;
+  /** Only the artifacts this accepts are installed; the others are not read past their index entry. */
+  select?: (artifact: { kind: InstallArtifact['kind']; ref: string }) => boolean;
+  concurrency?: number;
+  /** Large blobs read from the bundle at once (see ranged.ts). */
+  readStreams?: number;
+  reporter: Reporter;
+  warn: (message: string) => void;
+  /** Each artifact installed on a target (the database records them). */
+  onInstalled?: (artifact: InstalledArtifact) => Promise<void>;
+}
 
-export /** The jobs of an install, named for the journal. */
-const JobKey = {
-  blob: (t: { id: string }, digest: string) => `blob ${t.id} ${digest}`,
-  artifact: (t: { id: string }, ref: string) => `artifact ${t.id} ${ref}`,
-  file: (t: { id: string }, path: string) => `file ${t.id} ${path}`,
-};
+/** What the pass reports; the caller adds the warnings, the time and the trust verdict. */
+export type PassResult = Omit<InstallResult, 'warnings' | 'seconds' | 'trust'>;
 
-export class InstallRun {
-  readonly manifest: BundleManifest;
-  readonly contents: Map<string, ContentEntry>;
-  readonly digests: Set<string>;
-  readonly limiter: Limiter;
-  readonly checks = new Limiter(8);
-  readonly readStreams: number;
-  /** The ranged readers at work (pool workers), beside the main pass. */
-  ranged = new Set<Promise<void>>();
-  /** Large blobs the ranged readers take: the main pass jumps past them. */
-  pooled = new Set<string>();
-  /** The bundle has a seek table and a table of contents: entries can be read and skipped by range. */
-  seekable = false;
-  index: EntryIndex | undefined;
-  jobs = new Map<string, JournalJob>();
-  resumed = 0;
-  graph: ArtifactGraph | undefined;
+/** Runs the pass over an opened (and already trusted) bundle; the journal and targets are closed after. */
+export async function runPass(bundle: OpenedBundle, options: PassOptions): Promise<PassResult> {
+  const pass = new InstallPass(bundle, options);
+  try {
+    await pass.prepare();
+    await pass.stream();
+    await pass.commitAll();
+  } finally {
+    await pass.close();
+  }
+  return pass.result();
+}
+
+/** Set up by `prepare`: everything that needs the journal and the table of contents. */
+interface Prepared {
+  jobs: JobBook;
+  index: EntryIndex;
+  graph: ArtifactGraph;
+  presence: BlobPresence;
+  committer: Committer;
+}
+
+class InstallPass {
+  readonly #bundle: OpenedBundle;
+  readonly #o: PassOptions;
+  readonly #manifest: BundleManifest;
+  readonly #contents: Map<string, ContentEntry>;
+  /** Every blob digest the bundle lists. */
+  readonly #digests: Set<string>;
+  readonly #limiter: Limiter;
+  readonly #checks = new Limiter(8);
+  readonly #readStreams: number;
+  readonly #work = new Work();
+  readonly #ranged = new RangedReaders(this.#work);
+  readonly #tally = new Tally();
+  #p: Prepared | undefined;
+  /** Both set once the graph is complete. */
+  #dispatch: BlobDispatch | undefined;
+  #progress: ByteProgress | undefined;
   /** Blobs read before the graph was complete, kept to dispatch once it is. */
-  held = new Map<string, { desc: Descriptor; data: Buffer }>();
-  heldBytes = 0;
-  /** (target, digest) → the target holds the blob (journal, HEAD or this run). */
-  present = new Map<string, Promise<boolean>>();
-  written = new Set<string>();
-  /** Blob jobs confirmed on their target in this run (written, or found by HEAD): early commits need these. */
-  confirmed = new Set<string>();
-  /** Artifact commits started as soon as their last blob landed (Ollama prunes blobs no manifest names). */
-  committing = new Map<string, Promise<void>>();
-  inFlight = new Set<Promise<void>>();
-  failure: Error | undefined;
-  installed: InstalledArtifact[] = [];
-  stats = { pushed: 0, skipped: 0, pushedBytes: 0, skippedBytes: 0, files: 0, filesSkipped: 0, fileBytes: 0 };
-  upToDate = false;
-  progress: ByteProgress | undefined;
+  readonly #held = new Map<string, { desc: Descriptor; data: Buffer }>();
+  #heldBytes = 0;
+  /** Large blobs the ranged readers take: the main pass jumps past them. */
+  readonly #pooled = new Set<string>();
+  /** The bundle has a seek table and a table of contents: entries can be read and skipped by range. */
+  #seekable = false;
+  #upToDate = false;
 
-  constructor(
-    readonly bundle: OpenedBundle,
-    readonly options: InstallOptions,
-    readonly journal: InstallJournal,
-    readonly journalLocation: string | null,
-    readonly reporter: Reporter,
-    readonly warn: (m: string) => void,
-  ) {
-    this.manifest = bundle.manifest;
-    this.contents = new Map(bundle.manifest.contents.map((c) => [c.path, c]));
-    this.digests = new Set(
+  constructor(bundle: OpenedBundle, options: PassOptions) {
+    this.#bundle = bundle;
+    this.#o = options;
+    this.#manifest = bundle.manifest;
+    this.#contents = new Map(bundle.manifest.contents.map((c) => [c.path, c]));
+    this.#digests = new Set(
       bundle.manifest.contents.flatMap((c) => (digestOfBlobPath(c.path) ? [`sha256:${c.sha256}`] : [])),
     );
-    this.limiter = new Limiter(options.concurrency ?? 6);
-    this.readStreams = Math.max(1, options.readStreams ?? DEFAULT_READ_STREAMS);
+    this.#limiter = new Limiter(options.concurrency ?? 6);
+    this.#readStreams = Math.max(1, options.readStreams ?? DEFAULT_READ_STREAMS);
   }
 
-  get name() {
-    return this.bundle.source.name;
+  get #name() {
+    return this.#bundle.source.name;
+  }
+
+  get #prepared(): Prepared {
+    if (!this.#p) throw new Error('internal: install pass used before prepare()');
+    return this.#p;
+  }
+
+  #targetsFor(artifacts: InstallArtifact[]): BlobTarget[] {
+    return this.#o.targets.filter((t) => artifacts.some((a) => t.accepts(a.kind)));
   }
 
   async prepare(): Promise<void> {
-    this.reporter.emit({
+    this.#o.reporter.emit({
       task: 'prepare',
-      title: `Checking ${this.options.targets.map((t) => t.label).join(', ') || 'targets'}`,
+      title: `Checking ${this.#o.targets.map((t) => t.label).join(', ') || 'targets'}`,
     });
-    this.jobs = await this.journal.load();
-    this.resumed = [...this.jobs.values()].filter((j) => j.state === 'completed').length;
-    for (const t of this.options.targets) await t.prepare();
-    await this.options.files?.prepare();
-    const toc = await EntryIndex.open(this.bundle);
-    this.index = toc;
-    this.graph = new ArtifactGraph(
-      (d) => this.digests.has(d),
-      (d) => toc.has(`blobs/sha256/${hexOf(d)}`) ?? true,
-      this.name,
-      this.options.select,
+    const jobs = await JobBook.load(this.#o.journal);
+    for (const t of this.#o.targets) await t.prepare();
+    await this.#o.files?.prepare();
+    const index = await EntryIndex.open(this.#bundle);
+    const graph = new ArtifactGraph(
+      (d) => this.#digests.has(d),
+      (d) => index.has(`blobs/sha256/${hexOf(d)}`) ?? true,
+      this.#name,
+      this.#o.select,
     );
+    const presence = new BlobPresence(jobs, this.#checks, (d) => graph.usersOf(d));
+    const committer = new Committer({
+      targets: this.#o.targets,
+      manifest: this.#manifest,
+      graph,
+      jobs,
+      presence,
+      work: this.#work,
+      listed: (d) => this.#digests.has(d),
+      reporter: this.#o.reporter,
+      warn: this.#o.warn,
+      onInstalled: this.#o.onInstalled,
+    });
+    this.#p = { jobs, index, graph, presence, committer };
   }
 
-  done(key: string): boolean {
-    return this.jobs.get(key)?.state === 'completed';
-  }
-
-  targetsFor(artifacts: InstallArtifact[]): BlobTarget[] {
-    return this.options.targets.filter((t) => artifacts.some((a) => t.accepts(a.kind)));
-  }
-
-  /** Whether the target holds the blob: journal first, then the target itself (HEAD), at most once. */
-  holds(t: BlobTarget, blob: Descriptor): Promise<boolean> {
-    const key = JobKey.blob(t, blob.digest);
-    let p = this.present.get(key);
-    if (!p) {
-      const users = this.graph!.usersOf(blob.digest).filter((a) => t.accepts(a.kind));
-      p = this.done(key) ? Promise.resolve(true) : this.checks.run(() => t.hasBlob(blob, users));
-      if (!this.done(key))
-        p.then(
-          (held) => held && this.confirmed.add(key),
-          () => undefined,
-        );
-      this.present.set(key, p);
-    }
-    return p;
-  }
-
-  /** Once the graph is complete: start the existence checks and decide whether anything is left to do. */
-  async onGraphComplete(): Promise<boolean> {
-    const graph = this.graph!;
+  /**
+   * Once the graph is complete: start the existence checks and decide whether anything is left to
+   * do. True when the install is already finished.
+   */
+  async #onGraphComplete(): Promise<boolean> {
+    const { jobs, graph, presence, committer } = this.#prepared;
+    const targets = this.#o.targets;
     // Journal says an artifact is installed: confirm cheaply (a registry wiped since must not be trusted).
     // One HEAD per artifact, all at once (a re-run of a finished install is these requests and start-up).
     const wiped = await Promise.all(
-      this.options.targets.map(async (t) => {
+      targets.map(async (t) => {
         const checks = graph.artifacts
-          .filter((x) => t.accepts(x.kind) && this.done(JobKey.artifact(t, x.ref)))
-          .map((a) => this.checks.run(() => t.hasArtifact(a)));
+          .filter((x) => t.accepts(x.kind) && jobs.done(JobKey.artifact(t, x.ref)))
+          .map((a) => this.#checks.run(() => t.hasArtifact(a)));
         return (await Promise.all(checks)).some((there) => !there);
       }),
     );
-    for (const [i, t] of this.options.targets.entries()) {
-      if (wiped[i]) for (const k of [...this.jobs.keys()]) if (k.includes(` ${t.id} `)) this.jobs.delete(k);
-    }
-    const taken = graph.artifacts.filter((a) => this.options.targets.some((t) => t.accepts(a.kind)));
+    for (const [i, t] of targets.entries()) if (wiped[i]) jobs.forgetTarget(t.id);
+    const taken = graph.artifacts.filter((a) => targets.some((t) => t.accepts(a.kind)));
     const unique = new Map(taken.flatMap((a) => a.blobs).map((b) => [b.digest, b.size]));
     const total = [...unique.values()].reduce((n, s) => n + s, 0);
-    this.progress = new ByteProgress(
-      this.reporter,
+    const progress = (this.#progress = new ByteProgress(
+      this.#o.reporter,
       'install',
-      `Installing ${this.manifest.name} ${this.manifest.version}`,
+      `Installing ${this.#manifest.name} ${this.#manifest.version}`,
       total,
+    ));
+    this.#dispatch = new BlobDispatch({
+      graph,
+      targetsFor: (a) => this.#targetsFor(a),
+      jobs,
+      presence,
+      committer,
+      tally: this.#tally,
+      work: this.#work,
+      limiter: this.#limiter,
+      progress,
+      corrupt: (path, artifacts) => this.#corrupt(path, artifacts),
+    });
+    const files = this.#o.files;
+    const allArtifactsDone = targets.every((t) =>
+      graph.artifacts.filter((a) => t.accepts(a.kind)).every((a) => jobs.done(JobKey.artifact(t, a.ref))),
     );
-    const allArtifactsDone = this.options.targets.every((t) =>
-      graph.artifacts.filter((a) => t.accepts(a.kind)).every((a) => this.done(JobKey.artifact(t, a.ref))),
-    );
-    const filesDone =
-      !this.options.files ||
-      this.manifest.contents
-        .filter((c) => c.path.startsWith(FILES_PREFIX))
-        .every((c) => this.done(JobKey.file(this.options.files!, c.path)));
+    const bundleFiles = this.#manifest.contents.filter((c) => c.path.startsWith(FILES_PREFIX));
+    const filesDone = !files || bundleFiles.every((c) => jobs.done(JobKey.file(files, c.path)));
     if (allArtifactsDone && filesDone) {
-      if (this.options.files)
-        this.stats.filesSkipped = this.manifest.contents.filter((c) =>
-          c.path.startsWith(FILES_PREFIX),
-        ).length;
-      this.progress.add(total);
-      for (const t of this.options.targets)
+      if (files) this.#tally.allFilesSkipped(bundleFiles.length);
+      progress.add(total);
+      for (const t of targets)
         for (const a of taken.filter((x) => t.accepts(x.kind)))
-          for (const b of a.blobs) {
-            this.stats.skipped++;
-            this.stats.skippedBytes += b.size;
-          }
+          for (const b of a.blobs) this.#tally.skipped(b.size);
       return true;
     }
-    if (this.seekable && this.readStreams > 1) this.startRangedReaders();
-    for (const [, { desc, data }] of this.held)
-      await this.dispatch(
+    if (this.#seekable && this.#readStreams > 1) this.#startRangedReaders();
+    for (const [, { desc, data }] of this.#held)
+      await this.#dispatch.dispatch(
         desc,
         (async function* () {
           yield data;
         })(),
         true,
       );
-    this.held.clear();
+    this.#held.clear();
     return false;
   }
 
   async stream(): Promise<void> {
-    const graph = this.graph!;
+    const { graph, index } = this.#prepared;
     let finished = false;
     // With a seek table the pass jumps over what it does not read (blobs the targets hold, blobs a
     // ranged reader takes) instead of decompressing its way past them.
-    this.seekable = this.index?.seekable === true && this.bundle.frames !== undefined;
-    for await (const entry of streamEntries(this.bundle, { seek: this.seekable })) {
-      if (this.failure) break;
+    this.#seekable = index.seekable && this.#bundle.frames !== undefined;
+    for await (const entry of streamEntries(this.#bundle, { seek: this.#seekable })) {
+      if (this.#work.failure) break;
       if (entry.path === Entry.manifest || entry.path === Entry.signature || entry.path === Entry.toc)
         continue;
-      const listed = this.contents.get(entry.path);
+      const listed = this.#contents.get(entry.path);
       if (!listed)
         throw integrityError(
-          `${this.name}: ${entry.path} is in the archive but not in the manifest`,
+          `${this.#name}: ${entry.path} is in the archive but not in the manifest`,
           'copy the bundle again from its source',
         );
       if (entry.size !== listed.size)
         throw integrityError(
-          `${this.name}: ${entry.path} has ${entry.size} bytes, the manifest says ${listed.size}`,
+          `${this.#name}: ${entry.path} has ${entry.size} bytes, the manifest says ${listed.size}`,
           'copy the bundle again from its source',
         );
       if (entry.path === Entry.index) {
-        graph.addIndex(await this.readVerified(entry.data, listed, entry.path));
+        graph.addIndex(await this.#readVerified(entry.data, listed, entry.path));
       } else if (entry.path.startsWith(FILES_PREFIX)) {
-        await this.writeFile(listed, entry.data);
+        await this.#writeFile(listed, entry.data);
       } else {
         const digest = digestOfBlobPath(entry.path);
         if (!digest) continue; // oci-layout
         const desc: Descriptor = { mediaType: '', digest, size: entry.size };
         if (graph.wantsDoc(digest)) {
-          const bytes = await this.readVerified(entry.data, listed, entry.path);
+          const bytes = await this.#readVerified(entry.data, listed, entry.path);
           graph.addDoc(digest, undefined, bytes);
         } else if (!graph.complete) {
-          if (this.heldBytes + entry.size > HOLD_LIMIT)
+          if (this.#heldBytes + entry.size > HOLD_LIMIT)
             throw integrityError(
-              `${this.name}: ${entry.path} comes before the manifests that reference it`,
+              `${this.#name}: ${entry.path} comes before the manifests that reference it`,
               'recreate the bundle with kubechat bundle create',
             );
-          this.held.set(digest, { desc, data: await this.readVerified(entry.data, listed, entry.path) });
-          this.heldBytes += entry.size;
-        } else if (this.pooled.has(digest)) {
+          this.#held.set(digest, { desc, data: await this.#readVerified(entry.data, listed, entry.path) });
+          this.#heldBytes += entry.size;
+        } else if (this.#pooled.has(digest)) {
           // taken by a ranged reader: the pass jumps past it
         } else {
-          await this.dispatch(desc, entry.data, false);
+          await this.#dispatch!.dispatch(desc, entry.data, false);
         }
       }
-      if (!finished && graph.complete && this.progress === undefined) {
-        if (await this.onGraphComplete()) {
-          this.upToDate = true;
+      if (!finished && graph.complete && this.#progress === undefined) {
+        if (await this.#onGraphComplete()) {
+          this.#upToDate = true;
           finished = true;
           break; // a finished install: nothing past the header is needed
         }
       }
     }
-    await this.settleRanged();
-    await Promise.allSettled([...this.inFlight]);
-    if (this.failure) throw this.failure;
-    if (!graph.complete && !finished) await this.onGraphComplete();
-    this.progress?.finish();
+    await this.#ranged.settle();
+    await this.#work.settle();
+    if (this.#work.failure) throw this.#work.failure;
+    if (!graph.complete && !finished) await this.#onGraphComplete();
+    this.#progress?.finish();
   }
 
-  /**
-   * Once the graph is complete (seek table, readStreams > 1): the large blobs the targets need are
-   * streamed by ranged readers of their own, readStreams at once, largest first, each a front-to-back
-   * read of that blob's frames with its sha256 checked on the way (dispatch) before anything
-   * references it; the main pass jumps past them and reads the small entries. Every upload is under
-   * way within a round trip of the manifests being read, instead of each waiting for the pass to reach
-   * it (one upload at a time leaves a registry waiting on its own hashing and disk writes); the
-   * existence checks (HEAD) of all of them go out at once first. Memory stays bounded by the channels.
-   * On media where seeking is slow (a spinning USB disk), --read-streams 1 keeps reading strictly
-   * front to back; flash media and files in the page cache serve a few sequential streams at full speed.
-   */
-  startRangedReaders(): void {
-    const index = this.index!;
-    const graph = this.graph!;
-    const large = new Map<string, Descriptor>();
-    for (const a of graph.artifacts) {
-      if (this.targetsFor([a]).length === 0) continue;
-      for (const b of a.blobs) {
-        const size = index.size(`blobs/sha256/${hexOf(b.digest)}`);
-        if (size !== undefined && size >= RANGED_READ_FROM && !this.held.has(b.digest))
-          large.set(b.digest, { mediaType: b.mediaType, digest: b.digest, size }); // targets decide by media type
-      }
-    }
-    const queue = [...large.values()].sort((x, y) => y.size - x.size);
+  #startRangedReaders(): void {
+    const { graph, index, presence } = this.#prepared;
+    const queue = largeBlobsFirst(
+      graph,
+      index,
+      (a) => this.#targetsFor([a]).length > 0,
+      (d) => this.#held.has(d),
+    );
     for (const blob of queue) {
-      this.pooled.add(blob.digest);
-      for (const t of this.targetsFor(graph.usersOf(blob.digest)))
-        if (!t.mustReceive?.(blob)) void this.holds(t, blob).catch(() => undefined);
+      this.#pooled.add(blob.digest);
+      for (const t of this.#targetsFor(graph.usersOf(blob.digest)))
+        if (!t.mustReceive?.(blob)) void presence.holds(t, blob).catch(() => undefined);
     }
-    const reader = async () => {
-      for (let blob = queue.shift(); blob && !this.failure; blob = queue.shift())
-        await this.dispatch(
-          blob,
-          // Views of a few reused read buffers (no allocation per chunk): the channels lease them.
-          index.readRange(`blobs/sha256/${hexOf(blob.digest)}`, 0, blob.size, { reuse: true }),
-          false,
-        );
-    };
-    const readers = Math.min(this.readStreams, queue.length); // before the first reader takes one
-    for (let i = 0; i < readers; i++) {
-      const work = reader().catch((err: unknown) => {
-        this.failure ??= err as Error;
-      });
-      this.ranged.add(work);
-      void work.then(() => this.ranged.delete(work));
-    }
+    const dispatch = this.#dispatch!;
+    this.#ranged.start(queue, this.#readStreams, (blob) =>
+      dispatch.dispatch(
+        blob,
+        // Views of a few reused read buffers (no allocation per chunk): the channels lease them.
+        index.readRange(`blobs/sha256/${hexOf(blob.digest)}`, 0, blob.size, { reuse: true }),
+        false,
+      ),
+    );
   }
 
-  /** Waits for the ranged readers (and so for every write they started to be under way). */
-  async settleRanged(): Promise<void> {
-    while (this.ranged.size > 0) await Promise.allSettled([...this.ranged]);
-  }
-
-  async readVerified(data: AsyncIterable<Buffer>, listed: ContentEntry, path: string): Promise<Buffer> {
+  async #readVerified(data: AsyncIterable<Buffer>, listed: ContentEntry, path: string): Promise<Buffer> {
     const parts: Buffer[] = [];
     for await (const c of data) parts.push(Buffer.from(c));
     const bytes = Buffer.concat(parts);
     const hex = createHash('sha256').update(bytes).digest('hex');
-    if (hex !== listed.sha256) throw this.corrupt(path, []);
+    if (hex !== listed.sha256) throw this.#corrupt(path, []);
     return bytes;
   }
 
-  corrupt(path: string, artifacts: InstallArtifact[]): KubechatError {
+  #corrupt(path: string, artifacts: InstallArtifact[]): KubechatError {
     const names = artifacts.map((a) => a.ref).join(', ');
     return integrityError(
-      `${this.name}: ${path}${names ? ` (${names})` : ''} does not match its sha256 in the manifest: stopped, nothing that references it was tagged`,
+      `${this.#name}: ${path}${names ? ` (${names})` : ''} does not match its sha256 in the manifest: stopped, nothing that references it was tagged`,
       'copy the bundle again from its source, then run install again (it resumes)',
     );
   }
 
-  /** Streams one blob to every target that needs it and lacks it, verifying its digest on the way. */
-  async dispatch(desc: Descriptor, data: AsyncIterable<Buffer>, fromMemory: boolean): Promise<void> {
-    const users = this.graph!.usersOf(desc.digest);
-    const path = `blobs/sha256/${hexOf(desc.digest)}`;
-    if (users.length === 0) return;
-    const blob: Descriptor = {
-      ...desc,
-      mediaType: users[0]!.blobs.find((b) => b.digest === desc.digest)?.mediaType ?? '',
-    };
-    const targets = this.targetsFor(users);
-    if (targets.length === 0) return; // a model with no Ollama target given: skipped by the reader
-    const wanted: BlobTarget[] = [];
-    for (const t of targets) {
-      if (t.mustReceive?.(blob)) wanted.push(t);
-      else if (await this.holds(t, blob)) {
-        this.stats.skipped++;
-        this.stats.skippedBytes += blob.size;
-      } else wanted.push(t);
-    }
-    for (const t of targets) if (!wanted.includes(t)) this.commitReady(t, users);
-    if (wanted.length === 0) {
-      this.progress?.add(blob.size);
-      return; // left unread: the reader skips it
-    }
-    const channels = wanted.map(() => new Channel());
-    const releases = await Promise.all(wanted.map(() => this.limiter.acquire()));
-    const writes = wanted.map((t, i) => this.startWrite(t, blob, users, channels[i]!, releases[i]!));
-    const hash = createHash('sha256');
-    try {
-      for await (const chunk of data) {
-        hash.update(chunk);
-        this.progress?.add(chunk.length);
-        for (const ch of channels) await ch.push(chunk);
-        if (this.failure) break;
-      }
-    } catch (err) {
-      for (const ch of channels) ch.end(err as Error);
-      await Promise.allSettled(writes);
-      throw err;
-    }
-    if (this.failure) {
-      for (const ch of channels) ch.end(this.failure);
-      await Promise.allSettled(writes);
-      return;
-    }
-    if (!fromMemory && `sha256:${hash.digest('hex')}` !== desc.digest) {
-      const err = this.corrupt(path, users);
-      for (const ch of channels) ch.end(err);
-      await Promise.allSettled(writes);
-      throw err;
-    }
-    for (const ch of channels) ch.end();
-    // The write finishes in the background; the pass reads on.
-  }
-
-  startWrite(
-    t: BlobTarget,
-    blob: Descriptor,
-    users: InstallArtifact[],
-    ch: Channel,
-    release: () => void,
-  ): Promise<void> {
-    const key = JobKey.blob(t, blob.digest);
-    const artifact = users.map((a) => a.ref).join(', ');
-    const work = (async () => {
-      try {
-        await this.journal.start(key, 'blob', artifact);
-        await t.writeBlob(
-          blob,
-          users.filter((a) => t.accepts(a.kind)),
-          ch,
-        );
-        await this.journal.complete(key);
-        this.written.add(key);
-        this.confirmed.add(key);
-        this.present.set(key, Promise.resolve(true));
-        this.commitReady(t, users);
-        this.stats.pushed++;
-        this.stats.pushedBytes += blob.size;
-      } catch (err) {
-        await this.journal.fail(key, (err as Error).message).catch(() => undefined);
-        this.failure ??=
-          err instanceof KubechatError
-            ? err
-            : targetError(
-                `${t.label}: writing ${blob.digest} (${artifact}) failed: ${(err as Error).message}`,
-                'run install again: it resumes',
-                err,
-              );
-        throw err;
-      } finally {
-        ch.abandon(); // a write that failed before reading everything must not hold up the reader
-        release();
-      }
-    })();
-    const tracked = work.catch(() => undefined);
-    this.inFlight.add(tracked);
-    void tracked.then(() => this.inFlight.delete(tracked));
-    return work;
-  }
-
-  async writeFile(listed: ContentEntry, data: AsyncIterable<Buffer>): Promise<void> {
-    const files = this.options.files;
+  async #writeFile(listed: ContentEntry, data: AsyncIterable<Buffer>): Promise<void> {
+    const files = this.#o.files;
     if (!files) return;
+    const { jobs } = this.#prepared;
     const key = JobKey.file(files, listed.path);
     const relative = listed.path.slice(FILES_PREFIX.length);
-    if (this.done(key) || (await files.hasFile(relative, listed.size, listed.sha256))) {
-      this.stats.filesSkipped++;
+    if (jobs.done(key) || (await files.hasFile(relative, listed.size, listed.sha256))) {
+      this.#tally.fileSkipped();
       return;
     }
-    await this.journal.start(key, 'file', listed.path);
+    await jobs.start(key, 'file', listed.path);
     const hash = createHash('sha256');
-    const name = this.name;
+    const name = this.#name;
     const verified = (async function* () {
       for await (const c of data) {
         hash.update(c);
@@ -452,163 +351,47 @@ export class InstallRun {
     try {
       await files.writeFile(relative, modeOfEntry(listed), verified);
     } catch (err) {
-      await this.journal.fail(key, (err as Error).message);
+      await jobs.fail(key, (err as Error).message);
       throw err;
     }
-    await this.journal.complete(key);
-    this.stats.files++;
-    this.stats.fileBytes += listed.size;
-  }
-
-  /** Commits the artifacts whose every blob is now confirmed on `t`, without waiting for the pass to end. */
-  commitReady(t: BlobTarget, artifacts: InstallArtifact[]): void {
-    const incomplete = new Set(this.graph!.incomplete);
-    for (const a of artifacts) {
-      const key = JobKey.artifact(t, a.ref);
-      if (!t.accepts(a.kind) || incomplete.has(a) || this.done(key) || this.committing.has(key)) continue;
-      if (!a.blobs.every((b) => this.confirmed.has(JobKey.blob(t, b.digest)))) continue;
-      const work = this.commitOne(t, a).catch((err: unknown) => {
-        this.failure ??= err as Error;
-      });
-      this.committing.set(key, work);
-      this.inFlight.add(work);
-      void work.then(() => this.inFlight.delete(work));
-    }
-  }
-
-  async commitOne(t: BlobTarget, a: InstallArtifact): Promise<void> {
-    const key = JobKey.artifact(t, a.ref);
-    await this.journal.start(key, 'artifact', a.ref);
-    let commit: TargetCommit;
-    try {
-      commit = await t.commit(a);
-    } catch (err) {
-      await this.journal.fail(key, (err as Error).message);
-      throw err;
-    }
-    await this.journal.complete(key);
-    await this.record(t, a, commit, 'installed');
+    await jobs.complete(key);
+    this.#tally.fileWritten(listed.size);
   }
 
   /** Manifests and tags, last, for every artifact on every target. */
-  async commitAll(): Promise<void> {
-    const graph = this.graph!;
-    const incomplete = new Set(graph.incomplete);
-    this.reporter.emit({
-      task: 'commit',
-      title: `Writing manifests and tags of ${graph.artifacts.length} artifact(s)`,
-    });
-    for (const t of this.options.targets) {
-      for (const a of graph.artifacts.filter((x) => t.accepts(x.kind))) {
-        const key = JobKey.artifact(t, a.ref);
-        const early = this.committing.get(key);
-        if (early) {
-          await early;
-          if (this.failure) throw this.failure;
-          continue;
-        }
-        if (incomplete.has(a)) {
-          // A delta's unchanged artifact: its base's install must have put it there.
-          if (!(await t.hasArtifact(a)))
-            throw baseMissingError(
-              `${t.label}: ${a.ref} is not in this delta bundle and not on the target`,
-              `install the base bundle ${this.manifest.delta?.base.name ?? ''} ${this.manifest.delta?.base.version ?? ''} first, or a full bundle`,
-            );
-          await this.record(t, a, { location: a.ref, digest: a.root.digest, aliases: [] }, 'unchanged');
-          continue;
-        }
-        if (this.done(key)) {
-          await this.record(
-            t,
-            a,
-            { location: a.ref, digest: a.root.digest, aliases: [] },
-            'unchanged',
-            false,
-          );
-          continue;
-        }
-        for (const b of a.blobs) {
-          const blobKey = JobKey.blob(t, b.digest);
-          // Known only from an earlier run's journal: confirm before tagging (the target may have been
-          // wiped since). A missing one is marked failed so the next run sends it again.
-          if (this.done(blobKey) && !this.written.has(blobKey)) {
-            const users = graph.usersOf(b.digest).filter((x) => t.accepts(x.kind));
-            if (!(await t.hasBlob(b, users))) {
-              await this.journal.fail(blobKey, 'missing from the target');
-              throw targetError(
-                `${t.label}: ${b.digest} of ${a.ref}, installed by an earlier run, is no longer on the target`,
-                'run install again: it sends the missing content',
-              );
-            }
-          }
-          if (!(await this.holds(t, b)))
-            throw (this.digests.has(b.digest) ? baseMissingError : integrityError)(
-              `${t.label}: ${a.ref} needs ${b.digest}, which neither the bundle nor the target holds`,
-              'install the base bundle first, or use a full bundle',
-            );
-        }
-        await this.commitOne(t, a);
-      }
-    }
-  }
-
-  async record(
-    t: BlobTarget,
-    a: InstallArtifact,
-    c: TargetCommit,
-    status: InstalledArtifact['status'],
-    notify = true,
-  ) {
-    const item: InstalledArtifact = {
-      kind: a.kind,
-      ref: a.ref,
-      digest: a.root.digest,
-      target: t.id,
-      location: c.location,
-      targetDigest: c.digest,
-      aliases: c.aliases,
-      status,
-    };
-    this.installed.push(item);
-    if (c.digest !== a.root.digest)
-      this.warn(
-        `${t.label}: ${a.ref} is stored as ${c.digest}, the bundle has ${a.root.digest} (the target rewrote it)`,
-      );
-    if (notify) await this.options.onInstalled?.(item, this.bundle);
+  commitAll(): Promise<void> {
+    return this.#prepared.committer.commitAll();
   }
 
   async close(): Promise<void> {
-    await this.settleRanged();
-    await Promise.allSettled([...this.inFlight]);
-    await Promise.allSettled([...this.options.targets.map((t) => t.close()), this.options.files?.close()]);
-    await this.journal.close();
+    await this.#ranged.settle();
+    await this.#work.settle();
+    await Promise.allSettled([...this.#o.targets.map((t) => t.close()), this.#o.files?.close()]);
+    await this.#o.journal.close();
   }
 
-  result(warnings: string[], seconds: number): InstallResult {
-    const graph = this.graph!;
-    const taken = new Set(this.installed.map((i) => i.ref));
+  result(): PassResult {
+    const { jobs, graph, committer } = this.#prepared;
+    const installed = committer.installed;
+    const taken = new Set(installed.map((i) => i.ref));
     return {
-      bundle: this.options.bundlePath,
-      name: this.manifest.name,
-      version: this.manifest.version,
-      manifestDigest: this.bundle.manifestDigest,
-      signature: this.bundle.signature ? 'present-unchecked' : 'absent-allowed',
-      targets: [...this.options.targets, ...(this.options.files ? [this.options.files] : [])].map((t) => ({
+      bundle: this.#o.bundlePath,
+      name: this.#manifest.name,
+      version: this.#manifest.version,
+      manifestDigest: this.#bundle.manifestDigest,
+      signature: this.#bundle.signature ? 'present-unchecked' : 'absent-allowed',
+      targets: [...this.#o.targets, ...(this.#o.files ? [this.#o.files] : [])].map((t) => ({
         id: t.id,
         label: t.label,
       })),
-      artifacts: this.installed,
+      artifacts: installed,
       notInstalled: graph.artifacts
         .filter((a) => !taken.has(a.ref))
         .map((a) => ({ kind: a.kind, ref: a.ref })),
-      files: { written: this.stats.files, skipped: this.stats.filesSkipped, bytes: this.stats.fileBytes },
-      blobs: { pushed: this.stats.pushed, skipped: this.stats.skipped },
-      bytes: { pushed: this.stats.pushedBytes, skipped: this.stats.skippedBytes },
-      resumedJobs: this.resumed,
-      upToDate: this.upToDate,
-      journal: this.journalLocation,
-      warnings,
-      seconds,
+      ...this.#tally.totals(),
+      resumedJobs: jobs.resumed,
+      upToDate: this.#upToDate,
+      journal: this.#o.journalLocation,
     };
   }
 }
