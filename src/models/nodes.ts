@@ -11,10 +11,7 @@ import { describeFsError, targetError } from '../lib/errors.js';
 import type { Dispatcher } from '../lib/http.js';
 import { MediaType } from '../oci/media-types.js';
 import { writeBytesAtomic } from '../targets/fs.js';
-import { OllamaApiTarget } from '../targets/ollama-api.js';
 import { OllamaClient } from '../targets/ollama-client.js';
-import { OllamaStoreTarget } from '../targets/ollama-store.js';
-import type { BlobTarget } from '../install/types.js';
 import { readGgufHeader, type GgufValue } from './gguf.js';
 import { fullName, parseModelName, shortName, type OllamaName } from './names.js';
 import { listStoreManifests, manifestBlobs, storeBlobPath } from './verify.js';
@@ -64,6 +61,8 @@ export interface ModelNode {
   /** What to call the node: its URL or its directory. */
   readonly label: string;
   readonly kind: 'store' | 'api';
+  /** Where it is: the models directory, or the Ollama server's URL (services build install targets from it). */
+  readonly address: string;
   list(): Promise<NodeModel[]>;
   details(m: NodeModel): Promise<ModelDetails>;
   /** Loaded models (/api/ps); null for a models directory, which cannot know. */
@@ -81,8 +80,6 @@ export interface ModelNode {
     options?: Record<string, unknown>,
     keepAlive?: string | number,
   ): Promise<GenerateStats>;
-  /** The install target that imports bundles into this node (targets/). */
-  installTarget(): BlobTarget;
   close(): Promise<void>;
 }
 
@@ -105,7 +102,10 @@ export class StoreNode implements ModelNode {
   constructor(readonly dir: string) {
     this.id = `ollama-store:${dir}`;
     this.label = dir;
+    this.address = dir;
   }
+
+  readonly address: string;
 
   readonly label: string;
 
@@ -229,10 +229,6 @@ export class StoreNode implements ModelNode {
     return this.keepAlive() as unknown as Promise<GenerateStats>;
   }
 
-  installTarget(): BlobTarget {
-    return new OllamaStoreTarget(this.dir);
-  }
-
   close(): Promise<void> {
     return Promise.resolve();
   }
@@ -242,6 +238,7 @@ export class StoreNode implements ModelNode {
 export class ApiNode implements ModelNode {
   readonly id: string;
   readonly label: string;
+  readonly address: string;
   readonly kind = 'api' as const;
   readonly #client: OllamaClient;
 
@@ -250,6 +247,7 @@ export class ApiNode implements ModelNode {
     this.#client = new OllamaClient(url, 'run the command again', 64);
     this.id = `ollama:${this.#client.base.origin}`;
     this.label = this.#client.base.origin;
+    this.address = this.#client.base.href;
   }
 
   async #call<T>(method: Dispatcher.HttpMethod, path: string, body?: unknown): Promise<T> {
@@ -378,10 +376,6 @@ export class ApiNode implements ModelNode {
       evalDurationNs: r?.eval_duration ?? 0,
       promptEvalCount: r?.prompt_eval_count ?? 0,
     };
-  }
-
-  installTarget(): BlobTarget {
-    return new OllamaApiTarget(this.#client.base.href);
   }
 
   close(): Promise<void> {
