@@ -7,7 +7,7 @@
 import type { BundleManifest } from '../bundle/manifest.js';
 import type { DeploymentRecorder } from './records.js';
 
-/** Structurally what install's InstalledArtifact carries (src/services/install.ts on its branch). */
+/** Structurally what install's InstalledArtifact carries (src/install/result.ts). */
 export interface InstalledArtifactLike {
   kind: 'image' | 'chart' | 'model';
   /** Index ref name: docker.io/demo/hello:1.0, charts/kubechat:0.1.0, registry.ollama.ai/library/assist:1.0 */

@@ -17,7 +17,7 @@ import type pg from 'pg';
 import type { BundleManifest } from '../bundle/manifest.js';
 import { onInterrupt } from '../lib/interrupt.js';
 import type { Reporter } from '../lib/progress.js';
-import type { InstalledArtifact } from '../services/install.js';
+import type { InstalledArtifact } from '../install/result.js';
 import { combineVersionStores, type InstalledVersionStore } from '../signing/versions.js';
 import { loadBundleMigrations } from './bundle-migrations.js';
 import { openDatabase, type Database } from './connection.js';

@@ -8,7 +8,7 @@
 import { createHash } from 'node:crypto';
 import type pg from 'pg';
 import { queryError } from './connection.js';
-import type { InstallJournal, JobState, JournalJob } from '../targets/journal.js';
+import type { InstallJournal, JobState, JournalJob } from '../install/journal.js';
 import { notMigrated, scrubText, type Queryable } from './records.js';
 
 export type { InstallJournal, JobState, JournalJob };

@@ -12,9 +12,6 @@ import { MediaType } from '../oci/media-types.js';
 import { OllamaClient } from '../ollama/client.js';
 import { fullName, parseModelName, shortName, type OllamaName } from '../ollama/names.js';
 import { writeTargetFile } from '../targets/fs.js';
-import { OllamaApiTarget } from '../targets/ollama-api.js';
-import { OllamaStoreTarget } from '../targets/ollama-store.js';
-import type { BlobTarget } from '../targets/types.js';
 import { readGgufHeader, type GgufValue } from './gguf.js';
 import { listStoreManifests, manifestBlobs, storeBlobPath } from './verify.js';
 import { modelShape, numCtxOf, type ModelShape } from './vram.js';
@@ -63,6 +60,8 @@ export interface ModelNode {
   /** What to call the node: its URL or its directory. */
   readonly label: string;
   readonly kind: 'store' | 'api';
+  /** Where it is: the models directory, or the Ollama server's URL (services build install targets from it). */
+  readonly address: string;
   list(): Promise<NodeModel[]>;
   details(m: NodeModel): Promise<ModelDetails>;
   /** Loaded models (/api/ps); null for a models directory, which cannot know. */
@@ -80,8 +79,6 @@ export interface ModelNode {
     options?: Record<string, unknown>,
     keepAlive?: string | number,
   ): Promise<GenerateStats>;
-  /** The install target that imports bundles into this node (targets/). */
-  installTarget(): BlobTarget;
   close(): Promise<void>;
 }
 
@@ -104,7 +101,10 @@ export class StoreNode implements ModelNode {
   constructor(readonly dir: string) {
     this.id = `ollama-store:${dir}`;
     this.label = dir;
+    this.address = dir;
   }
+
+  readonly address: string;
 
   readonly label: string;
 
@@ -228,10 +228,6 @@ export class StoreNode implements ModelNode {
     return this.keepAlive() as unknown as Promise<GenerateStats>;
   }
 
-  installTarget(): BlobTarget {
-    return new OllamaStoreTarget(this.dir);
-  }
-
   close(): Promise<void> {
     return Promise.resolve();
   }
@@ -241,6 +237,7 @@ export class StoreNode implements ModelNode {
 export class ApiNode implements ModelNode {
   readonly id: string;
   readonly label: string;
+  readonly address: string;
   readonly kind = 'api' as const;
   readonly #client: OllamaClient;
   readonly #ca: ReadonlyArray<string | Buffer>;
@@ -256,6 +253,7 @@ export class ApiNode implements ModelNode {
     });
     this.id = `ollama:${this.#client.base.origin}`;
     this.label = this.#client.base.origin;
+    this.address = this.#client.base.href;
   }
 
   async list(): Promise<NodeModel[]> {
@@ -320,10 +318,6 @@ export class ApiNode implements ModelNode {
   ): Promise<GenerateStats> {
     const r = await this.#client.generate({ model: m.display, prompt, options, keepAlive });
     return { evalCount: r.evalCount, evalDurationNs: r.evalDurationNs, promptEvalCount: r.promptEvalCount };
-  }
-
-  installTarget(): BlobTarget {
-    return new OllamaApiTarget(this.#client.base.href, { ca: this.#ca });
   }
 
   close(): Promise<void> {

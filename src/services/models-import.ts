@@ -1,24 +1,23 @@
 /**
  * `models import BUNDLE [--model NAME …]`: some or all models of a bundle onto every node, through
- * install's own pipeline (services/install.ts with a `select`), so the trust policy, the
+ * install's own session (services/install-session.ts with a `select`), so the trust policy, the
  * digest checks, the Ollama writers (targets/ollama-store.ts, ollama-api.ts), the version tags and
  * the database records are exactly install's. One install pass per node: a node that is down fails
  * alone and the others proceed. A trust refusal that does not depend on the node (unsigned,
  * untrusted, tampered, expired) stops everything before any node is touched.
  */
-import { resolve } from 'node:path';
 import { openBundle } from '../bundle/reader.js';
-import type { InstallDatabase } from '../db/install-session.js';
+import type { InstalledArtifact, InstallResult } from '../install/result.js';
+import type { BlobTarget } from '../install/types.js';
 import { KubechatError, modelsError } from '../lib/errors.js';
 import type { Reporter } from '../lib/progress.js';
 import { hasTag, parseModelName, repoOf } from '../ollama/names.js';
 import type { ModelNode } from '../models/nodes.js';
 import { ModelRecords } from '../models/records.js';
-import { enforceBundlePolicy, recordInstall, type PolicyResult } from '../signing/policy.js';
 import type { TrustedKey } from '../signing/signature.js';
-import { FileVersionStore } from '../signing/versions.js';
-import { defaultStateDir, FileJournal, journalPath, targetVersionsPath } from '../targets/journal.js';
-import { install, type InstalledArtifact, type InstallResult } from './install.js';
+import { OllamaApiTarget } from '../targets/ollama-api.js';
+import { OllamaStoreTarget } from '../targets/ollama-store.js';
+import { InstallSession } from './install-session.js';
 import { nodeError, type NodeError } from './models.js';
 
 export interface ImportOptions {
@@ -101,6 +100,11 @@ export function selectBundleModels(models: Array<{ name: string; ref: string }>,
   return [...picked];
 }
 
+/** The install target that imports bundles into a node: its models directory or its Ollama server. */
+function nodeTarget(node: ModelNode): BlobTarget {
+  return node.kind === 'api' ? new OllamaApiTarget(node.address) : new OllamaStoreTarget(node.address);
+}
+
 export async function importModels(opts: ImportOptions): Promise<ImportResult> {
   const bundle = await openBundle(opts.bundlePath);
   const selected = selectBundleModels(bundle.manifest.artifacts.models, opts.models);
@@ -129,63 +133,25 @@ export async function importModels(opts: ImportOptions): Promise<ImportResult> {
   let distributions = 0;
   try {
     for (const node of opts.nodes) {
-      const target = node.installTarget();
-      const versions = new FileVersionStore(targetVersionsPath(defaultStateDir(), target.id));
-      const database: InstallDatabase | undefined = opts.databaseUrl
-        ? new (await import('../db/install-session.js')).InstallDatabase({
-            url: opts.databaseUrl,
-            fileVersions: versions,
-          })
-        : undefined;
+      const target = nodeTarget(node);
       const started = Date.now();
-      let policy: PolicyResult | undefined;
       try {
-        const versionStore = database ? database.versions(opts.reporter) : versions;
-        const r = await install({
+        const session = await InstallSession.open({
           bundlePath: opts.bundlePath,
           targets: [target],
           select: (a) => a.kind === 'model' && refs.has(a.ref),
-          openJournal: (key) => {
-            if (database) return database.journal(key.manifestDigest, key.targetIds);
-            const path = journalPath(defaultStateDir(), key.manifestDigest, key.targetIds);
-            return { journal: new FileJournal(path), location: path };
+          trust: {
+            trustedKeys: opts.trustedKeys,
+            allowUnsigned: opts.allowUnsigned,
+            allowExpired: opts.allowExpired,
+            allowDowngrade: opts.allowDowngrade,
           },
-          allowUnsigned: opts.allowUnsigned ?? false,
-          verifyPolicy: async (b) => {
-            policy = await enforceBundlePolicy({
-              manifestBytes: b.manifestBytes,
-              sigstoreBytes: b.signature,
-              trustedKeys: opts.trustedKeys,
-              allowUnsigned: opts.allowUnsigned,
-              allowExpired: opts.allowExpired,
-              allowDowngrade: opts.allowDowngrade,
-              versions: versionStore,
-              source: opts.bundlePath,
-            });
-            await database?.prepare({
-              bundlePath: opts.bundlePath,
-              manifest: b.manifest,
-              manifestDigest: b.manifestDigest,
-              configuration: {
-                command: 'models import',
-                bundle: resolve(opts.bundlePath),
-                targets: [target.label],
-                models: [...refs],
-                signer: policy.keyId ?? null,
-                overrides: policy.overrides,
-              },
-            });
-            return policy;
-          },
-          onInstalled: database ? (a, b) => database.onInstalled(a, b.manifest) : undefined,
-          onComplete: async () => {
-            await database?.succeeded();
-            if (policy) await recordInstall(versionStore, policy);
-          },
+          database: opts.databaseUrl ? { url: opts.databaseUrl } : undefined,
+          record: { command: 'models import', models: [...refs] },
           concurrency: opts.concurrency,
-          reporter: opts.reporter,
           onWarning: warn,
         });
+        const r = await session.run(opts.reporter);
         result.signature ??= r.signature;
         result.trust ??= r.trust ?? null;
         result.nodes.push({
@@ -210,7 +176,6 @@ export async function importModels(opts: ImportOptions): Promise<ImportResult> {
               distributions++;
         }
       } catch (err) {
-        await database?.failed(err instanceof Error ? err.message : String(err)).catch(() => undefined);
         if (err instanceof KubechatError && NODE_INDEPENDENT_REFUSALS.has(err.kind)) throw err;
         const e = nodeError(node, err);
         result.nodes.push({
@@ -235,8 +200,6 @@ export async function importModels(opts: ImportOptions): Promise<ImportResult> {
                 .catch(() => false)
             )
               distributions++;
-      } finally {
-        await database?.close();
       }
     }
   } finally {

@@ -14,6 +14,8 @@ import { loadHtpasswd } from '../serve/htpasswd.js';
 import { buildCatalog, listTags } from '../serve/catalog.js';
 import { registryHandler } from '../serve/registry-handler.js';
 import { openBundleStore, openLayoutStore, type OpenedStore } from '../serve/stores.js';
+import { openTrustedBundle, type TrustCheck } from '../signing/policy.js';
+import { loadTrustedKeys, type TrustOptions } from '../signing/trust.js';
 
 export const DEFAULT_ADDR = '127.0.0.1:5000';
 
@@ -25,6 +27,13 @@ export interface ServeOptions {
   tls?: { certPath: string; keyPath: string };
   /** An htpasswd file (bcrypt entries): every request then needs basic auth. */
   htpasswd?: string;
+  /**
+   * A bundle is served only when the trust policy accepts it, as for install (no rollback check:
+   * serving installs nothing). An OCI layout carries no signature and is served as it is.
+   */
+  trust: TrustOptions & Pick<TrustCheck, 'allowUnsigned' | 'allowExpired'>;
+  /** The overrides the policy accepted, said before the port opens. */
+  onWarning?: (message: string) => void;
   /** A blob stream that failed after its response started (corrupt media, a vanished part). */
   onStreamError?: (err: unknown, what: string) => void;
 }
@@ -126,6 +135,16 @@ function listenError(err: NodeJS.ErrnoException, addr: string) {
 }
 
 export async function serveRegistry(options: ServeOptions): Promise<RegistryServer> {
+  if (!options.source.startsWith('oci:')) {
+    // Nodes pull what this serves: the same trust check as install, before the port opens.
+    const trustedKeys = await loadTrustedKeys(options.trust);
+    const { policy } = await openTrustedBundle(options.source, {
+      trustedKeys,
+      allowUnsigned: options.trust.allowUnsigned,
+      allowExpired: options.trust.allowExpired,
+    });
+    for (const w of policy.warnings) options.onWarning?.(w);
+  }
   const { host, port } = parseAddress(options.addr);
   const tls = options.tls ? await tlsOptions(options.tls) : undefined;
   if (options.htpasswd && !tls && !isLoopbackAddress(host)) {

@@ -11,9 +11,8 @@ import { BLOB_PREFIX, digestOfBlobPath, Entry } from '../bundle/layout.js';
 import { readToc, openBundle, streamEntries, type OpenedBundle } from '../bundle/reader.js';
 import { INDEX_MEDIA_TYPES, MANIFEST_MEDIA_TYPES } from '../oci/media-types.js';
 import type { Descriptor, ImageIndex, ImageManifest } from '../oci/types.js';
-import { enforceBundlePolicy } from '../signing/policy.js';
+import { openTrustedBundle } from '../signing/policy.js';
 import type { TrustedKey } from '../signing/signature.js';
-import { NO_INSTALLED_VERSIONS } from '../signing/versions.js';
 
 /** Entries at least this large are hashed on the worker thread. */
 const WORKER_HASH_FROM = 256 * 1024;
@@ -69,19 +68,14 @@ export interface VerifyOptions {
 
 export async function verifyBundle(options: VerifyOptions): Promise<VerifyResult> {
   const reporter = options.reporter ?? silentReporter;
-  const bundle = await openBundle(options.bundlePath);
-  const { manifest } = bundle;
   // The signature first: a bundle whose signature fails is rejected before the long pass.
-  const policy = await enforceBundlePolicy({
-    manifestBytes: bundle.manifestBytes,
-    sigstoreBytes: bundle.signature,
+  const { bundle, policy } = await openTrustedBundle(options.bundlePath, {
     trustedKeys: options.trustedKeys ?? [],
     allowUnsigned: !options.requireSignature,
     allowExpired: options.allowExpired,
-    versions: NO_INSTALLED_VERSIONS,
     now: options.now,
-    source: options.bundlePath,
   });
+  const { manifest } = bundle;
   const listed = new Map(manifest.contents.map((c) => [c.path, c]));
   const problems: Problem[] = [];
   const problem = (kind: ProblemKind, path: string, message: string) =>

@@ -7,8 +7,9 @@
  */
 import { trustError, specError } from '../lib/errors.js';
 import { parseManifest, manifestDigest, type BundleManifest } from '../bundle/manifest.js';
+import { openBundle, type OpenedBundle } from '../bundle/reader.js';
 import { effectiveExpiry, verifyManifestSignature, type TrustedKey } from './signature.js';
-import { compareVersions, type InstalledVersionStore } from './versions.js';
+import { compareVersions, NO_INSTALLED_VERSIONS, type InstalledVersionStore } from './versions.js';
 
 export type Override = 'allow-unsigned' | 'allow-expired' | 'allow-downgrade';
 
@@ -105,6 +106,38 @@ export async function enforceBundlePolicy(input: PolicyInput): Promise<PolicyRes
     warnings.push(`--allow-downgrade: rolling ${manifest.name} back from ${highest} to ${manifest.version}`);
   }
   return result;
+}
+
+/** The policy over an opened bundle: the keys, the overrides, and (for rollback) the versions installed. */
+export type TrustCheck = Omit<PolicyInput, 'manifestBytes' | 'sigstoreBytes' | 'source' | 'versions'> & {
+  /** Default: none (a check that does not install, such as serving or validating, knows no versions). */
+  versions?: InstalledVersionStore;
+};
+
+export interface TrustedBundle {
+  bundle: OpenedBundle;
+  policy: PolicyResult;
+}
+
+/**
+ * The one trust check of everything that loads a bundle somewhere (install, models import, registry
+ * serve, the bundle validation suite): open the bundle (its parts in place) unless it is open
+ * already, then signature → trusted key → expiry → rollback. Throws to refuse it.
+ */
+export async function openTrustedBundle(
+  path: string,
+  check: TrustCheck,
+  opened?: OpenedBundle,
+): Promise<TrustedBundle> {
+  const bundle = opened ?? (await openBundle(path));
+  const policy = await enforceBundlePolicy({
+    ...check,
+    manifestBytes: bundle.manifestBytes,
+    sigstoreBytes: bundle.signature,
+    versions: check.versions ?? NO_INSTALLED_VERSIONS,
+    source: path,
+  });
+  return { bundle, policy };
 }
 
 /** Records a successful install (call after the targets were written). */

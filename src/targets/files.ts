@@ -7,7 +7,7 @@ import { createReadStream } from 'node:fs';
 import { resolve, sep } from 'node:path';
 import { targetError } from '../lib/errors.js';
 import { fileSize, writeTargetFile } from './fs.js';
-import type { FileTarget } from './types.js';
+import type { FileTarget } from '../install/types.js';
 
 export class FilesDirTarget implements FileTarget {
   readonly id: string;

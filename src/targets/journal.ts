@@ -1,35 +1,18 @@
 /**
- * The install journal: which jobs (a blob to a target, an artifact's manifests and tags, a file) an
- * earlier run of the same install finished, so a re-run resumes instead of starting over.
+ * The file adapter of the install journal (install/journal.ts: which jobs an earlier run of the same
+ * install finished, so a re-run resumes instead of starting over).
  *
  * This file journal is append-only JSON lines, one record per state change, each written with a
  * single `write` and fsynced at completion boundaries. A kill at any point leaves at most a torn last
  * line, which `load` ignores: the job it described is simply redone. The PostgreSQL journal
- * (`processing_jobs`, database issue) implements the same interface.
+ * (db/journal.ts, `processing_jobs`) implements the same port.
  */
 import { createHash } from 'node:crypto';
 import { mkdir, open, readFile, type FileHandle } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { KubechatError } from '../lib/errors.js';
-
-export type JobState = 'pending' | 'running' | 'completed' | 'failed';
-export interface JournalJob {
-  key: string;
-  type: string;
-  artifact: string;
-  state: JobState;
-  retries: number;
-  error?: string;
-}
-export interface InstallJournal {
-  /** Jobs recorded by earlier runs of the same install (same bundle manifest digest + same targets). */
-  load(): Promise<Map<string, JournalJob>>;
-  start(key: string, type: string, artifact: string): Promise<void>;
-  complete(key: string): Promise<void>;
-  fail(key: string, message: string): Promise<void>;
-  close(): Promise<void>;
-}
+import type { InstallJournal, JobState, JournalJob } from '../install/journal.js';
 
 interface Record {
   k: string;
@@ -152,32 +135,4 @@ export class FileJournal implements InstallJournal {
     this.#fh = undefined;
     await (await fh?.catch(() => undefined))?.close();
   }
-}
-
-/** A journal that remembers nothing (tests, --no-journal). */
-export class MemoryJournal implements InstallJournal {
-  readonly jobs = new Map<string, JournalJob>();
-  load = () => Promise.resolve(new Map([...this.jobs].map(([k, j]) => [k, { ...j }])));
-  start(key: string, type: string, artifact: string): Promise<void> {
-    const prev = this.jobs.get(key);
-    this.jobs.set(key, {
-      key,
-      type,
-      artifact,
-      state: 'running',
-      retries: prev ? prev.retries + (prev.state === 'completed' ? 0 : 1) : 0,
-    });
-    return Promise.resolve();
-  }
-  complete(key: string): Promise<void> {
-    const j = this.jobs.get(key);
-    if (j) j.state = 'completed';
-    return Promise.resolve();
-  }
-  fail(key: string, message: string): Promise<void> {
-    const j = this.jobs.get(key);
-    if (j) Object.assign(j, { state: 'failed', error: message });
-    return Promise.resolve();
-  }
-  close = () => Promise.resolve();
 }

@@ -11,7 +11,7 @@ import { Annotation, MediaType } from '../oci/media-types.js';
 import type { Descriptor, ImageIndex } from '../oci/types.js';
 import { removePartials } from '../lib/fs.js';
 import { fileSize, writeTargetFile } from './fs.js';
-import type { ArtifactKind, BlobTarget, InstallArtifact, TargetCommit } from './types.js';
+import type { ArtifactKind, BlobTarget, InstallArtifact, TargetCommit } from '../install/types.js';
 
 const LAYOUT = '{"imageLayoutVersion":"1.0.0"}';
 

@@ -11,7 +11,7 @@ import { OllamaClient, type CreateModelRequest, type OllamaClientOptions } from 
 import { parseOllamaRef, shortName, versionTag } from '../ollama/names.js';
 import { MediaType } from '../oci/media-types.js';
 import type { Descriptor, ImageManifest } from '../oci/types.js';
-import type { ArtifactKind, BlobTarget, InstallArtifact, TargetCommit } from './types.js';
+import type { ArtifactKind, BlobTarget, InstallArtifact, TargetCommit } from '../install/types.js';
 
 const TEXT_LAYERS: ReadonlySet<string> = new Set([
   MediaType.ollamaTemplate,

@@ -14,7 +14,7 @@ import { parseOllamaRef, shortName, versionTag } from '../ollama/names.js';
 import type { Descriptor } from '../oci/types.js';
 import { removePartials } from '../lib/fs.js';
 import { fileSize, writeTargetFile } from './fs.js';
-import type { ArtifactKind, BlobTarget, InstallArtifact, TargetCommit } from './types.js';
+import type { ArtifactKind, BlobTarget, InstallArtifact, TargetCommit } from '../install/types.js';
 
 async function sha256File(path: string): Promise<string | undefined> {
   try {

@@ -15,7 +15,7 @@ import { parseReference } from '../oci/reference.js';
 import { RegistryClient, type RegistryRequest, type RegistryResponse } from '../oci/registry-client.js';
 import { parseRegistryAuthFlag, type Credentials } from '../oci/registry-credentials.js';
 import type { Descriptor } from '../oci/types.js';
-import type { ArtifactKind, BlobTarget, InstallArtifact, TargetCommit } from './types.js';
+import type { ArtifactKind, BlobTarget, InstallArtifact, TargetCommit } from '../install/types.js';
 
 /** The part of RegistryClient the push needs: tests may hand in a double. */
 export interface RegistryApi {

@@ -16,8 +16,8 @@ import { RegistryClient } from '../oci/registry-client.js';
 import { parseRegistryAuthFlag, type Credentials } from '../oci/registry-credentials.js';
 import { OllamaClient } from '../ollama/client.js';
 import type { TrustedKey } from '../signing/signature.js';
-import { ArtifactGraph } from '../targets/graph.js';
-import type { InstallArtifact } from '../targets/types.js';
+import { ArtifactGraph } from '../install/graph.js';
+import type { InstallArtifact } from '../install/types.js';
 import type { Database } from '../db/connection.js';
 import type { Check, SuiteName } from './types.js';
 

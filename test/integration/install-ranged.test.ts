@@ -15,12 +15,12 @@ import { kubechat } from '../support/cli.js';
 import { demoBundle, sha256File } from '../support/install-fixture.js';
 import { OllamaDouble } from '../support/ollama-double.js';
 import { writeOciLayout } from '../support/oci-fixture.js';
-import { install } from '../../src/services/install.js';
-import { RANGED_READ_FROM } from '../../src/services/install-run.js';
-import { MemoryJournal } from '../../src/targets/journal.js';
+import { install } from '../../src/install/install.js';
+import { RANGED_READ_FROM } from '../../src/install/pass.js';
+import { MemoryJournal } from '../../src/install/journal.js';
 import { OciLayoutTarget } from '../../src/targets/oci-layout.js';
 import type { Descriptor } from '../../src/oci/types.js';
-import type { InstallArtifact } from '../../src/targets/types.js';
+import type { InstallArtifact } from '../../src/install/types.js';
 
 const MiB = 1024 * 1024;
 const BIG = RANGED_READ_FROM + MiB; // above the ranged-read threshold

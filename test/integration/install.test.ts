@@ -18,8 +18,8 @@ import {
 } from '../support/install-fixture.js';
 import { OllamaDouble } from '../support/ollama-double.js';
 import { trustError } from '../../src/lib/errors.js';
-import { install, type InstallResult } from '../../src/services/install.js';
-import { MemoryJournal } from '../../src/targets/journal.js';
+import { install, type InstallResult } from '../../src/install/install.js';
+import { MemoryJournal } from '../../src/install/journal.js';
 import { OciLayoutTarget } from '../../src/targets/oci-layout.js';
 
 let demo: DemoBundle;

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { makeLeasable } from '../../src/lib/leases.js';
-import { Channel, IN_USE_BEHIND } from '../../src/targets/channel.js';
+import { Channel, IN_USE_BEHIND } from '../../src/install/channel.js';
 import { FileJournal, journalPath } from '../../src/targets/journal.js';
 import { destinationOf, RegistryTarget } from '../../src/targets/registry.js';
 import { parseOllamaRef, shortName, versionTag } from '../../src/ollama/names.js';

@@ -10,9 +10,9 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { leasesEnded, makeLeasable } from '../../src/lib/leases.js';
-import { Channel } from '../../src/targets/channel.js';
+import { Channel } from '../../src/install/channel.js';
 import { registryTarget } from '../../src/targets/registry.js';
-import type { InstallArtifact } from '../../src/targets/types.js';
+import type { InstallArtifact } from '../../src/install/types.js';
 
 const MiB = 1024 * 1024;
 

@@ -2,11 +2,7 @@ import { Args, Flags } from '@oclif/core';
 import { KubechatCommand } from '../../cli/command.js';
 import { EXIT_CODES_HELP, ExitCode } from '../../lib/errors.js';
 import { DEFAULT_ADDR, serveRegistry, type RegistryServer } from '../../services/serve-registry.js';
-import { openBundle } from '../../bundle/reader.js';
 import { policyFlags } from '../../cli/trust-flags.js';
-import { enforceBundlePolicy } from '../../signing/policy.js';
-import { loadTrustedKeys } from '../../signing/trust.js';
-import { NO_INSTALLED_VERSIONS } from '../../signing/versions.js';
 
 const { 'allow-downgrade': _downgrade, ...servePolicyFlags } = policyFlags;
 
@@ -60,29 +56,18 @@ ${EXIT_CODES_HELP}`;
     const { args, flags } = await this.parse(RegistryServe);
     const tlsCert = flags['tls-cert'];
     const tlsKey = flags['tls-key'];
-    if (!args.source.startsWith('oci:')) {
-      // Nodes pull what this serves: the same trust policy as install, before the port opens.
-      const trustedKeys = await loadTrustedKeys({
-        keyFiles: flags['trusted-key'],
-        trustDir: flags['trust-dir'],
-      });
-      const bundle = await openBundle(args.source);
-      const policy = await enforceBundlePolicy({
-        manifestBytes: bundle.manifestBytes,
-        sigstoreBytes: bundle.signature,
-        trustedKeys,
-        allowUnsigned: flags['allow-unsigned'],
-        allowExpired: flags['allow-expired'],
-        versions: NO_INSTALLED_VERSIONS,
-        source: args.source,
-      });
-      for (const w of policy.warnings) process.stderr.write(`warning: ${w}\n`);
-    }
     const server = await serveRegistry({
       source: args.source,
       addr: flags.addr,
       tls: tlsCert && tlsKey ? { certPath: tlsCert, keyPath: tlsKey } : undefined,
       ...(flags.htpasswd ? { htpasswd: flags.htpasswd } : {}),
+      trust: {
+        keyFiles: flags['trusted-key'],
+        trustDir: flags['trust-dir'],
+        allowUnsigned: flags['allow-unsigned'],
+        allowExpired: flags['allow-expired'],
+      },
+      onWarning: (w) => process.stderr.write(`warning: ${w}\n`),
       onStreamError: (err, what) =>
         process.stderr.write(`warning: serving ${what} failed: ${(err as Error).message.split('\n')[0]}\n`),
     });

@@ -5,24 +5,18 @@
 import { KubechatError } from '../../lib/errors.js';
 import { exitCodeRange } from '../../lib/exit-codes.js';
 import { verifyBundle } from '../../services/verify-bundle.js';
-import { enforceBundlePolicy } from '../../signing/policy.js';
-import { NO_INSTALLED_VERSIONS } from '../../signing/versions.js';
+import { openTrustedBundle } from '../../signing/policy.js';
 import { fail, pass, skip, warn, type Check, type Outcome } from '../types.js';
 import type { Suite, ValidationContext } from '../context.js';
 
 async function signature(ctx: ValidationContext): Promise<Outcome> {
-  const bundle = await ctx.bundle();
   const trustedKeys = (await ctx.inputs.trustedKeys?.()) ?? [];
-  const policy = await enforceBundlePolicy({
-    manifestBytes: bundle.manifestBytes,
-    sigstoreBytes: bundle.signature,
-    trustedKeys,
-    allowUnsigned: true,
-    allowExpired: true,
-    versions: NO_INSTALLED_VERSIONS,
-    now: ctx.now,
-    source: ctx.inputs.bundlePath!,
-  });
+  // Everything allowed: the verdict (signed? expired?) becomes this check's outcome, not a refusal.
+  const { bundle, policy } = await openTrustedBundle(
+    ctx.inputs.bundlePath!,
+    { trustedKeys, allowUnsigned: true, allowExpired: true, now: ctx.now },
+    await ctx.bundle(),
+  );
   const data = { keyId: policy.keyId ?? null, expires: policy.expires ?? null };
   const unsigned = `${bundle.manifest.name} ${bundle.manifest.version} is not signed: its origin cannot be verified`;
   const unsignedFix = 'install only bundles signed by a trusted key (kubechat bundle sign)';

@@ -12,7 +12,7 @@ import { MediaType } from '../../oci/media-types.js';
 import { verifyOllamaStore, type ModelCheck } from '../../models/verify.js';
 import { OllamaRefusedError, type ListedModel, type OllamaClient } from '../../ollama/client.js';
 import { parseOllamaRef, shortName, versionTag } from '../../ollama/names.js';
-import type { InstallArtifact } from '../../targets/types.js';
+import type { InstallArtifact } from '../../install/types.js';
 import type { Suite, ValidationContext } from '../context.js';
 import { fail, pass, skip, warn, type Check, type Outcome } from '../types.js';
 

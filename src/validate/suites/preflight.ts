@@ -11,7 +11,7 @@ import { blobPath } from '../../lib/digest.js';
 import { formatBytes } from '../../lib/progress.js';
 import type { Descriptor } from '../../oci/types.js';
 import { storeBlobPath } from '../../targets/ollama-store.js';
-import type { ArtifactKind } from '../../targets/types.js';
+import type { ArtifactKind } from '../../install/types.js';
 import type { Suite, ValidationContext } from '../context.js';
 import { OllamaRefusedError } from '../../ollama/client.js';
 import { fail, pass, skip, type Check, type Outcome } from '../types.js';

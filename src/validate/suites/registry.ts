@@ -13,7 +13,7 @@ import { Annotation, INDEX_MEDIA_TYPES, MANIFEST_MEDIA_TYPES } from '../../oci/m
 import { isLoopbackHost } from '../../oci/registry-client.js';
 import type { ImageIndex } from '../../oci/types.js';
 import { destinationOf } from '../../targets/registry.js';
-import type { InstallArtifact } from '../../targets/types.js';
+import type { InstallArtifact } from '../../install/types.js';
 import type { Suite, ValidationContext } from '../context.js';
 import { fail, pass, skip, warn, type Check, type Outcome } from '../types.js';
 
