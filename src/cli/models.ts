@@ -24,14 +24,6 @@ export const nodeFlags = {
   }),
 };
 
-export const databaseUrlFlag = {
-  'database-url': Flags.string({
-    summary: 'Record changes in this PostgreSQL database (postgres://USER:PASSWORD@HOST:PORT/DB).',
-    description: 'Without it (or KUBECHAT_DATABASE_URL), nothing is recorded in a database.',
-    env: 'KUBECHAT_DATABASE_URL',
-  }),
-};
-
 export abstract class ModelsCommand extends KubechatCommand {
   #open: ModelNode[] = [];
 

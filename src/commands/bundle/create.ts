@@ -1,5 +1,6 @@
 import { Flags } from '@oclif/core';
 import { KubechatCommand } from '../../cli/command.js';
+import { registryAccessFlags } from '../../cli/registry-flags.js';
 import { EXIT_CODES_HELP, specError } from '../../lib/errors.js';
 import { formatBytes } from '../../lib/progress.js';
 import { parseSplitSize } from '../../bundle/split.js';
@@ -55,15 +56,7 @@ ${EXIT_CODES_HELP}`;
         'Lists every artifact with its digest, size and what the cache holds, and the images charts declare. ' +
         'Fetches manifests and metadata only, never a layer or model blob.',
     }),
-    'registry-auth': Flags.string({
-      summary: 'Credentials for a registry: HOST=USER:ENV_VAR (the password is read from $ENV_VAR).',
-      multiple: true,
-    }),
-    'insecure-registry': Flags.string({
-      summary: 'Allow plain HTTP or an unverified certificate for HOST[:PORT] (loopback needs no flag).',
-      multiple: true,
-    }),
-    'registry-ca': Flags.string({ summary: 'PEM file of extra CA certificates to trust for registries.' }),
+    ...registryAccessFlags,
     'cache-dir': Flags.string({
       summary: 'Content cache directory.',
       env: 'KUBECHAT_CACHE_DIR',

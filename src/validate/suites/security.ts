@@ -178,7 +178,7 @@ function tlsChecks(ctx: ValidationContext): Check[] {
       name: `tls registry ${registry}`,
       run: async () => {
         if (isLoopbackHost(registry)) return skip(`${registry} is on loopback`);
-        if (insecureRegistry)
+        if (insecureRegistry?.some((h) => h.toLowerCase() === registry.toLowerCase()))
           return fail(
             `${registry}: --insecure-registry accepts plain HTTP or an unverified certificate`,
             'serve it with a certificate from the local CA and pass --registry-ca',
