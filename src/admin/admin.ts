@@ -103,7 +103,7 @@ async function stagePasswordFile(path: string, password: string, force: boolean)
     await rm(temp, { force: true });
     throw outputError(
       `${path} already exists`,
-      'choose another --password-file, or pass --force to replace it',
+      'choose another {flag:password-file}, or pass {flag:force} to replace it',
     );
   }
   // Ctrl-C before the commit: the password file must not outlive a user that was never created.
@@ -200,7 +200,11 @@ export async function readPasswordInput(source: {
     for await (const chunk of source.stdin) chunks.push(Buffer.from(chunk as Buffer));
     text = Buffer.concat(chunks).toString('utf8');
   } else {
-    throw caError('passwordPolicy', 'no password given', 'pass --password-file FILE or --password-stdin');
+    throw caError(
+      'passwordPolicy',
+      'no password given',
+      'pass {flag:password-file} FILE or {flag:password-stdin}',
+    );
   }
   const password = text.replace(/\r?\n$/, '');
   if (!password)

@@ -5,6 +5,7 @@
 import { Command, Errors, type Interfaces } from '@oclif/core';
 import { ExitCode, KubechatError } from '../lib/errors.js';
 import { interruptedBy } from '../lib/interrupt.js';
+import { fixForCommand } from './fix-flags.js';
 import { resolveBareInsecureRegistry, rewriteBareInsecureRegistry } from './registry-flags.js';
 import { withProgress } from './render.js';
 import type { Reporter } from '../lib/progress.js';
@@ -72,7 +73,11 @@ export abstract class KubechatCommand extends Command {
     const known = err instanceof KubechatError ? err : undefined;
     const exitCode = known?.exitCode ?? err.oclif?.exit ?? ExitCode.internal;
     const fix =
-      known?.fix ?? (exitCode === ExitCode.usage ? `run kubechat ${this.id ?? ''} --help` : undefined);
+      known?.fixTemplate !== undefined
+        ? fixForCommand(known.fixTemplate, Object.keys((this.constructor as typeof Command).flags ?? {}))
+        : exitCode === ExitCode.usage
+          ? `run kubechat ${this.id ?? ''} --help`
+          : undefined;
     const kind = known?.kind ?? (exitCode === ExitCode.usage ? 'usage' : 'internal');
     const message =
       known || exitCode === ExitCode.usage ? err.message.split('\n')[0]! : `unexpected error: ${err.message}`;

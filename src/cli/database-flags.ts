@@ -9,6 +9,7 @@ import { DATABASE_URL_ENV } from '../db/env.js';
 export const databaseFlags = {
   'database-url': Flags.string({
     summary: 'The PostgreSQL database to use: postgres://USER:PASSWORD@HOST:PORT/DATABASE.',
+    helpValue: 'URL',
     env: DATABASE_URL_ENV,
   }),
 };

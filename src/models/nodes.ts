@@ -220,7 +220,7 @@ export class StoreNode implements ModelNode {
     return Promise.reject(
       targetError(
         `${this.label}: a models directory cannot load or unload models`,
-        'name the node’s Ollama server with --ollama URL',
+        'name the node’s Ollama server with {flag:ollama} URL',
       ),
     );
   }

@@ -57,7 +57,7 @@ export async function mergeBundle(options: MergeOptions): Promise<MergeResult> {
   if (base.manifestDigest !== want.manifestDigest) {
     throw integrityError(
       `${options.basePath} is ${base.manifest.name} ${base.manifest.version}, but the delta was made against ${want.name} ${want.version} (${want.manifestDigest})`,
-      `pass the exact bundle ${want.name} ${want.version} the delta was made from with --base`,
+      `pass the exact bundle ${want.name} ${want.version} the delta was made from with {flag:base}`,
     );
   }
   const baseBySha = new Map(base.manifest.contents.map((c) => [c.sha256, c.path]));

@@ -94,7 +94,7 @@ export function selectBundleModels(models: Array<{ name: string; ref: string }>,
       throw modelsError(
         'modelNotFound',
         `the bundle has no model named ${want} (it has ${models.map((m) => m.name).join(', ')})`,
-        'name one of the bundle’s models with --model, or leave --model out to import them all',
+        'name one of the bundle’s models with {flag:model}, or leave {flag:model} out to import them all',
       );
     for (const h of hits) picked.add(h);
   }

@@ -276,7 +276,11 @@ export async function loadSigningKey(path: string, passphrase: string | undefine
 
 function readFailure(err: unknown, path: string) {
   const known = describeFsError(err, path, 'read');
-  return keyError(known?.message ?? `${path}: cannot read key file`, known?.fix ?? 'check the path', err);
+  return keyError(
+    known?.message ?? `${path}: cannot read key file`,
+    known?.fixTemplate ?? 'check the path',
+    err,
+  );
 }
 
 /**
@@ -290,7 +294,7 @@ export async function writeFileAtomic(path: string, text: string, mode: number, 
       () => false,
     );
     if (exists)
-      throw outputError(`${path} already exists`, 'choose another name, or pass --force to replace it');
+      throw outputError(`${path} already exists`, 'choose another name, or pass {flag:force} to replace it');
   }
   const temp = join(dirname(path), `.${basename(path)}.partial-${process.pid}`);
   try {
