@@ -36,7 +36,14 @@ async function sourceFiles(dir: string): Promise<string[]> {
 }
 
 describe('shared flags: one definition, one meaning', () => {
-  const SHARED = ['database-url', 'insecure-registry', 'registry-ca', 'registry-auth'];
+  const SHARED = [
+    'database-url',
+    'insecure-registry',
+    'registry-ca',
+    'registry-auth',
+    'trust-dir',
+    'cache-dir',
+  ];
 
   it('Then every command that has one of them has the same definition', async () => {
     const { commands } = await manifest();

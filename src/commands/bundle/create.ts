@@ -1,5 +1,6 @@
 import { Flags } from '@oclif/core';
 import { KubechatCommand } from '../../cli/command.js';
+import { cacheDirFlag } from '../../cli/cache-flags.js';
 import { registryAccessFlags } from '../../cli/registry-flags.js';
 import { EXIT_CODES_HELP, specError } from '../../lib/errors.js';
 import { formatBytes } from '../../lib/progress.js';
@@ -57,11 +58,7 @@ ${EXIT_CODES_HELP}`;
         'Fetches manifests and metadata only, never a layer or model blob.',
     }),
     ...registryAccessFlags,
-    'cache-dir': Flags.string({
-      summary: 'Content cache directory.',
-      env: 'KUBECHAT_CACHE_DIR',
-      description: 'Default: $XDG_CACHE_HOME/kubechat, else ~/.cache/kubechat.',
-    }),
+    ...cacheDirFlag,
     concurrency: Flags.integer({ summary: 'Blobs downloading at once.', default: 6, min: 1, max: 64 }),
     'add-chart-images': Flags.boolean({
       summary: 'Also pull the images charts declare (helm.sh/images annotation, values.yaml image fields).',

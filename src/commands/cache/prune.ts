@@ -1,5 +1,6 @@
 import { Flags } from '@oclif/core';
 import { KubechatCommand } from '../../cli/command.js';
+import { cacheDirFlag } from '../../cli/cache-flags.js';
 import { cacheError, EXIT_CODES_HELP } from '../../lib/errors.js';
 import { formatBytes } from '../../lib/progress.js';
 import { BlobCache, defaultCacheDir, parseAge, parseSize } from '../../cache/blob-cache.js';
@@ -30,7 +31,7 @@ ${EXIT_CODES_HELP}`;
   ];
 
   static override flags = {
-    'cache-dir': Flags.string({ summary: 'Content cache directory.', env: 'KUBECHAT_CACHE_DIR' }),
+    ...cacheDirFlag,
     'max-size': Flags.string({ summary: 'Keep at most this much (e.g. 50G, 512M; binary units).' }),
     'older-than': Flags.string({ summary: 'Remove blobs unused for this long (e.g. 30d, 12h, 2w).' }),
     'dry-run': Flags.boolean({ summary: 'Show what would be removed.' }),
