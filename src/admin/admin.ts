@@ -106,7 +106,7 @@ async function stagePasswordFile(path: string, password: string, force: boolean)
     await staged.abort();
     throw outputError(
       `${path} already exists`,
-      'choose another --password-file, or pass --force to replace it',
+      'choose another {flag:password-file}, or pass {flag:force} to replace it',
     );
   }
   return {
@@ -196,7 +196,11 @@ export async function readPasswordInput(source: {
   } else if (source.stdin) {
     text = (await buffer(source.stdin)).toString('utf8');
   } else {
-    throw caError('passwordPolicy', 'no password given', 'pass --password-file FILE or --password-stdin');
+    throw caError(
+      'passwordPolicy',
+      'no password given',
+      'pass {flag:password-file} FILE or {flag:password-stdin}',
+    );
   }
   const password = text.replace(/\r?\n$/, '');
   if (!password)

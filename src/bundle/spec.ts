@@ -91,7 +91,7 @@ export async function loadSpec(path: string): Promise<LoadedSpec> {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') {
       throw specError(
         `${path}: spec file not found`,
-        'pass -f with the path of a bundle spec, e.g. bundles/demo.yaml',
+        'pass {flag:file} with the path of a bundle spec, e.g. bundles/demo.yaml',
         err,
       );
     }

@@ -2,14 +2,44 @@
  * Base for every kubechat command: `--json` (results on stdout, progress on stderr), and errors
  * rendered as one line plus a fix, with the documented exit code (README "Exit codes").
  */
-import { Command, Errors } from '@oclif/core';
+import { Command, Errors, type Interfaces } from '@oclif/core';
 import { ExitCode, KubechatError } from '../lib/errors.js';
 import { interruptedBy } from '../lib/interrupt.js';
+import { fixForCommand } from './fix-flags.js';
+import { resolveBareInsecureRegistry, rewriteBareInsecureRegistry } from './registry-flags.js';
 import { withProgress } from './render.js';
 import type { Reporter } from '../lib/progress.js';
 
 export abstract class KubechatCommand extends Command {
   static override enableJsonFlag = true;
+
+  /**
+   * Parses as oclif does, plus the boolean form of --insecure-registry that install and validate
+   * (the commands with a --registry) still accept, with a warning: see registry-flags.ts.
+   */
+  // oclif's own signature: its flag and argument records are `Record<string, any>`.
+  /* eslint-disable @typescript-eslint/no-explicit-any */
+  protected override async parse<
+    F extends Record<string, any>,
+    B extends Record<string, any>,
+    A extends Record<string, any>,
+  >(
+    options?: Interfaces.Input<F, B, A>,
+    argv: string[] = this.argv,
+  ): Promise<Interfaces.ParserOutput<F, B, A>> {
+    /* eslint-enable @typescript-eslint/no-explicit-any */
+    const legacy = Boolean(options?.flags?.['insecure-registry'] && options.flags.registry);
+    const out = await super.parse(options, legacy ? rewriteBareInsecureRegistry(argv) : argv);
+    if (legacy) {
+      const flags = out.flags as Record<string, unknown>;
+      flags['insecure-registry'] = resolveBareInsecureRegistry(
+        flags['insecure-registry'] as string[] | undefined,
+        flags.registry as string | undefined,
+        (m) => process.stderr.write(`warning: ${m}\n`),
+      );
+    }
+    return out;
+  }
 
   /** Runs a service with progress rendered for the current output (terminal, pipe, --json). */
   protected progress<T>(title: string, work: (reporter: Reporter) => Promise<T>): Promise<T> {
@@ -43,7 +73,11 @@ export abstract class KubechatCommand extends Command {
     const known = err instanceof KubechatError ? err : undefined;
     const exitCode = known?.exitCode ?? err.oclif?.exit ?? ExitCode.internal;
     const fix =
-      known?.fix ?? (exitCode === ExitCode.usage ? `run kubechat ${this.id ?? ''} --help` : undefined);
+      known?.fixTemplate !== undefined
+        ? fixForCommand(known.fixTemplate, Object.keys((this.constructor as typeof Command).flags ?? {}))
+        : exitCode === ExitCode.usage
+          ? `run kubechat ${this.id ?? ''} --help`
+          : undefined;
     const kind = known?.kind ?? (exitCode === ExitCode.usage ? 'usage' : 'internal');
     const message =
       known || exitCode === ExitCode.usage ? err.message.split('\n')[0]! : `unexpected error: ${err.message}`;

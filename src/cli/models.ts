@@ -32,14 +32,6 @@ export const nodeFlags = {
 
 type NodeFlags = { ollama?: string[]; 'ollama-store'?: string[]; 'ollama-ca'?: string };
 
-export const databaseUrlFlag = {
-  'database-url': Flags.string({
-    summary: 'Record changes in this PostgreSQL database (postgres://USER:PASSWORD@HOST:PORT/DB).',
-    description: 'Without it (or KUBECHAT_DATABASE_URL), nothing is recorded in a database.',
-    env: 'KUBECHAT_DATABASE_URL',
-  }),
-};
-
 export abstract class ModelsCommand extends KubechatCommand {
   #open: ModelNode[] = [];
 

@@ -6,15 +6,20 @@
 import { Flags } from '@oclif/core';
 import { TRUST_DIR_ENV } from '../signing/trust.js';
 
+/** The trust directory alone: `keys list` and `keys trust` read and write it. */
+export const trustDirFlag = {
+  'trust-dir': Flags.string({
+    summary: 'Trust directory of *.pub keys (default ~/.config/kubechat/trust).',
+    env: TRUST_DIR_ENV,
+  }),
+};
+
 export const trustFlags = {
   'trusted-key': Flags.string({
     summary: 'A trusted public key (.pub); repeatable. Adds to the keys in the trust directory.',
     multiple: true,
   }),
-  'trust-dir': Flags.string({
-    summary: 'Trust directory of *.pub keys (default ~/.config/kubechat/trust).',
-    env: TRUST_DIR_ENV,
-  }),
+  ...trustDirFlag,
 };
 
 export const policyFlags = {

@@ -25,7 +25,7 @@ export default class Validate extends KubechatCommand {
   security   key and password files owner-only, certificates not writable by others (--secret-file, --registry-ca), no default or empty password recorded, TLS on every non-loopback endpoint
   airgap     egress blocked: TCP connections and DNS lookups to the probe targets must fail (default: public registries and resolvers; --egress-probe replaces them). Runs only with --suite airgap or --egress-probe
 
-Output: a table; --json (schemas/results/validate.schema.json); --junit FILE (JUnit XML, one testsuite per suite, one testcase per check). With a database, the run is recorded: one validation_reports row (linked to the bundle's deployment) and one airgap_tests row per check.
+Output: a table; --json (schemas/results/validate.schema.json); --junit FILE (JUnit XML, one testsuite per suite, one testcase per check). Without --database-url (or KUBECHAT_DATABASE_URL) or --embedded-database, the database suite is skipped and nothing is recorded. With a database, the run is recorded: one validation_reports row (linked to the bundle's deployment) and one airgap_tests row per check.
 
 Exit codes (the outcomes of the checks have codes of their own): ${ExitCode.ok} every check passed (or was skipped), ${ExitCode.validateFailed} a check failed, ${ExitCode.validateWarned} warnings only and --fail-on warn, ${ExitCode.usage} usage (bad flag), ${ExitCode.output} the --junit file cannot be written, ${ExitCode.internal} internal error.`;
 

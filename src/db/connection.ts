@@ -121,7 +121,7 @@ export function describeConnectError(err: unknown, shown: string): KubechatError
       return dbError(
         'dbUnreachable',
         `cannot connect to PostgreSQL at ${where}: connection refused (${shown})`,
-        'start PostgreSQL or correct the host and port in --database-url',
+        'start PostgreSQL or correct the host and port in {flag:database-url}',
         err,
       );
     case 'ENOTFOUND':
@@ -129,7 +129,7 @@ export function describeConnectError(err: unknown, shown: string): KubechatError
       return dbError(
         'dbUnreachable',
         `cannot connect to PostgreSQL: host ${u.hostname} not found (${shown})`,
-        'correct the host name in --database-url',
+        'correct the host name in {flag:database-url}',
         err,
       );
     case 'ETIMEDOUT':
@@ -145,7 +145,7 @@ export function describeConnectError(err: unknown, shown: string): KubechatError
       return dbError(
         'dbAuth',
         `PostgreSQL at ${where} refused the password for user "${decodeURIComponent(u.username)}"`,
-        'correct the password in --database-url / KUBECHAT_DATABASE_URL',
+        'correct the password in {flag:database-url} / KUBECHAT_DATABASE_URL',
         err,
       );
     case '28000':
@@ -159,7 +159,7 @@ export function describeConnectError(err: unknown, shown: string): KubechatError
       return dbError(
         'dbMissing',
         `database "${db}" does not exist on ${where}`,
-        `create it (createdb -h ${u.hostname} -p ${u.port || '5432'} ${db}) or correct the name in --database-url`,
+        `create it (createdb -h ${u.hostname} -p ${u.port || '5432'} ${db}) or correct the name in {flag:database-url}`,
         err,
       );
     default:
@@ -175,14 +175,14 @@ export function describeConnectError(err: unknown, shown: string): KubechatError
         return dbError(
           'dbAuth',
           `PostgreSQL at ${where} asks for a password that --database-url does not give`,
-          'add the password to --database-url / KUBECHAT_DATABASE_URL',
+          'add the password to {flag:database-url} / KUBECHAT_DATABASE_URL',
           err,
         );
       }
       return dbError(
         'dbUnreachable',
         `cannot connect to PostgreSQL at ${where}: ${firstLine(e.message)}`,
-        'check --database-url and that the server accepts connections',
+        'check {flag:database-url} and that the server accepts connections',
         err,
       );
   }

@@ -101,7 +101,7 @@ export async function startEmbedded(options: { home?: string; reporter: Reporter
           throw dbError(
             'dbEmbedded',
             `embedded PostgreSQL at ${paths.data} has no password file ${paths.password}`,
-            `move ${paths.data} aside to create a new cluster, or pass --database-url`,
+            `move ${paths.data} aside to create a new cluster, or pass {flag:database-url}`,
             err,
           );
         });
@@ -141,7 +141,7 @@ export async function startEmbedded(options: { home?: string; reporter: Reporter
         throw dbError(
           'dbEmbedded',
           `cannot create the embedded PostgreSQL in ${paths.data}: ${lastProblem() ?? (err as Error).message}`,
-          `see ${paths.log}; or pass --database-url to use an existing server`,
+          `see ${paths.log}; or pass {flag:database-url} to use an existing server`,
           err,
         );
       } finally {
@@ -190,7 +190,7 @@ export async function startEmbedded(options: { home?: string; reporter: Reporter
         throw dbError(
           'dbEmbedded',
           `embedded PostgreSQL in ${paths.data} did not start: ${lastProblem() ?? 'no output'}`,
-          `see ${paths.log}; or pass --database-url to use an existing server`,
+          `see ${paths.log}; or pass {flag:database-url} to use an existing server`,
           err,
         );
       }
@@ -199,7 +199,7 @@ export async function startEmbedded(options: { home?: string; reporter: Reporter
     throw dbError(
       'dbEmbedded',
       `embedded PostgreSQL could not bind a loopback port (last tried ${port})`,
-      'try again; or pass --database-url',
+      'try again; or pass {flag:database-url}',
     );
   }
 }
@@ -290,7 +290,7 @@ async function prepareForPostgresUser(dir: string): Promise<void> {
       throw dbError(
         'dbEmbedded',
         `the postgres system user cannot reach ${dir}: ${p} is mode ${(st.mode & 0o777).toString(8)} (PostgreSQL refuses to run as root)`,
-        `set KUBECHAT_HOME to a directory outside it (e.g. KUBECHAT_HOME=/var/lib/kubechat), allow traversal (chmod o+x ${p}), or pass --database-url`,
+        `set KUBECHAT_HOME to a directory outside it (e.g. KUBECHAT_HOME=/var/lib/kubechat), allow traversal (chmod o+x ${p}), or pass {flag:database-url}`,
       );
     }
     if (p === dirname(p)) break;

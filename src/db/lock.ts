@@ -72,7 +72,7 @@ async function acquireLock(client: pg.PoolClient, timeoutMs: number, reporter: R
     dbError(
       'dbLocked',
       `another migration run holds the migration lock: ${holder}${timeoutMs > 0 ? `; waited ${Math.round(timeoutMs / 1000)} s` : ''}`,
-      'wait for it to finish and run again, raise --lock-timeout, or end that session (SELECT pg_terminate_backend(PID))',
+      'wait for it to finish and run again, raise {flag:lock-timeout}, or end that session (SELECT pg_terminate_backend(PID))',
     );
   if (timeoutMs <= 0) throw busy();
   reporter.emit({ task: 'lock', title: `Waiting for the migration lock held by ${holder}` });

@@ -78,7 +78,7 @@ export function checkSignaturePresence(
     throw trustError(
       'unsigned',
       `${bundle.source.name}: the bundle is not signed (no ${Entry.signature})`,
-      'install a signed bundle, or pass --allow-unsigned to install it anyway',
+      'install a signed bundle, or pass {flag:allow-unsigned} to install it anyway',
     );
   }
   warn(

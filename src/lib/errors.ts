@@ -6,6 +6,7 @@
 import { ExitCode } from './exit-codes.js';
 
 export { ExitCode, EXIT_CODES_HELP } from './exit-codes.js';
+import { renderFix } from './fix.js';
 
 export type ExitCodeName = keyof typeof ExitCode;
 export type TrustRefusal =
@@ -22,7 +23,10 @@ export type TrustRefusal =
 
 export class KubechatError extends Error {
   readonly exitCode: number;
+  /** The fix, each `{flag:NAME}` of it written `--NAME` (lib/fix.ts). */
   readonly fix: string | undefined;
+  /** The fix as given, with its `{flag:NAME}` placeholders: the CLI layer writes the command's own flags. */
+  readonly fixTemplate: string | undefined;
   readonly kind: ExitCodeName;
 
   constructor(kind: ExitCodeName, message: string, fix?: string, options?: { cause?: unknown }) {
@@ -30,7 +34,8 @@ export class KubechatError extends Error {
     this.name = 'KubechatError';
     this.kind = kind;
     this.exitCode = ExitCode[kind];
-    this.fix = fix;
+    this.fixTemplate = fix;
+    this.fix = fix === undefined ? undefined : renderFix(fix);
   }
 }
 
@@ -177,21 +182,13 @@ export function describeFsError(
     case 'EPERM':
       return make(`${path}: permission denied`, `give the current user ${what} access to ${path}`, err);
     case 'ENOSPC':
-      return outputError(
-        `${path}: no space left on device`,
-        'free space or write to another disk with -o DIR',
-        err,
-      );
+      return outputError(`${path}: no space left on device`, 'free space, or write to another disk', err);
     case 'EDQUOT':
-      return outputError(
-        `${path}: disk quota exceeded`,
-        'free space or write to another disk with -o DIR',
-        err,
-      );
+      return outputError(`${path}: disk quota exceeded`, 'free space, or write to another disk', err);
     case 'EROFS':
       return outputError(
         `${path}: read-only file system`,
-        'choose a writable output directory with -o DIR',
+        'choose a directory on a writable file system',
         err,
       );
     case 'EISDIR':

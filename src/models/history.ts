@@ -95,13 +95,13 @@ export function rollbackTarget(versions: ModelVersion[], serving: NodeModel, to?
     throw modelsError(
       'modelVersion',
       `${serving.display}: the serving tag is gone (versions: ${listed})`,
-      `restore it with --to VERSION (see kubechat models history ${serving.display})`,
+      `restore it with {flag:to} VERSION (see kubechat models history ${serving.display})`,
     );
   if (current <= 0)
     throw modelsError(
       'modelVersion',
       `${serving.display}: no version before the current one (versions: ${listed})`,
-      `import the version you want first, or name one with --to`,
+      `import the version you want first, or name one with {flag:to}`,
     );
   return versions[current - 1]!;
 }

@@ -219,7 +219,7 @@ export class StoreNode implements ModelNode {
     return Promise.reject(
       targetError(
         `${this.label}: a models directory cannot load or unload models`,
-        'name the node’s Ollama server with --ollama URL',
+        'name the node’s Ollama server with {flag:ollama} URL',
       ),
     );
   }
@@ -240,11 +240,12 @@ export class ApiNode implements ModelNode {
   readonly address: string;
   readonly kind = 'api' as const;
   readonly #client: OllamaClient;
-  readonly #ca: ReadonlyArray<string | Buffer>;
+  /** The CAs the server's TLS certificate is trusted with: install targets on this node use them too. */
+  readonly ca: ReadonlyArray<string | Buffer>;
 
   /** `ca`: PEM certificates of the CAs a server behind TLS is trusted with (beside the system roots). */
   constructor(url: string, ca: ReadonlyArray<string | Buffer> = []) {
-    this.#ca = ca;
+    this.ca = ca;
     this.#client = new OllamaClient(url, {
       ca,
       refusedFix: 'check the model name and the Ollama server log',

@@ -71,7 +71,7 @@ export async function listStoreManifests(storeDir: string): Promise<StoreManifes
   } catch (err) {
     throw (
       describeFsError(err, storeDir, 'read') ??
-      targetError(`${storeDir}: cannot read the Ollama models directory`, 'check --ollama-store', err)
+      targetError(`${storeDir}: cannot read the Ollama models directory`, 'check {flag:ollama-store}', err)
     );
   }
   const root = join(storeDir, 'manifests');

@@ -287,7 +287,7 @@ export class Puller {
     } catch (err) {
       await rm(sidecar, { force: true });
       if (err instanceof KubechatError && err.kind === 'upstreamDigest') {
-        throw upstreamDigestError(`${what}: ${err.message}`, err.fix);
+        throw upstreamDigestError(`${what}: ${err.message}`, err.fixTemplate);
       }
       throw err;
     }

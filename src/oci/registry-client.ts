@@ -249,7 +249,7 @@ export class RegistryClient {
       if (isCertificateError(err) && !this.#insecure.has(host)) {
         throw networkError(
           `${host}: TLS certificate not trusted (${errorCode(err)})`,
-          `pass the CA that signed it with --registry-ca FILE, or --insecure-registry ${host}`,
+          `pass the CA that signed it with {flag:registry-ca} FILE, or {flag:insecure-registry} ${host}`,
           err,
         );
       }
@@ -278,7 +278,7 @@ export class RegistryClient {
     if (isCertificateError(err)) {
       return networkError(
         `${host}: TLS certificate not trusted (${code})`,
-        `pass the CA that signed it with --registry-ca FILE, or --insecure-registry ${host}`,
+        `pass the CA that signed it with {flag:registry-ca} FILE, or {flag:insecure-registry} ${host}`,
         err,
       );
     }
@@ -466,11 +466,11 @@ export class RegistryClient {
     return hadCredentials
       ? authError(
           `${registry}: credentials refused for ${subject}`,
-          `check the user and password given for ${registry} (--registry-auth or the auth file)`,
+          `check the user and password given for ${registry} ({flag:registry-auth} or the auth file)`,
         )
       : authError(
           `${registry}: authentication required for ${subject}`,
-          `pass --registry-auth ${registry}=USER:PASSWORD_ENV_VAR, or log in so ~/.docker/config.json has credentials`,
+          `pass {flag:registry-auth} ${registry}=USER:PASSWORD_ENV_VAR, or log in so ~/.docker/config.json has credentials`,
         );
   }
 
@@ -505,7 +505,7 @@ export class RegistryClient {
       return new RegistryHttpError(
         'auth',
         `${base.message}: HTTP ${status}${suffix}`,
-        base.fix ?? '',
+        base.fixTemplate ?? '',
         status,
         codes,
       );

@@ -92,7 +92,7 @@ export function parseRegistryAuthFlag(
   if (!m) {
     throw specError(
       `--registry-auth "${value.replace(/:.*/, ':…')}" is not HOST=USER:PASSWORD_ENV_VAR`,
-      'write --registry-auth registry.example.com=robot:REGISTRY_PASSWORD and export REGISTRY_PASSWORD',
+      'write {flag:registry-auth} registry.example.com=robot:REGISTRY_PASSWORD and export REGISTRY_PASSWORD',
     );
   }
   const [, host, username, variable] = m as unknown as [string, string, string, string];

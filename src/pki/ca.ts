@@ -213,7 +213,7 @@ export async function issueCert(options: IssueOptions): Promise<IssuedCert> {
     throw caError(
       'caConstraint',
       `--days ${options.days}: a lifetime is a whole number of days ≥ 1`,
-      'pass --days 90',
+      'pass {flag:days} 90',
     );
   const server = options.server === true;
   const client = options.client === true;
@@ -221,7 +221,7 @@ export async function issueCert(options: IssueOptions): Promise<IssuedCert> {
     throw caError(
       'caConstraint',
       'the certificate would allow neither server nor client use',
-      'drop --no-server, or add --client',
+      'drop --no-server, or add {flag:client}',
     );
   return withCaLock(ca.paths, async () => {
     const fresh = { ...ca, state: await loadState(ca.paths) };

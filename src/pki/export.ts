@@ -201,7 +201,7 @@ export async function rotateIntermediate(options: {
     throw caError(
       'caPassphrase',
       `the root key of ${ca.paths.dir} is offline`,
-      'pass --root-key FILE with the exported copy',
+      'pass {flag:root-key} FILE with the exported copy',
     );
   return withCaLock(ca.paths, async () => {
     const state = await loadState(ca.paths);

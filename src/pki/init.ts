@@ -80,16 +80,20 @@ export async function initCa(options: InitOptions): Promise<InitResult> {
     );
   const name = options.name.trim();
   if (!name || name.length > 64)
-    throw caError('caConstraint', 'the CA name must be 1 to 64 characters', 'pass --name "KubeChat Air-gap"');
+    throw caError(
+      'caConstraint',
+      'the CA name must be 1 to 64 characters',
+      'pass {flag:name} "KubeChat Air-gap"',
+    );
   const constraints = parseConstraints(options.domains, options.ips);
   if (constraints.domains.length === 0 && constraints.ips.length === 0)
-    throw caError('caConstraint', 'the CA would permit no names', 'pass --domains and/or --ips');
+    throw caError('caConstraint', 'the CA would permit no names', 'pass {flag:domains} and/or {flag:ips}');
   const paths = caPaths(options.dir);
   if (await exists(paths.state))
-    throw caError('caExists', `${paths.dir} already holds a CA`, 'use it, or choose another --dir');
+    throw caError('caExists', `${paths.dir} already holds a CA`, 'use it, or choose another {flag:ca-dir}');
   const entries = await readdir(paths.dir).catch(() => undefined);
   if (entries && entries.length > 0)
-    throw outputError(`${paths.dir} is not empty`, 'choose an empty or new directory with --dir');
+    throw outputError(`${paths.dir} is not empty`, 'choose an empty or new directory with {flag:ca-dir}');
 
   const now = options.now ?? new Date();
   const reporter = options.reporter ?? silentReporter;

@@ -268,7 +268,7 @@ export async function writeCrl(options: { dir: string; days: number; now?: Date 
     throw caError(
       'caConstraint',
       `--days ${options.days}: a CRL lifetime is a whole number of days ≥ 1`,
-      'pass --days 7',
+      'pass {flag:days} 7',
     );
   const ca = await openCa(options.dir);
   return withCaLock(ca.paths, async () => {

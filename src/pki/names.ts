@@ -78,7 +78,11 @@ export function ipText(bytes: Buffer): string {
 export function parseIp(raw: string): Buffer {
   const bytes = ipBytes(raw.trim());
   if (!bytes)
-    throw caError('caConstraint', `"${raw}" is not an IP address`, 'pass an IPv4 or IPv6 address to --ip');
+    throw caError(
+      'caConstraint',
+      `"${raw}" is not an IP address`,
+      'pass an IPv4 or IPv6 address to {flag:ip}',
+    );
   return bytes;
 }
 
@@ -136,7 +140,7 @@ export function checkNames(dns: string[], ips: string[], constraints: NameConstr
     throw caError(
       'caConstraint',
       'a certificate needs at least one name',
-      'pass --dns NAME and/or --ip ADDRESS',
+      'pass {flag:dns} NAME and/or {flag:ip} ADDRESS',
     );
   const outside = [
     ...names.filter((n) => !dnsPermitted(n, constraints.domains)),

@@ -66,7 +66,7 @@ export async function planServingCerts(
     throw caError(
       'caConstraint',
       '--issue-certs: no registry or Ollama server to issue for',
-      'pass --registry HOST:PORT and/or --ollama URL',
+      'pass {flag:registry} HOST:PORT and/or {flag:ollama} URL',
     );
   const ca = await openCa(dir);
   assertCaValid(ca, now);

@@ -109,7 +109,7 @@ export async function loadState(paths: CaPaths): Promise<CaState> {
       throw caError(
         'caMissing',
         `no CA in ${paths.dir}`,
-        'run kubechat ca init, or point --dir / KUBECHAT_CA_DIR at the CA',
+        'run kubechat ca init, or point {flag:ca-dir} / KUBECHAT_CA_DIR at the CA',
       );
     throw describeFsError(err, paths.state, 'read') ?? err;
   });

@@ -27,7 +27,7 @@ export async function loadHtpasswd(path: string): Promise<BasicAuthenticator> {
   } catch (err) {
     throw serveAuthError(
       `${path}: cannot read the htpasswd file (${(err as NodeJS.ErrnoException).code ?? 'error'})`,
-      'check --htpasswd and that this user can read it',
+      'check {flag:htpasswd} and that this user can read it',
       err,
     );
   }

@@ -33,7 +33,7 @@ export async function benchModel(
     throw modelsError(
       'modelNodeKind',
       'models bench sends requests to Ollama: it needs a server',
-      'pass --ollama URL',
+      'pass {flag:ollama} URL',
     );
   const out: BenchNodeResult[] = [];
   const failed: NodeError[] = [];

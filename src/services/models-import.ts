@@ -12,7 +12,7 @@ import type { BlobTarget } from '../install/types.js';
 import { KubechatError, modelsError } from '../lib/errors.js';
 import type { Reporter } from '../lib/progress.js';
 import { hasTag, parseModelName, repoOf } from '../ollama/names.js';
-import type { ModelNode } from '../models/nodes.js';
+import { ApiNode, type ModelNode } from '../models/nodes.js';
 import { ModelRecords } from '../models/records.js';
 import type { TrustedKey } from '../signing/signature.js';
 import { OllamaApiTarget } from '../targets/ollama-api.js';
@@ -93,7 +93,7 @@ export function selectBundleModels(models: Array<{ name: string; ref: string }>,
       throw modelsError(
         'modelNotFound',
         `the bundle has no model named ${want} (it has ${models.map((m) => m.name).join(', ')})`,
-        'name one of the bundle’s models with --model, or leave --model out to import them all',
+        'name one of the bundle’s models with {flag:model}, or leave {flag:model} out to import them all',
       );
     for (const h of hits) picked.add(h);
   }
@@ -102,7 +102,9 @@ export function selectBundleModels(models: Array<{ name: string; ref: string }>,
 
 /** The install target that imports bundles into a node: its models directory or its Ollama server. */
 function nodeTarget(node: ModelNode): BlobTarget {
-  return node.kind === 'api' ? new OllamaApiTarget(node.address) : new OllamaStoreTarget(node.address);
+  return node instanceof ApiNode
+    ? new OllamaApiTarget(node.address, { ca: node.ca })
+    : new OllamaStoreTarget(node.address);
 }
 
 export async function importModels(opts: ImportOptions): Promise<ImportResult> {

@@ -75,7 +75,7 @@ export async function inspectModel(
   if (nodes.length === 0)
     throw specError(
       `${what} is not a file: name the node that holds it`,
-      'pass --ollama URL or --ollama-store DIR',
+      'pass {flag:ollama} URL or {flag:ollama-store} DIR',
     );
   const errors: NodeError[] = [];
   for (const r of await eachNode(nodes, async (n) => ({ models: selectModels(await n.list(), what) }))) {

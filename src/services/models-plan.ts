@@ -38,7 +38,7 @@ export async function planModels(
     if (!nodes.some((n) => sameNode(n, g.node)))
       throw specError(
         `--gpu-memory ${g.node}: not one of the nodes given`,
-        `name it with --ollama ${g.node} (or --ollama-store)`,
+        `name it with {flag:ollama} ${g.node} (or {flag:ollama-store})`,
       );
   const inventory = await eachNode(nodes, async (n) => ({
     models: await n.list(),
@@ -57,7 +57,7 @@ export async function planModels(
     }
   }
   if (planNodes.length === 0)
-    throw specError('no node’s GPU memory is known', 'pass --gpu-memory URL=24GiB for each node');
+    throw specError('no node’s GPU memory is known', 'pass {flag:gpu-memory} URL=24GiB for each node');
 
   // What to place: the bundle's models, or every serving model the nodes hold.
   const wanted: Array<{ name: string; size: number }> = [];

@@ -55,7 +55,7 @@ export async function verifyModels(
     throw modelsError(
       'modelNodeKind',
       'models verify hashes blobs on disk: it needs a models directory',
-      'pass --ollama-store DIR (the node’s OLLAMA_MODELS volume)',
+      'pass {flag:ollama-store} DIR (the node’s OLLAMA_MODELS volume)',
     );
   const runs = await eachNode(stores, async (node) => {
     const store = (node as StoreNode).dir;

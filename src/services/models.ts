@@ -305,7 +305,7 @@ export function setLoaded(nodes: ModelNode[], name: string, keepAlive: string | 
       throw modelsError(
         'modelNodeKind',
         `${node.label}: a models directory cannot ${unload ? 'unload' : 'load'} models`,
-        'name the node’s Ollama server with --ollama URL',
+        'name the node’s Ollama server with {flag:ollama} URL',
       );
     for (const m of selected) await node.keepAlive(m, keepAlive);
     const ps = (await node.loaded()) ?? [];

@@ -69,7 +69,7 @@ export function parseAddress(addr: string): { host: string; port: number } {
   if (!m || port > 65535) {
     throw specError(
       `--addr ${addr}: expected HOST:PORT`,
-      'e.g. --addr 127.0.0.1:5000, --addr 0.0.0.0:5000 (every interface) or --addr [::1]:5000',
+      'e.g. {flag:addr} 127.0.0.1:5000, {flag:addr} 0.0.0.0:5000 (every interface) or {flag:addr} [::1]:5000',
     );
   }
   return { host: m[1] ?? m[2]!, port };
@@ -85,7 +85,7 @@ async function tlsOptions(tls: {
     } catch (err) {
       throw serveTlsError(
         `${path}: cannot read the TLS ${what} (${(err as NodeJS.ErrnoException).code ?? 'error'})`,
-        `check --tls-${what === 'certificate' ? 'cert' : 'key'} and that this user can read it`,
+        `check ${what === 'certificate' ? '{flag:tls-cert}' : '{flag:tls-key}'} and that this user can read it`,
         err,
       );
     }
@@ -99,7 +99,7 @@ async function tlsOptions(tls: {
     const reason = (err as Error).message.replace(/^error:[0-9A-F]+:/, '');
     throw serveTlsError(
       `${tls.certPath} / ${tls.keyPath}: not a usable TLS certificate and key pair (${reason})`,
-      'pass a PEM certificate with --tls-cert and its unencrypted PEM private key with --tls-key',
+      'pass a PEM certificate with {flag:tls-cert} and its unencrypted PEM private key with {flag:tls-key}',
       err,
     );
   }
@@ -111,14 +111,14 @@ function listenError(err: NodeJS.ErrnoException, addr: string) {
     case 'EADDRINUSE':
       return serveAddressError(
         `${addr}: address already in use`,
-        'stop what listens there or choose another --addr',
+        'stop what listens there or choose another {flag:addr}',
         err,
       );
     case 'EACCES':
     case 'EPERM':
       return serveAddressError(
         `${addr}: permission denied (ports below 1024 need privileges)`,
-        'choose a port of 1024 or more, e.g. --addr 127.0.0.1:5000',
+        'choose a port of 1024 or more, e.g. {flag:addr} 127.0.0.1:5000',
         err,
       );
     case 'EADDRNOTAVAIL':
@@ -150,7 +150,7 @@ export async function serveRegistry(options: ServeOptions): Promise<RegistryServ
   if (options.htpasswd && !tls && !isLoopbackAddress(host)) {
     throw serveAuthError(
       `--htpasswd on ${options.addr} without TLS: passwords would cross the network in clear`,
-      'add --tls-cert/--tls-key (kubechat ca issue can make them), or listen on loopback',
+      'add {flag:tls-cert}/{flag:tls-key} (kubechat ca issue can make them), or listen on loopback',
     );
   }
   const auth = options.htpasswd ? await loadHtpasswd(options.htpasswd) : undefined;

@@ -51,7 +51,7 @@ export async function signBundle(options: SignBundleOptions): Promise<SignBundle
   if (previous !== null && !options.replace) {
     throw specError(
       `${options.bundlePath} is already signed (key ${previous || 'unnamed'})`,
-      'pass --replace to replace its signature',
+      'pass {flag:replace} to replace its signature',
     );
   }
   const signedExpires =

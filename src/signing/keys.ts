@@ -275,5 +275,9 @@ export async function loadSigningKey(path: string, passphrase: string | undefine
 
 function readFailure(err: unknown, path: string) {
   const known = describeFsError(err, path, 'read');
-  return keyError(known?.message ?? `${path}: cannot read key file`, known?.fix ?? 'check the path', err);
+  return keyError(
+    known?.message ?? `${path}: cannot read key file`,
+    known?.fixTemplate ?? 'check the path',
+    err,
+  );
 }

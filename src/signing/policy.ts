@@ -62,7 +62,7 @@ export async function enforceBundlePolicy(input: PolicyInput): Promise<PolicyRes
       throw trustError(
         'unsigned',
         `${what}: ${manifest.name} ${manifest.version} is not signed`,
-        'install only signed bundles (kubechat bundle sign BUNDLE --key KEY), or pass --allow-unsigned to accept the risk',
+        'install only signed bundles (kubechat bundle sign BUNDLE --key KEY), or pass {flag:allow-unsigned} to accept the risk',
       );
     }
     overrides.push('allow-unsigned');
@@ -85,7 +85,7 @@ export async function enforceBundlePolicy(input: PolicyInput): Promise<PolicyRes
         throw trustError(
           'expired',
           `${what}: ${manifest.name} ${manifest.version} expired on ${expires}`,
-          'get a fresh bundle from its publisher, or pass --allow-expired to accept the risk',
+          'get a fresh bundle from its publisher, or pass {flag:allow-expired} to accept the risk',
         );
       }
       overrides.push('allow-expired');
@@ -99,7 +99,7 @@ export async function enforceBundlePolicy(input: PolicyInput): Promise<PolicyRes
       throw trustError(
         'downgrade',
         `${what}: ${manifest.name} ${manifest.version} is older than ${highest}, already installed (rollback refused)`,
-        `install ${highest} or newer, or pass --allow-downgrade to roll back on purpose`,
+        `install ${highest} or newer, or pass {flag:allow-downgrade} to roll back on purpose`,
       );
     }
     overrides.push('allow-downgrade');
@@ -173,7 +173,7 @@ export function parseExpires(value: string, created: Date): string {
   if (!Number.isFinite(at)) {
     throw specError(
       `--expires ${value}: not a duration (90d, 12h, 2w, 1y) or a date (2027-01-31)`,
-      'e.g. --expires 365d',
+      'e.g. {flag:expires} 365d',
     );
   }
   if (at <= created.getTime()) {

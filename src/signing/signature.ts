@@ -252,7 +252,7 @@ export function verifyManifestSignature(
     throw trustError(
       'untrustedSigner',
       `signed by key ${KEY_ID.test(hint) ? hint : shown(hint)}, which is not a trusted key (${trusted.length} trusted)`,
-      'if you trust the signer, add its public key: kubechat keys trust KEY.pub (or pass --trusted-key KEY.pub)',
+      'if you trust the signer, add its public key: kubechat keys trust KEY.pub (or pass {flag:trusted-key} KEY.pub)',
     );
   }
   const { toSignedEntity, toTrustMaterial, Verifier } = sigstoreVerify();

@@ -44,7 +44,7 @@ export async function readTrustDir(dir: string): Promise<TrustedKey[]> {
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
     const known = describeFsError(err, dir, 'read');
-    throw keyError(known?.message ?? `${dir}: cannot read the trust directory`, known?.fix, err);
+    throw keyError(known?.message ?? `${dir}: cannot read the trust directory`, known?.fixTemplate, err);
   }
   await checkNotWritableByOthers(dir, 'the trust directory');
   const keys: TrustedKey[] = [];
@@ -96,13 +96,16 @@ export async function trustKey(
   if (same) return { keyId: key.keyId, file: same.source, added: false };
   const name = (options.name ?? basename(pubFile)).replace(/\.pub$/, '');
   if (!/^[A-Za-z0-9._-]+$/.test(name) || name.startsWith('.')) {
-    throw keyError(`"${name}" is not a usable key name`, 'pass --name with letters, digits, ".", "_" or "-"');
+    throw keyError(
+      `"${name}" is not a usable key name`,
+      'pass {flag:name} with letters, digits, ".", "_" or "-"',
+    );
   }
   const file = join(dir, `${name}.pub`);
   if (existing.some((k) => k.source === file)) {
     throw keyError(
       `${file} already holds another trusted key`,
-      'pass --name to store this key under another name',
+      'pass {flag:name} to store this key under another name',
     );
   }
   await mkdir(dir, { recursive: true, mode: 0o755 });

@@ -109,7 +109,7 @@ export function dependencyVendor(ctx: VendorContext, chartDir: string) {
         }
       } catch (err) {
         if (err instanceof KubechatError && err.kind !== 'chartDependency') {
-          throw chartDependencyError(`${label} from ${repo}: ${err.message}`, err.fix, err);
+          throw chartDependencyError(`${label} from ${repo}: ${err.message}`, err.fixTemplate, err);
         }
         throw err;
       }

@@ -84,7 +84,7 @@ export class HttpClient implements HttpGetter {
     if (u.protocol === 'http:' && !isLoopbackHost(u.host) && !this.#insecure.has(u.host.toLowerCase())) {
       throw specError(
         `${what}: ${u.origin} is plain HTTP: content could be altered on the way`,
-        `use https://, or pass --insecure-registry ${u.host} to accept it`,
+        `use https://, or pass {flag:insecure-registry} ${u.host} to accept it`,
       );
     }
     this.requests++;
@@ -103,7 +103,7 @@ export class HttpClient implements HttpGetter {
       throw networkError(
         `${what}: ${tls ? `TLS verification of ${u.host} failed` : `cannot reach ${u.host}`} (${code})`,
         tls
-          ? 'pass the CA that signed its certificate with --registry-ca FILE'
+          ? 'pass the CA that signed its certificate with {flag:registry-ca} FILE'
           : 'check the URL and the network (proxy, DNS)',
         err,
       );
@@ -120,7 +120,7 @@ export class HttpClient implements HttpGetter {
           : `${what}: ${u.host} wants credentials (HTTP ${res.statusCode})`,
         auth
           ? 'check the user name and password for this repository'
-          : `pass --registry-auth ${u.host}=USER:PASSWORD_ENV_VAR, or add the repository with helm repo add --username`,
+          : `pass {flag:registry-auth} ${u.host}=USER:PASSWORD_ENV_VAR, or add the repository with helm repo add --username`,
       );
     }
     if (res.statusCode !== 200) {

@@ -72,7 +72,7 @@ async function naming<T>(what: string, work: () => Promise<T>): Promise<T> {
     return await work();
   } catch (err) {
     if (err instanceof KubechatError && !err.message.includes(what)) {
-      throw new KubechatError(err.kind, `${what}: ${err.message}`, err.fix, { cause: err });
+      throw new KubechatError(err.kind, `${what}: ${err.message}`, err.fixTemplate, { cause: err });
     }
     throw err;
   }

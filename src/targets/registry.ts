@@ -272,7 +272,8 @@ export interface RegistryTargetOptions {
   caFile?: string;
   /** `--registry-auth HOST=USER:PASSWORD_ENV` values. */
   auth?: string[];
-  insecure?: boolean;
+  /** Hosts allowed over plain HTTP or with an unverified certificate (`--insecure-registry HOST`). */
+  insecure?: string[];
 }
 
 /** Builds the registry target with a RegistryClient for `--registry`, `--registry-ca`, `--registry-auth`. */
@@ -293,7 +294,7 @@ export async function registryTarget(options: RegistryTargetOptions): Promise<Re
   const client = new RegistryClient({
     ca,
     credentials,
-    insecure: options.insecure ? [options.registry] : [],
+    insecure: options.insecure ?? [],
     connections: 16,
   });
   return new RegistryTarget(client, options.registry, options.prefix);

@@ -32,7 +32,8 @@ export interface ValidateInputs {
   registryCa?: string;
   /** `HOST=USER:PASSWORD_ENV` values. */
   registryAuth?: string[];
-  insecureRegistry?: boolean;
+  /** Hosts allowed over plain HTTP or with an unverified certificate (`--insecure-registry HOST`). */
+  insecureRegistry?: string[];
   ollamaStores?: string[];
   ollamaUrls?: string[];
   filesDir?: string;
@@ -133,7 +134,7 @@ export class ValidationContext {
 
   /** The registry client for --registry HOST (with --registry-ca, --registry-auth, --insecure-registry). */
   readonly registryClient = once<RegistryClient>(async () => {
-    const { registryCa, registryAuth, insecureRegistry, registry } = this.inputs;
+    const { registryCa, registryAuth, insecureRegistry } = this.inputs;
     let ca: Buffer | undefined;
     if (registryCa) {
       try {
@@ -153,7 +154,7 @@ export class ValidationContext {
     const client = new RegistryClient({
       ca,
       credentials,
-      insecure: insecureRegistry && registry ? [registry] : [],
+      insecure: insecureRegistry ?? [],
       attempts: 2,
       retryDelayMs: 100,
       timeoutMs: 30_000,

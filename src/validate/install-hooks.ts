@@ -21,7 +21,8 @@ export interface InstallTargets {
   registryPrefix?: string;
   registryCa?: string;
   registryAuth?: string[];
-  insecureRegistry?: boolean;
+  /** Hosts allowed over plain HTTP or with an unverified certificate. */
+  insecureRegistry?: string[];
   ollamaStores: string[];
   ollamaUrls: string[];
   filesDir?: string;

@@ -4,6 +4,7 @@
  * throws. The report keeps suite order and each suite's check order, so output is stable.
  */
 import { KubechatError } from '../lib/errors.js';
+import { renderFix } from '../lib/fix.js';
 import { mapLimit } from '../lib/concurrency.js';
 import type { Reporter } from '../lib/progress.js';
 import { ValidationContext, type ValidateInputs } from './context.js';
@@ -75,7 +76,8 @@ async function runCheck(suite: SuiteName, check: Check, signal: AbortSignal): Pr
     name: check.name,
     status: o.status,
     reason: o.reason,
-    fix: o.fix ?? null,
+    // A report is data (JSON, JUnit, the database): its fixes name the canonical flags.
+    fix: o.fix == null ? null : renderFix(o.fix),
     details: o.details ?? [],
     data: o.data ?? null,
     startedAt: started.toISOString(),

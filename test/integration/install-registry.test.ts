@@ -208,6 +208,47 @@ describe('install into a TLS registry with a private CA and basic auth', () => {
   });
 });
 
+describe('install into a TLS registry whose CA is not given', () => {
+  it('Then --insecure-registry HOST gets it in; the old bare form too, with a warning on stderr and clean JSON on stdout', async () => {
+    const certs = await makeCertificates();
+    const reg = await registry({ tls: { cert: certs.cert, key: certs.key } });
+    // --no-validate: the post-install registry suite rightly fails an unverified certificate (exit 34).
+    const base = ['install', bundle, '--allow-unsigned', '--no-validate', '--registry', reg.host, '--json'];
+    const refused = await kubechat(base, { env: { KUBECHAT_STATE_DIR: join(dir, 'state-insecure') } });
+    expect(refused.code).toBe(10);
+    expect(refused.stderr + refused.stdout).toContain(`--insecure-registry ${reg.host}`);
+
+    const named = await kubechat([...base, '--insecure-registry', reg.host], {
+      env: { KUBECHAT_STATE_DIR: join(dir, 'state-insecure-named') },
+    });
+    expect(named.code, named.stderr).toBe(0);
+    expect(named.stderr).not.toContain('deprecated');
+    expect((JSON.parse(named.stdout) as Result).blobs.pushed).toBeGreaterThan(0);
+
+    // The boolean form, last on the line and before the bundle argument (an existing file, not a HOST).
+    for (const [i, argv] of [
+      [...base, '--insecure-registry'],
+      [
+        'install',
+        '--insecure-registry',
+        bundle,
+        '--allow-unsigned',
+        '--no-validate',
+        '--registry',
+        reg.host,
+        '--json',
+      ],
+    ].entries()) {
+      const r = await kubechat(argv, { env: { KUBECHAT_STATE_DIR: join(dir, `state-insecure-bare-${i}`) } });
+      expect(r.code, r.stderr).toBe(0);
+      expect(r.stderr).toContain(
+        `--insecure-registry without a HOST is deprecated: use --insecure-registry HOST (here: ${reg.host})`,
+      );
+      conforms(r.stdout, 'install');
+    }
+  });
+});
+
 describe('registry faults', () => {
   it('Given no registry listening, Then it exits 10 before reading the bundle', async () => {
     const r = await kubechat(['install', bundle, '--allow-unsigned', '--registry', '127.0.0.1:9'], {

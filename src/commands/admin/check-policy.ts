@@ -1,13 +1,15 @@
 import { adminCheckPolicy, readPasswordInput, type CheckPolicyResult } from '../../admin/admin.js';
 import { passwordInputFlags } from '../../cli/admin-flags.js';
 import { KubechatCommand } from '../../cli/command.js';
-import { databaseFlags } from '../../cli/database-flags.js';
+import { databaseFlags, EMBEDDED_DATABASE_DEFAULT } from '../../cli/database-flags.js';
 import { caError, EXIT_CODES_HELP, ExitCode } from '../../lib/errors.js';
 
 export default class AdminCheckPolicy extends KubechatCommand {
   static override summary =
     'Show the password policy and the admin password’s age; check a candidate password.';
   static override description = `Prints the password policy in force (airgap_security_config, or the defaults where a value is absent), whether the admin user exists, where its password came from and how old it is against password_max_age_days. With --password-file or --password-stdin it also checks that password against the policy and exits ${ExitCode.passwordPolicy} when it fails (the password itself is never printed). With --json the report is printed in every case.
+
+${EMBEDDED_DATABASE_DEFAULT}
 
 ${EXIT_CODES_HELP}`;
 

@@ -1,7 +1,7 @@
 import { Flags } from '@oclif/core';
 import { adminInit, type AdminInitResult } from '../../admin/admin.js';
 import { KubechatCommand } from '../../cli/command.js';
-import { databaseFlags } from '../../cli/database-flags.js';
+import { databaseFlags, EMBEDDED_DATABASE_DEFAULT } from '../../cli/database-flags.js';
 import { EXIT_CODES_HELP, specError } from '../../lib/errors.js';
 
 export default class AdminInit extends KubechatCommand {
@@ -9,6 +9,8 @@ export default class AdminInit extends KubechatCommand {
   static override description = `Creates the user "admin" (role admin, is_system_user, password_source secret) with a random 20-character password drawn with crypto.randomInt (upper and lower case, digits and symbols; longer if the policy's minimum is), checked against the password policy in airgap_security_config, and stored only as an argon2id hash. The change is recorded in admin_password_changes.
 
 The password is shown once: printed on standard output, or with --password-file written to that file (mode 0600) and not printed. With --json, --password-file is required: the JSON result never holds the password. Refuses when admin exists (use admin set-password). Needs a migrated database (db migrate).
+
+${EMBEDDED_DATABASE_DEFAULT}
 
 ${EXIT_CODES_HELP}`;
 

@@ -1,5 +1,7 @@
 import { Flags } from '@oclif/core';
 import { KubechatCommand } from '../../cli/command.js';
+import { cacheDirFlag } from '../../cli/cache-flags.js';
+import { registryAccessFlags } from '../../cli/registry-flags.js';
 import { EXIT_CODES_HELP, specError } from '../../lib/errors.js';
 import { formatBytes } from '../../lib/progress.js';
 import { parseSplitSize } from '../../bundle/split.js';
@@ -56,20 +58,8 @@ ${EXIT_CODES_HELP}`;
         'Lists every artifact with its digest, size and what the cache holds, and the images charts declare. ' +
         'Fetches manifests and metadata only, never a layer or model blob.',
     }),
-    'registry-auth': Flags.string({
-      summary: 'Credentials for a registry: HOST=USER:ENV_VAR (the password is read from $ENV_VAR).',
-      multiple: true,
-    }),
-    'insecure-registry': Flags.string({
-      summary: 'Allow plain HTTP or an unverified certificate for HOST[:PORT] (loopback needs no flag).',
-      multiple: true,
-    }),
-    'registry-ca': Flags.string({ summary: 'PEM file of extra CA certificates to trust for registries.' }),
-    'cache-dir': Flags.string({
-      summary: 'Content cache directory.',
-      env: 'KUBECHAT_CACHE_DIR',
-      description: 'Default: $XDG_CACHE_HOME/kubechat, else ~/.cache/kubechat.',
-    }),
+    ...registryAccessFlags,
+    ...cacheDirFlag,
     concurrency: Flags.integer({ summary: 'Blobs downloading at once.', default: 6, min: 1, max: 64 }),
     'add-chart-images': Flags.boolean({
       summary: 'Also pull the images charts declare (helm.sh/images annotation, values.yaml image fields).',

@@ -3,7 +3,8 @@ import { KubechatCommand } from '../../cli/command.js';
 import { EXIT_CODES_HELP } from '../../lib/errors.js';
 import { DEFAULT_DOMAINS, DEFAULT_IPS } from '../../pki/ca.js';
 import { initCa, type InitResult } from '../../pki/init.js';
-import { caDatabaseFlag, caDirFlag } from '../../cli/ca-flags.js';
+import { caDirFlag } from '../../cli/ca-flags.js';
+import { CA_DATABASE_DEFAULT, databaseFlags } from '../../cli/database-flags.js';
 import { readCaPassphrase } from '../../pki/keys.js';
 import { withCertDatabase } from '../../pki/records.js';
 import { defaultCaDir } from '../../pki/store.js';
@@ -15,7 +16,7 @@ export default class CaInit extends KubechatCommand {
     'Create the local CA: a root (10 years) and a name-constrained intermediate (5 years).';
   static override description = `Creates an ECDSA P-256 root CA (pathlen 1, 10 years) and an intermediate CA (pathlen 0, 5 years) whose nameConstraints permit only --domains (and every name under them) and --ips, so that no certificate for another name verifies, even one signed past kubechat. The root key is encrypted with KUBECHAT_CA_PASSPHRASE (or the file KUBECHAT_CA_PASSPHRASE_FILE names; at least 12 characters); move it offline with ca export-root-key --offline-root. The intermediate key signs leaves and CRLs unattended; every key file is 0600.
 
-Everything is written to a temporary sibling directory and renamed into place: a failed init leaves nothing. With --database-url the root and intermediate are recorded in airgap_certificates.
+Everything is written to a temporary sibling directory and renamed into place: a failed init leaves nothing. ${CA_DATABASE_DEFAULT}
 
 ${EXIT_CODES_HELP}`;
 
@@ -36,7 +37,7 @@ ${EXIT_CODES_HELP}`;
       multiple: true,
       delimiter: ',',
     }),
-    ...caDatabaseFlag,
+    ...databaseFlags,
   };
 
   async run(): Promise<CaInitResult> {

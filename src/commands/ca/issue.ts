@@ -2,7 +2,8 @@ import { Args, Flags } from '@oclif/core';
 import { KubechatCommand } from '../../cli/command.js';
 import { EXIT_CODES_HELP } from '../../lib/errors.js';
 import { DEFAULT_LEAF_DAYS, issueCert, type IssuedCert } from '../../pki/ca.js';
-import { caDatabaseFlag, caDirFlag } from '../../cli/ca-flags.js';
+import { caDirFlag } from '../../cli/ca-flags.js';
+import { CA_DATABASE_DEFAULT, databaseFlags } from '../../cli/database-flags.js';
 import { withCertDatabase } from '../../pki/records.js';
 import { defaultCaDir } from '../../pki/store.js';
 
@@ -14,6 +15,8 @@ export default class CaIssue extends KubechatCommand {
   static override description = `Signs a leaf certificate for --dns names and --ip addresses (subjectAltName), with serverAuth (and clientAuth with --client; --no-server for a client-only certificate), subject and authority key identifiers, a new ECDSA P-256 key, notBefore 5 minutes in the past and notAfter --days later (cut to the intermediate's own expiry). Writes DIR/certs/NAME.crt (the leaf followed by the intermediate: what a TLS server sends) and DIR/certs/NAME.key (0600).
 
 Names outside the CA's constraints are refused before anything is signed, as is an expired intermediate. A NAME already issued is refused: renew or revoke it.
+
+${CA_DATABASE_DEFAULT}
 
 ${EXIT_CODES_HELP}`;
 
@@ -45,7 +48,7 @@ ${EXIT_CODES_HELP}`;
       default: true,
       allowNo: true,
     }),
-    ...caDatabaseFlag,
+    ...databaseFlags,
   };
 
   async run(): Promise<CaIssueResult> {

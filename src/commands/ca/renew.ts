@@ -1,7 +1,8 @@
 import { Args, Flags } from '@oclif/core';
 import { KubechatCommand } from '../../cli/command.js';
 import { caError, EXIT_CODES_HELP, ExitCode } from '../../lib/errors.js';
-import { caDatabaseFlag, caDirFlag } from '../../cli/ca-flags.js';
+import { caDirFlag } from '../../cli/ca-flags.js';
+import { CA_DATABASE_DEFAULT, databaseFlags } from '../../cli/database-flags.js';
 import { parseThreshold, renewCerts, type RenewResult } from '../../pki/lifecycle.js';
 import { withCertDatabase } from '../../pki/records.js';
 import { defaultCaDir } from '../../pki/store.js';
@@ -13,6 +14,8 @@ export default class CaRenew extends KubechatCommand {
   static override description = `Renews every issued certificate (or the NAMEs given) that has used --threshold of its lifetime (default 2/3; expired ones too): same names, usages and lifetime, a new key, NAME.crt and NAME.key replaced in place (the old certificate is marked superseded). --all renews them whatever their age. Revoked certificates are never renewed.
 
 --check changes nothing: it lists what is due and exits ${ExitCode.renewalDue} when anything is (for cron or a monitoring check), 0 otherwise. With --json the report is printed in every case.
+
+${CA_DATABASE_DEFAULT}
 
 ${EXIT_CODES_HELP}`;
 
@@ -37,7 +40,7 @@ ${EXIT_CODES_HELP}`;
     check: Flags.boolean({
       summary: `Only report; exit ${ExitCode.renewalDue} when something needs renewal.`,
     }),
-    ...caDatabaseFlag,
+    ...databaseFlags,
   };
 
   async run(): Promise<CaRenewResult> {

@@ -2,7 +2,8 @@ import { Flags } from '@oclif/core';
 import { KubechatCommand } from '../../cli/command.js';
 import { EXIT_CODES_HELP } from '../../lib/errors.js';
 import { rotateIntermediate, type RotateResult } from '../../pki/export.js';
-import { caDatabaseFlag, caDirFlag } from '../../cli/ca-flags.js';
+import { caDirFlag } from '../../cli/ca-flags.js';
+import { CA_DATABASE_DEFAULT, databaseFlags } from '../../cli/database-flags.js';
 import { readCaPassphrase } from '../../pki/keys.js';
 import { withCertDatabase } from '../../pki/records.js';
 import { defaultCaDir } from '../../pki/store.js';
@@ -13,6 +14,8 @@ export default class CaRotateIntermediate extends KubechatCommand {
   static override summary =
     'Replace the intermediate CA (new key, same name constraints), signed by the root key.';
   static override description = `Needed when the intermediate expires or its key is exposed. Signs a new intermediate (5 years, pathlen 0, the CA's name constraints) with the root key from the CA directory, or from --root-key FILE when it was moved offline, unlocked with KUBECHAT_CA_PASSPHRASE. Certificates issued by the previous intermediate stay valid until they expire; ca renew --all moves them to the new one.
+
+${CA_DATABASE_DEFAULT}
 
 ${EXIT_CODES_HELP}`;
 
@@ -25,7 +28,7 @@ ${EXIT_CODES_HELP}`;
     'root-key': Flags.string({
       summary: 'The root key exported with ca export-root-key (default: the CA directory’s).',
     }),
-    ...caDatabaseFlag,
+    ...databaseFlags,
   };
 
   async run(): Promise<CaRotateResult> {

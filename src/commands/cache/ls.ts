@@ -1,5 +1,5 @@
-import { Flags } from '@oclif/core';
 import { KubechatCommand } from '../../cli/command.js';
+import { cacheDirFlag } from '../../cli/cache-flags.js';
 import { EXIT_CODES_HELP } from '../../lib/errors.js';
 import { formatBytes } from '../../lib/progress.js';
 import { BlobCache, defaultCacheDir } from '../../cache/blob-cache.js';
@@ -22,7 +22,7 @@ ${EXIT_CODES_HELP}`;
   static override examples = ['<%= config.bin %> cache ls', '<%= config.bin %> cache ls --json'];
 
   static override flags = {
-    'cache-dir': Flags.string({ summary: 'Content cache directory.', env: 'KUBECHAT_CACHE_DIR' }),
+    ...cacheDirFlag,
   };
 
   async run(): Promise<CacheLsResult> {

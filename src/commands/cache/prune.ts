@@ -1,5 +1,6 @@
 import { Flags } from '@oclif/core';
 import { KubechatCommand } from '../../cli/command.js';
+import { cacheDirFlag } from '../../cli/cache-flags.js';
 import { cacheError, EXIT_CODES_HELP } from '../../lib/errors.js';
 import { formatBytes } from '../../lib/progress.js';
 import { BlobCache, defaultCacheDir, parseAge } from '../../cache/blob-cache.js';
@@ -31,7 +32,7 @@ ${EXIT_CODES_HELP}`;
   ];
 
   static override flags = {
-    'cache-dir': Flags.string({ summary: 'Content cache directory.', env: 'KUBECHAT_CACHE_DIR' }),
+    ...cacheDirFlag,
     'max-size': Flags.string({
       summary: 'Keep at most this much (e.g. 50G, 512M: K/M/G binary, KB/MB/GB decimal).',
     }),

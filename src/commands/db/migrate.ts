@@ -1,12 +1,14 @@
 import { Flags } from '@oclif/core';
 import { KubechatCommand } from '../../cli/command.js';
-import { bundleMigrationsFlag, databaseFlags } from '../../cli/database-flags.js';
+import { bundleMigrationsFlag, databaseFlags, EMBEDDED_DATABASE_DEFAULT } from '../../cli/database-flags.js';
 import { EXIT_CODES_HELP } from '../../lib/errors.js';
 import { dbMigrate, type MigrateReport } from '../../services/db.js';
 
 export default class DbMigrate extends KubechatCommand {
   static override summary = 'Apply pending database migrations.';
   static override description = `Applies every pending migration in version order, each in its own transaction together with its row in kubechat_schema_migrations (version, name, sha256 checksum, applied_at, duration_ms), so a failing migration leaves nothing of itself applied. A PostgreSQL advisory lock serialises concurrent runs: a second run waits up to --lock-timeout seconds, then fails naming the session that holds the lock. Nothing is applied when the history shows drift (an applied migration changed or is unknown) or a schema newer than this kubechat.
+
+${EMBEDDED_DATABASE_DEFAULT}
 
 ${EXIT_CODES_HELP}`;
 

@@ -1,5 +1,5 @@
 import { KubechatCommand } from '../../cli/command.js';
-import { bundleMigrationsFlag, databaseFlags } from '../../cli/database-flags.js';
+import { bundleMigrationsFlag, databaseFlags, EMBEDDED_DATABASE_DEFAULT } from '../../cli/database-flags.js';
 import { EXIT_CODES_HELP } from '../../lib/errors.js';
 import { problemError } from '../../db/migrate.js';
 import { dbPlan, type PlanReport } from '../../services/db.js';
@@ -7,6 +7,8 @@ import { dbPlan, type PlanReport } from '../../services/db.js';
 export default class DbPlan extends KubechatCommand {
   static override summary = 'Print the SQL that db migrate would run, without running it.';
   static override description = `Prints each pending migration's SQL in the order db migrate would apply it, each preceded by a comment with its version, file and sha256. Changes nothing in the database. Fails like db migrate would on drift or a newer schema, since then nothing would be applied.
+
+${EMBEDDED_DATABASE_DEFAULT}
 
 ${EXIT_CODES_HELP}`;
 

@@ -1,5 +1,5 @@
 import { KubechatCommand } from '../../cli/command.js';
-import { bundleMigrationsFlag, databaseFlags } from '../../cli/database-flags.js';
+import { bundleMigrationsFlag, databaseFlags, EMBEDDED_DATABASE_DEFAULT } from '../../cli/database-flags.js';
 import { dbError, EXIT_CODES_HELP, ExitCode } from '../../lib/errors.js';
 import { problemError } from '../../db/migrate.js';
 import { dbStatus, type StatusReport } from '../../services/db.js';
@@ -7,6 +7,8 @@ import { dbStatus, type StatusReport } from '../../services/db.js';
 export default class DbStatus extends KubechatCommand {
   static override summary = 'Show applied and pending migrations; exit non-zero on drift or pending work.';
   static override description = `Compares kubechat_schema_migrations with the migrations this kubechat ships (or a bundle carries, with --bundle). Read-only: takes no lock and changes nothing in the database (the embedded default is created on first use, as by every db command). Exits 0 when the schema is current, ${ExitCode.dbPending} when migrations are pending, ${ExitCode.dbDrift} on drift (an applied migration's checksum changed, or it is unknown to this kubechat), ${ExitCode.dbNewer} when the database is newer than this kubechat. With --json the report is printed in every case.
+
+${EMBEDDED_DATABASE_DEFAULT}
 
 ${EXIT_CODES_HELP}`;
 

@@ -1,5 +1,5 @@
-import { Flags } from '@oclif/core';
 import { KubechatCommand } from '../../cli/command.js';
+import { trustDirFlag } from '../../cli/trust-flags.js';
 import { EXIT_CODES_HELP } from '../../lib/errors.js';
 import { defaultTrustDir, readTrustDir, TRUST_DIR_ENV } from '../../signing/trust.js';
 
@@ -19,7 +19,7 @@ ${EXIT_CODES_HELP}`;
   static override examples = ['<%= config.bin %> keys list', '<%= config.bin %> keys list --json'];
 
   static override flags = {
-    'trust-dir': Flags.string({ summary: 'Trust directory.', env: TRUST_DIR_ENV }),
+    ...trustDirFlag,
   };
 
   async run(): Promise<KeysListResult> {

@@ -1,5 +1,6 @@
 import { Args, Flags } from '@oclif/core';
 import { KubechatCommand } from '../../cli/command.js';
+import { trustDirFlag } from '../../cli/trust-flags.js';
 import { EXIT_CODES_HELP } from '../../lib/errors.js';
 import { defaultTrustDir, trustKey, TRUST_DIR_ENV, type TrustResult } from '../../signing/trust.js';
 
@@ -20,7 +21,7 @@ ${EXIT_CODES_HELP}`;
   static override args = { key: Args.string({ description: 'Public key file (.pub).', required: true }) };
   static override flags = {
     name: Flags.string({ summary: 'File name in the trust directory (default: the key file name).' }),
-    'trust-dir': Flags.string({ summary: 'Trust directory.', env: TRUST_DIR_ENV }),
+    ...trustDirFlag,
   };
 
   async run(): Promise<TrustResult> {

@@ -1,6 +1,7 @@
 import { Args, Flags } from '@oclif/core';
 import { EXIT_CODES_HELP, modelsError, specError } from '../../lib/errors.js';
-import { ModelsCommand, databaseUrlFlag, nodeFlags } from '../../cli/models.js';
+import { databaseFlags, MODELS_DATABASE_DEFAULT } from '../../cli/database-flags.js';
+import { ModelsCommand, nodeFlags } from '../../cli/models.js';
 import { ApiNode } from '../../models/nodes.js';
 import { ModelRecords } from '../../models/records.js';
 import { benchModel, type BenchNodeResult } from '../../services/models-bench.js';
@@ -17,6 +18,8 @@ export default class ModelsBench extends ModelsCommand {
   static override summary = 'Load-test a model through /api/generate: latency percentiles, tokens/s, errors.';
   static override description = `Sends --requests completions, --concurrency at a time, to each Ollama server holding the model (one node after another, or only --node), after one untimed warm-up request (--no-warmup to measure the load too), and reports p50/p95/p99 latency, tokens/s as the server measured it (eval_count / eval_duration), throughput over wall time, and errors (exit 55 if any). With --database-url, the figures go to performance_metrics and every request to ai_inference_logs.
 
+${MODELS_DATABASE_DEFAULT}
+
 ${EXIT_CODES_HELP}`;
 
   static override examples = [
@@ -27,7 +30,7 @@ ${EXIT_CODES_HELP}`;
 
   static override flags = {
     ...nodeFlags,
-    ...databaseUrlFlag,
+    ...databaseFlags,
     concurrency: Flags.integer({ summary: 'Requests in flight at once.', default: 4, min: 1, max: 256 }),
     requests: Flags.integer({ summary: 'Requests in all, per node.', default: 20, min: 1, max: 100000 }),
     prompt: Flags.string({

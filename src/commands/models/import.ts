@@ -1,6 +1,7 @@
 import { Args, Flags } from '@oclif/core';
 import { EXIT_CODES_HELP } from '../../lib/errors.js';
-import { ModelsCommand, databaseUrlFlag, nodeFlags } from '../../cli/models.js';
+import { databaseFlags, MODELS_DATABASE_DEFAULT } from '../../cli/database-flags.js';
+import { ModelsCommand, nodeFlags } from '../../cli/models.js';
 import { policyFlags } from '../../cli/trust-flags.js';
 import { loadTrustedKeys } from '../../signing/trust.js';
 import { importModels, type ImportResult } from '../../services/models-import.js';
@@ -8,6 +9,8 @@ import { importModels, type ImportResult } from '../../services/models-import.js
 export default class ModelsImport extends ModelsCommand {
   static override summary = 'Import some or all models of a bundle onto every node, digests preserved.';
   static override description = `Runs install's own pipeline for the bundle's models only (--model picks some): the same trust policy (a signed bundle from a trusted key; --allow-unsigned, --allow-expired, --allow-downgrade override loudly), the same digest checks and the same Ollama writers — a models directory gets the bundle's manifests byte for byte, an Ollama server gets the weights by /api/blobs and the model by /api/create — and each import writes an immutable version tag (<tag>-<12 hex>) beside the serving tag, for rollback. One pass per node: a node that is down fails alone (exit 50) and the others are imported. With --database-url, install's records (airgap_deployments, local_ai_models, model_catalog) and one model_distributions row per model and node.
+
+${MODELS_DATABASE_DEFAULT}
 
 ${EXIT_CODES_HELP}`;
 
@@ -22,7 +25,7 @@ ${EXIT_CODES_HELP}`;
 
   static override flags = {
     ...nodeFlags,
-    ...databaseUrlFlag,
+    ...databaseFlags,
     ...policyFlags,
     model: Flags.string({
       summary: 'Only this model of the bundle (NAME or NAME:TAG); repeatable.',

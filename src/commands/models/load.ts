@@ -1,6 +1,7 @@
 import { Args, Flags } from '@oclif/core';
 import { EXIT_CODES_HELP, specError } from '../../lib/errors.js';
-import { ModelsCommand, databaseUrlFlag, nodeFlags } from '../../cli/models.js';
+import { databaseFlags, MODELS_DATABASE_DEFAULT } from '../../cli/database-flags.js';
+import { ModelsCommand, nodeFlags } from '../../cli/models.js';
 import type { ChangeResult } from '../../services/models.js';
 
 /** "-1" and "3600" as numbers (seconds; negative: forever), durations (30m, 1h) as Ollama parses them. */
@@ -17,6 +18,8 @@ export default class ModelsLoad extends ModelsCommand {
   static override summary = 'Load a model into GPU memory on every node (or one).';
   static override description = `Sends /api/generate with no prompt and keep_alive, which loads the model and keeps it loaded that long (-1: until unloaded), then checks /api/ps that it is loaded.
 
+${MODELS_DATABASE_DEFAULT}
+
 ${EXIT_CODES_HELP}`;
 
   static override examples = [
@@ -28,7 +31,7 @@ ${EXIT_CODES_HELP}`;
 
   static override flags = {
     ...nodeFlags,
-    ...databaseUrlFlag,
+    ...databaseFlags,
     'keep-alive': Flags.string({
       summary: 'How long it stays loaded: 30m, 1h, seconds, or -1 (until unloaded).',
       default: '-1',

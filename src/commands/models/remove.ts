@@ -1,12 +1,15 @@
 import { Args, Flags } from '@oclif/core';
 import { EXIT_CODES_HELP } from '../../lib/errors.js';
-import { ModelsCommand, databaseUrlFlag, nodeFlags } from '../../cli/models.js';
+import { databaseFlags, MODELS_DATABASE_DEFAULT } from '../../cli/database-flags.js';
+import { ModelsCommand, nodeFlags } from '../../cli/models.js';
 import { ModelRecords } from '../../models/records.js';
 import { removeModel, type ChangeResult } from '../../services/models.js';
 
 export default class ModelsRemove extends ModelsCommand {
   static override summary = 'Remove a model tag from every node; blobs go only when nothing else uses them.';
   static override description = `Removes NAME:TAG (or every serving tag of NAME) on every node, as Ollama's delete does: the manifest, then each of its blobs that no remaining manifest references — never a blob another model or version uses. The immutable version tags stay (they keep their blobs) unless --all-versions. With a database, each removal is a model_distributions row (method remove), and a model removed from every node that held it is marked retired in local_ai_models.
+
+${MODELS_DATABASE_DEFAULT}
 
 ${EXIT_CODES_HELP}`;
 
@@ -19,7 +22,7 @@ ${EXIT_CODES_HELP}`;
 
   static override flags = {
     ...nodeFlags,
-    ...databaseUrlFlag,
+    ...databaseFlags,
     'all-versions': Flags.boolean({ summary: 'Also remove the version tags (<tag>-<12 hex>) of the model.' }),
   };
 

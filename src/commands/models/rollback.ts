@@ -1,6 +1,7 @@
 import { Args, Flags } from '@oclif/core';
 import { EXIT_CODES_HELP } from '../../lib/errors.js';
-import { ModelsCommand, databaseUrlFlag, nodeFlags } from '../../cli/models.js';
+import { databaseFlags, MODELS_DATABASE_DEFAULT } from '../../cli/database-flags.js';
+import { ModelsCommand, nodeFlags } from '../../cli/models.js';
 import { ModelRecords } from '../../models/records.js';
 import { rollbackModel, type ChangeResult } from '../../services/models.js';
 
@@ -9,6 +10,8 @@ type Move = { model: string; from: string | null; to: string; digest: string };
 export default class ModelsRollback extends ModelsCommand {
   static override summary = 'Point a model’s serving tag back at an earlier version, on every node.';
   static override description = `The serving tag (assist:1.0) is an alias of one immutable version tag (assist:1.0-<12 hex>). Rollback moves it to the version imported before the current one, or to --to VERSION (the version tag, its 12 hex, or a unique prefix of at least 4): with /api/copy on an Ollama server (which copies the manifest byte for byte), or an atomic manifest write (temp file + rename) in a models directory. A loaded model keeps serving the old weights until it is unloaded (models unload). With a database, each move is recorded in model_distributions.
+
+${MODELS_DATABASE_DEFAULT}
 
 ${EXIT_CODES_HELP}`;
 
@@ -21,7 +24,7 @@ ${EXIT_CODES_HELP}`;
 
   static override flags = {
     ...nodeFlags,
-    ...databaseUrlFlag,
+    ...databaseFlags,
     to: Flags.string({ summary: 'The version to go back to (see models history).' }),
   };
 

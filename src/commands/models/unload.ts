@@ -1,11 +1,14 @@
 import { Args, Flags } from '@oclif/core';
 import { EXIT_CODES_HELP } from '../../lib/errors.js';
-import { ModelsCommand, databaseUrlFlag, nodeFlags } from '../../cli/models.js';
+import { databaseFlags, MODELS_DATABASE_DEFAULT } from '../../cli/database-flags.js';
+import { ModelsCommand, nodeFlags } from '../../cli/models.js';
 import type { ChangeResult } from '../../services/models.js';
 
 export default class ModelsUnload extends ModelsCommand {
   static override summary = 'Unload a model from GPU memory on every node (or one).';
   static override description = `Sends /api/generate with keep_alive 0, which unloads the model at once, then checks /api/ps that it is gone.
+
+${MODELS_DATABASE_DEFAULT}
 
 ${EXIT_CODES_HELP}`;
 
@@ -17,7 +20,7 @@ ${EXIT_CODES_HELP}`;
 
   static override flags = {
     ...nodeFlags,
-    ...databaseUrlFlag,
+    ...databaseFlags,
     node: Flags.string({ summary: 'Only this node (an --ollama URL).' }),
   };
 

@@ -109,7 +109,7 @@ async function deployment(ctx: ValidationContext): Promise<Outcome> {
       last
         ? `${name} ${version}: the last install is ${last.status}${last.configuration?.error ? ` (${last.configuration.error})` : ''}`
         : `no install of ${name} ${version} is recorded in airgap_deployments`,
-      `kubechat install ${ctx.inputs.bundlePath} with this --database-url`,
+      `kubechat install ${ctx.inputs.bundlePath} with this {flag:database-url}`,
     );
   }
   // Every artifact of the bundle was recorded by some install of it (a re-run adds no rows).
@@ -129,7 +129,7 @@ async function deployment(ctx: ValidationContext): Promise<Outcome> {
   if (unrecorded.length)
     return fail(
       `${name} ${version} is installed (deployment ${installed.id}) but ${unrecorded.length} of its artifacts have no offline_packages row`,
-      `kubechat install ${ctx.inputs.bundlePath} again with this --database-url`,
+      `kubechat install ${ctx.inputs.bundlePath} again with this {flag:database-url}`,
       { details: unrecorded.map((d) => `no package row for sha256:${d}`), data },
     );
   return pass(

@@ -55,7 +55,7 @@ async function inStore(
   if (!exists)
     return fail(
       `${store} is not a directory`,
-      'pass the Ollama models directory (OLLAMA_MODELS) with --ollama-store',
+      'pass the Ollama models directory (OLLAMA_MODELS) with {flag:ollama-store}',
     );
   const all = await checks();
   const name = storeName(m.ref);

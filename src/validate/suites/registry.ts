@@ -51,7 +51,7 @@ async function reachable(ctx: ValidationContext): Promise<Outcome> {
     if (!layout?.includes('imageLayoutVersion'))
       return fail(
         `${dir} is not an OCI image layout (no oci-layout file)`,
-        `check --registry oci:DIR, or install again`,
+        `check {flag:registry} oci:DIR, or install again`,
       );
     await readIndex(dir);
     return pass(`${dir} is an OCI image layout`);
@@ -107,7 +107,7 @@ async function tls(ctx: ValidationContext): Promise<Outcome> {
       ? skip(`plain HTTP on a loopback registry (${host})`)
       : fail(
           `${host} is served over plain HTTP: images travel unauthenticated and unencrypted`,
-          'serve the registry with TLS (a certificate from the local CA) and drop --insecure-registry',
+          'serve the registry with TLS (a certificate from the local CA) and drop {flag:insecure-registry}',
         );
   }
   const url = new URL(origin);
@@ -123,7 +123,7 @@ async function tls(ctx: ValidationContext): Promise<Outcome> {
   if (!authorized)
     return fail(
       `${host}: TLS certificate of ${subject} is not valid (${error})`,
-      'renew the certificate from the local CA, or pass the CA that signed it with --registry-ca',
+      'renew the certificate from the local CA, or pass the CA that signed it with {flag:registry-ca}',
       { data },
     );
   if (days < EXPIRY_WARNING_DAYS)

@@ -177,10 +177,10 @@ function tlsChecks(ctx: ValidationContext): Check[] {
       name: `tls registry ${registry}`,
       run: async () => {
         if (isLoopbackHost(registry)) return skip(`${registry} is on loopback`);
-        if (insecureRegistry)
+        if (insecureRegistry?.some((h) => h.toLowerCase() === registry.toLowerCase()))
           return fail(
             `${registry}: --insecure-registry accepts plain HTTP or an unverified certificate`,
-            'serve it with a certificate from the local CA and pass --registry-ca',
+            'serve it with a certificate from the local CA and pass {flag:registry-ca}',
           );
         const origin = await (await ctx.registryClient()).origin(registry);
         return origin.startsWith('https://')
@@ -229,7 +229,7 @@ function tlsChecks(ctx: ValidationContext): Check[] {
         return Promise.resolve(
           fail(
             `the database at ${u.hostname} is reached without TLS (sslmode=${ssl})`,
-            'add ?sslmode=verify-full&sslrootcert=CA.pem to --database-url',
+            'add ?sslmode=verify-full&sslrootcert=CA.pem to {flag:database-url}',
           ),
         );
       },
