@@ -152,13 +152,11 @@ export class InstallRun {
     }
     const taken = graph.artifacts.filter((a) => this.options.targets.some((t) => t.accepts(a.kind)));
     const unique = new Map(taken.flatMap((a) => a.blobs).map((b) => [b.digest, b.size]));
-    const total = [...unique.values()].reduce((n, s) => n + s, 0);
-    this.progress = new ByteProgress(
-      this.reporter,
-      'install',
-      `Installing ${this.manifest.name} ${this.manifest.version}`,
-      total,
-    );
+    // files/ entries count too: in a docs-heavy bundle they are most of what is written.
+    const fileBytes = this.options.files
+      ? this.manifest.contents.filter((c) => c.path.startsWith(FILES_PREFIX)).reduce((n, c) => n + c.size, 0)
+      : 0;
+    const total = [...unique.values()].reduce((n, s) => n + s, 0) + fileBytes;
     const allArtifactsDone = this.options.targets.every((t) =>
       graph.artifacts.filter((a) => t.accepts(a.kind)).every((a) => this.done(JobKey.artifact(t, a.ref))),
     );
@@ -172,7 +170,12 @@ export class InstallRun {
         this.stats.filesSkipped = this.manifest.contents.filter((c) =>
           c.path.startsWith(FILES_PREFIX),
         ).length;
-      this.progress.add(total);
+      // One line, not a bar drawn from 0% to 100% over nothing written.
+      this.reporter.emit({
+        task: 'install',
+        title: `${this.manifest.name} ${this.manifest.version} is already installed: nothing to write`,
+        done: true,
+      });
       for (const t of this.options.targets)
         for (const a of taken.filter((x) => t.accepts(x.kind)))
           for (const b of a.blobs) {
@@ -181,6 +184,12 @@ export class InstallRun {
           }
       return true;
     }
+    this.progress = new ByteProgress(
+      this.reporter,
+      'install',
+      `Installing ${this.manifest.name} ${this.manifest.version}`,
+      total,
+    );
     if (this.seekable && this.readStreams > 1) this.startRangedReaders();
     for (const [, { desc, data }] of this.held)
       await this.dispatch(
@@ -433,14 +442,17 @@ export class InstallRun {
     const relative = listed.path.slice(FILES_PREFIX.length);
     if (this.done(key) || (await files.hasFile(relative, listed.size, listed.sha256))) {
       this.stats.filesSkipped++;
+      this.progress?.add(listed.size);
       return;
     }
     await this.journal.start(key, 'file', listed.path);
     const hash = createHash('sha256');
     const name = this.name;
+    const progress = this.progress;
     const verified = (async function* () {
       for await (const c of data) {
         hash.update(c);
+        progress?.add(c.length);
         yield c;
       }
       if (hash.digest('hex') !== listed.sha256)
