@@ -121,8 +121,10 @@ async function withListr<T>(title: string, work: (r: Reporter) => Promise<T>): P
     return created;
   };
 
+  let stopped = false;
   const reporter: Reporter = {
     emit(e) {
+      if (stopped) return; // interrupted: the work may still report before the process exits
       const l = line(e);
       if (!l) return;
       const text = describe(e);
@@ -148,8 +150,9 @@ async function withListr<T>(title: string, work: (r: Reporter) => Promise<T>): P
               {
                 // Untitled, so not drawn: the work itself, beside the lines it reports.
                 task: async () => {
+                  const working = work(reporter).then((r) => (result = r));
                   try {
-                    result = await work(reporter);
+                    await Promise.race([working, interrupted]);
                   } finally {
                     for (const l of open.values()) l.end();
                     open.clear();
@@ -175,17 +178,21 @@ async function withListr<T>(title: string, work: (r: Reporter) => Promise<T>): P
       },
     },
   );
+  // Rejected on Ctrl-C: the list fails, so listr2 draws its last frame and lets go of stderr.
+  let interrupt!: (err: Error) => void;
+  const interrupted = new Promise<never>((_resolve, reject) => (interrupt = reject));
   const running = list.run();
   // Ctrl-C: every open line ends as interrupted and the renderer draws its last frame and lets go
-  // of stderr, so the interrupted line that follows is seen and no spinner is left frozen.
+  // of stderr, so the interrupted lines that follow are seen and no spinner is left frozen.
   const stopScreen = onInterruptStopScreen(async () => {
-    const interrupted = new Error('interrupted');
+    stopped = true;
     for (const l of open.values()) {
       l.last = `${l.last}: interrupted`;
       if (l.wrapper) l.wrapper.title = l.last;
-      l.end(interrupted);
+      l.end(new Error(l.last)); // a failed task shows its error in place of its title
     }
     open.clear();
+    interrupt(new Error('interrupted'));
     await running.catch(() => undefined);
   });
   try {
