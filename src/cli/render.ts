@@ -122,11 +122,13 @@ async function withListr<T>(title: string, work: (r: Reporter) => Promise<T>): P
   };
 
   let stopped = false;
+  let latest: string | undefined;
   const reporter: Reporter = {
     emit(e) {
       if (stopped) return; // interrupted: the work may still report before the process exits
       const l = line(e);
       if (!l) return;
+      latest = e.task;
       const text = describe(e);
       // The same line again (a step re-announced, no byte moved) is not redrawn.
       if (text !== l.last) {
@@ -151,10 +153,17 @@ async function withListr<T>(title: string, work: (r: Reporter) => Promise<T>): P
                 // Untitled, so not drawn: the work itself, beside the lines it reports.
                 task: async () => {
                   const working = work(reporter).then((r) => (result = r));
+                  let failed = false;
                   try {
                     await Promise.race([working, interrupted]);
+                  } catch (err) {
+                    failed = true;
+                    throw err;
                   } finally {
-                    for (const l of open.values()) l.end();
+                    // Lines still open end with the work: the one it last reported on failed with
+                    // it; earlier steps that never said done were finished (later ones started).
+                    for (const [task, l] of open)
+                      l.end(failed && task === latest ? new Error(l.last) : undefined);
                     open.clear();
                   }
                   await Promise.all(started);
@@ -181,6 +190,7 @@ async function withListr<T>(title: string, work: (r: Reporter) => Promise<T>): P
   // Rejected on Ctrl-C: the list fails, so listr2 draws its last frame and lets go of stderr.
   let interrupt!: (err: Error) => void;
   const interrupted = new Promise<never>((_resolve, reject) => (interrupt = reject));
+  interrupted.catch(() => undefined); // raced by the work task; unobserved if Ctrl-C comes before it runs
   const running = list.run();
   // Ctrl-C: every open line ends as interrupted and the renderer draws its last frame and lets go
   // of stderr, so the interrupted lines that follow are seen and no spinner is left frozen.
