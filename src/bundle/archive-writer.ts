@@ -19,6 +19,7 @@ import {
   FrameCompressor,
   ownedByCompressor,
   MAX_FRAME_CONTENT,
+  SINGLE_THREADED_FROM,
   SKIPPABLE_HEADER_SIZE,
   compressFrame,
   encodeSeekTable,
@@ -67,6 +68,8 @@ export const tarMtime = (created: string): Date => new Date(Math.floor(Date.pars
 
 const MAX_IN_FLIGHT = 8;
 const POOL_BUFFER = 4 * 1024 * 1024;
+/** A multiple of the 128 KiB block: raw frames are cut into the same blocks as from whole chunks. */
+const PROGRESS_STEP = 256 * 1024;
 
 const frameSizes = (total: number): number[] => {
   const sizes: number[] = [];
@@ -239,8 +242,13 @@ export class ArchiveWriter {
       seen += chunk.length;
       if (seen > size) break;
       hash?.update(chunk);
-      await this.#feed(chunk);
-      onBytes?.(chunk.length);
+      // At the slow levels a chunk takes seconds to compress: progress is counted in smaller steps.
+      const step = this.options.level >= SINGLE_THREADED_FROM ? PROGRESS_STEP : chunk.length || 1;
+      for (let at = 0; at < chunk.length; at += step) {
+        const piece = chunk.subarray(at, at + step);
+        await this.#feed(piece);
+        onBytes?.(piece.length);
+      }
     }
     if (seen !== size) {
       throw sourceError(

@@ -119,6 +119,24 @@ export const defaultCompressOptions = (): CompressOptions => ({
 const owned = new WeakSet<ArrayBufferLike>();
 export const ownedByCompressor = (part: Uint8Array): boolean => owned.has(part.buffer);
 
+/**
+ * From this level on, zstd's multi-threaded engine makes a job of four windows (32 MiB and more),
+ * so a frame (MAX_FRAME_CONTENT) is one job, compressed in one call that returns only when it is
+ * done: no parallelism to keep, and seconds to minutes with the event loop blocked and no progress.
+ * These levels compress single-threaded, block by block, which is as fast and as reproducible.
+ */
+export const SINGLE_THREADED_FROM = 17;
+
+const TURN_MS = 50;
+let lastTurn = Date.now();
+
+/** Lets the event loop run (signals, timers, I/O) when it has not for TURN_MS. */
+async function turn(): Promise<void> {
+  if (Date.now() - lastTurn < TURN_MS) return;
+  await new Promise((resolve) => setImmediate(resolve));
+  lastTurn = Date.now();
+}
+
 /** Frames at least this large are checked for compressibility before zstd is asked to try. */
 const SAMPLE_FROM = 1024 * 1024;
 const SAMPLE_SIZE = 64 * 1024;
@@ -158,8 +176,12 @@ export class FrameCompressor {
     this.#cctx.setParameter(zstd.CParameter.checksumFlag, 1);
     this.#cctx.setParameter(zstd.CParameter.contentSizeFlag, 1);
     // Always the multi-threaded engine (even with one worker): its output does not depend on the
-    // number of workers, so a bundle is byte-for-byte reproducible across machines.
-    this.#cctx.setParameter(zstd.CParameter.nbWorkers, Math.max(1, options.workers));
+    // number of workers, so a bundle is byte-for-byte reproducible across machines. Except at the
+    // levels where that engine runs a whole frame as one job: see SINGLE_THREADED_FROM.
+    this.#cctx.setParameter(
+      zstd.CParameter.nbWorkers,
+      options.level >= SINGLE_THREADED_FROM ? 0 : Math.max(1, options.workers),
+    );
   }
 
   beginFrame(size: number): void {
@@ -253,16 +275,27 @@ export class FrameCompressor {
     await this.emit(parts, false);
   }
 
+  /**
+   * Each compressStream2 call blocks the thread: it is given at most one block of input, and the
+   * event loop gets a turn every TURN_MS, so Ctrl-C and progress are answered while a slow level
+   * compresses (the awaits on output alone are microtasks, which never let a signal in).
+   */
   async #run(src: Buffer, op: number): Promise<void> {
     let input = src;
     for (;;) {
-      const [left, produced, consumed] = this.#cctx.compressStream2(this.#out, input, op);
+      const directive = input.length > MAX_BLOCK ? zstd.EndDirective.continue : op;
+      const [left, produced, consumed] = this.#cctx.compressStream2(
+        this.#out,
+        input.subarray(0, MAX_BLOCK),
+        directive,
+      );
       if (produced > 0) {
         this.#produced += produced;
         await this.emit([this.#out.subarray(0, produced)], true);
       }
       input = input.subarray(consumed);
-      const done = op === zstd.EndDirective.end ? left === 0 : input.length === 0;
+      await turn();
+      const done = input.length === 0 && (op !== zstd.EndDirective.end || (directive === op && left === 0));
       if (done) return;
     }
   }

@@ -176,7 +176,28 @@ class InstallPass {
     for (const [i, t] of targets.entries()) if (wiped[i]) jobs.forgetTarget(t.id);
     const taken = graph.artifacts.filter((a) => targets.some((t) => t.accepts(a.kind)));
     const unique = new Map(taken.flatMap((a) => a.blobs).map((b) => [b.digest, b.size]));
-    const total = [...unique.values()].reduce((n, s) => n + s, 0);
+    const files = this.#o.files;
+    const bundleFiles = this.#manifest.contents.filter((c) => c.path.startsWith(FILES_PREFIX));
+    // files/ entries count too: in a docs-heavy bundle they are most of what is written.
+    const fileBytes = files ? bundleFiles.reduce((n, c) => n + c.size, 0) : 0;
+    const total = [...unique.values()].reduce((n, s) => n + s, 0) + fileBytes;
+    const allArtifactsDone = targets.every((t) =>
+      graph.artifacts.filter((a) => t.accepts(a.kind)).every((a) => jobs.done(JobKey.artifact(t, a.ref))),
+    );
+    const filesDone = !files || bundleFiles.every((c) => jobs.done(JobKey.file(files, c.path)));
+    if (allArtifactsDone && filesDone) {
+      if (files) this.#tally.allFilesSkipped(bundleFiles.length);
+      // One line, not a bar drawn from 0% to 100% over nothing written.
+      this.#o.reporter.emit({
+        task: 'install',
+        title: `${this.#manifest.name} ${this.#manifest.version} is already installed: nothing to write`,
+        done: true,
+      });
+      for (const t of targets)
+        for (const a of taken.filter((x) => t.accepts(x.kind)))
+          for (const b of a.blobs) this.#tally.skipped(b.size);
+      return true;
+    }
     const progress = (this.#progress = new ByteProgress(
       this.#o.reporter,
       'install',
@@ -195,20 +216,6 @@ class InstallPass {
       progress,
       corrupt: (path, artifacts) => this.#corrupt(path, artifacts),
     });
-    const files = this.#o.files;
-    const allArtifactsDone = targets.every((t) =>
-      graph.artifacts.filter((a) => t.accepts(a.kind)).every((a) => jobs.done(JobKey.artifact(t, a.ref))),
-    );
-    const bundleFiles = this.#manifest.contents.filter((c) => c.path.startsWith(FILES_PREFIX));
-    const filesDone = !files || bundleFiles.every((c) => jobs.done(JobKey.file(files, c.path)));
-    if (allArtifactsDone && filesDone) {
-      if (files) this.#tally.allFilesSkipped(bundleFiles.length);
-      progress.add(total);
-      for (const t of targets)
-        for (const a of taken.filter((x) => t.accepts(x.kind)))
-          for (const b of a.blobs) this.#tally.skipped(b.size);
-      return true;
-    }
     if (this.#seekable && this.#readStreams > 1) this.#startRangedReaders();
     for (const [, { desc, data }] of this.#held)
       await this.#dispatch.dispatch(
@@ -332,14 +339,17 @@ class InstallPass {
     const relative = listed.path.slice(FILES_PREFIX.length);
     if (jobs.done(key) || (await files.hasFile(relative, listed.size, listed.sha256))) {
       this.#tally.fileSkipped();
+      this.#progress?.add(listed.size);
       return;
     }
     await jobs.start(key, 'file', listed.path);
     const hash = createHash('sha256');
     const name = this.#name;
+    const progress = this.#progress;
     const verified = (async function* () {
       for await (const c of data) {
         hash.update(c);
+        progress?.add(c.length);
         yield c;
       }
       if (hash.digest('hex') !== listed.sha256)
