@@ -14,7 +14,7 @@ import { parseManifest } from '../../src/bundle/manifest.js';
 import { openBundle, streamEntries } from '../../src/bundle/reader.js';
 import { END_OF_ARCHIVE, encodeHeader, padding } from '../../src/bundle/tar.js';
 import { createBundle } from '../support/create-bundle.js';
-import { verifyBundle } from '../../src/services/verify-bundle.js';
+import { verifyBundle } from '../../src/install/verify-bundle.js';
 import { kubechat } from '../support/cli.js';
 import { failure } from '../support/helpers.js';
 import { makeWorkspace } from '../support/workspace.js';

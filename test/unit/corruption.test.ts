@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { KubechatError } from '../../src/lib/errors.js';
 import { createBundle } from '../support/create-bundle.js';
-import { verifyBundle } from '../../src/services/verify-bundle.js';
+import { verifyBundle } from '../../src/install/verify-bundle.js';
 import { streamEntries, openBundle } from '../../src/bundle/reader.js';
 import { makeWorkspace } from '../support/workspace.js';
 

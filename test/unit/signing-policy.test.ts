@@ -12,7 +12,7 @@ import { openBundle } from '../../src/bundle/reader.js';
 import { ExitCode } from '../../src/lib/errors.js';
 import { createBundle } from '../support/create-bundle.js';
 import { signBundle } from '../../src/services/sign-bundle.js';
-import { verifyBundle } from '../../src/services/verify-bundle.js';
+import { verifyBundle } from '../../src/install/verify-bundle.js';
 import { generateKey, loadSigningKey, readPublicKey, type SigningKey } from '../../src/signing/keys.js';
 import {
   enforceBundlePolicy,

@@ -2,7 +2,7 @@ import { Args, Flags } from '@oclif/core';
 import { KubechatCommand } from '../../cli/command.js';
 import { EXIT_CODES_HELP, ExitCode, integrityError } from '../../lib/errors.js';
 import { formatBytes } from '../../lib/progress.js';
-import { verifyBundle, type VerifyResult } from '../../services/verify-bundle.js';
+import { verifyBundle, type VerifyResult } from '../../install/verify-bundle.js';
 import { trustFlags } from '../../cli/trust-flags.js';
 import { loadTrustedKeys } from '../../signing/trust.js';
 

@@ -4,7 +4,7 @@
  */
 import { KubechatError } from '../../lib/errors.js';
 import { exitCodeRange } from '../../lib/exit-codes.js';
-import { verifyBundle } from '../../services/verify-bundle.js';
+import { verifyBundle } from '../../install/verify-bundle.js';
 import { openTrustedBundle } from '../../signing/policy.js';
 import { fail, pass, skip, warn, type Check, type Outcome } from '../types.js';
 import type { Suite, ValidationContext } from '../context.js';
