@@ -4,7 +4,6 @@
  * the pass reads on; a confirmed blob may let an artifact commit early.
  */
 import { createHash } from 'node:crypto';
-import { hexOf } from '../lib/digest.js';
 import { KubechatError, targetError } from '../lib/errors.js';
 import type { ByteProgress } from '../lib/progress.js';
 import type { Descriptor } from '../oci/types.js';
@@ -16,6 +15,7 @@ import type { BlobPresence } from './presence.js';
 import type { Tally } from './tally.js';
 import type { BlobTarget, InstallArtifact } from './types.js';
 import type { Work } from './work.js';
+import { blobPath } from '../bundle/layout.js';
 
 export interface DispatchContext {
   graph: ArtifactGraph;
@@ -39,7 +39,7 @@ export class BlobDispatch {
   async dispatch(desc: Descriptor, data: AsyncIterable<Buffer>, fromMemory: boolean): Promise<void> {
     const { work, progress } = this.c;
     const users = this.c.graph.usersOf(desc.digest);
-    const path = `blobs/sha256/${hexOf(desc.digest)}`;
+    const path = blobPath(desc.digest);
     if (users.length === 0) return;
     const blob: Descriptor = {
       ...desc,

@@ -5,10 +5,9 @@
  * committed once its blobs are confirmed on the target (commit.ts).
  */
 import { createHash } from 'node:crypto';
-import { digestOfBlobPath, Entry, FILES_PREFIX } from '../bundle/layout.js';
+import { blobPath, digestOfBlobPath, Entry, FILES_PREFIX } from '../bundle/layout.js';
 import { modeOfEntry, type BundleManifest, type ContentEntry } from '../bundle/manifest.js';
 import { EntryIndex, streamEntries, type OpenedBundle } from '../bundle/reader.js';
-import { hexOf } from '../lib/digest.js';
 import { integrityError, type KubechatError } from '../lib/errors.js';
 import { ByteProgress, type Reporter } from '../lib/progress.js';
 import type { Descriptor } from '../oci/types.js';
@@ -136,7 +135,7 @@ class InstallPass {
     const index = await EntryIndex.open(this.#bundle);
     const graph = new ArtifactGraph(
       (d) => this.#digests.has(d),
-      (d) => index.has(`blobs/sha256/${hexOf(d)}`) ?? true,
+      (d) => index.has(blobPath(d)) ?? true,
       this.#name,
       this.#o.select,
     );
@@ -308,7 +307,7 @@ class InstallPass {
       dispatch.dispatch(
         blob,
         // Views of a few reused read buffers (no allocation per chunk): the channels lease them.
-        index.readRange(`blobs/sha256/${hexOf(blob.digest)}`, 0, blob.size, { reuse: true }),
+        index.readRange(blobPath(blob.digest), 0, blob.size, { reuse: true }),
         false,
       ),
     );

@@ -10,11 +10,11 @@
  * front to back; flash media and files in the page cache serve a few sequential streams at full speed.
  */
 import type { EntryIndex } from '../bundle/reader.js';
-import { hexOf } from '../lib/digest.js';
 import type { Descriptor } from '../oci/types.js';
 import type { ArtifactGraph } from './graph.js';
 import type { InstallArtifact } from './types.js';
 import type { Work } from './work.js';
+import { blobPath } from '../bundle/layout.js';
 
 /**
  * Blobs at least this large are read by ranged readers of their own (when the bundle has a seek table
@@ -35,7 +35,7 @@ export function largeBlobsFirst(
   for (const a of graph.artifacts) {
     if (!taken(a)) continue;
     for (const b of a.blobs) {
-      const size = index.size(`blobs/sha256/${hexOf(b.digest)}`);
+      const size = index.size(blobPath(b.digest));
       if (size !== undefined && size >= RANGED_READ_FROM && !held(b.digest))
         large.set(b.digest, { mediaType: b.mediaType, digest: b.digest, size }); // targets decide by media type
     }
