@@ -432,8 +432,11 @@ describe('airgap: egress probes (loopback only here)', () => {
 });
 
 describe('inputs, usage and security', () => {
-  it('Given no inputs for a suite, Then it is skipped with the reason, and exit is 0', async () => {
-    const r = await validate(['--suite', 'registry', '--suite', 'models', '--suite', 'database'], 0);
+  it('Given no inputs for a suite and --allow-empty, Then it is skipped with the reason, and exit is 0', async () => {
+    const r = await validate(
+      ['--suite', 'registry', '--suite', 'models', '--suite', 'database', '--allow-empty'],
+      0,
+    );
     for (const s of r.suites) {
       expect(s.status).toBe('skip');
       expect(s.skipped).toMatch(/^no --/);
@@ -443,7 +446,7 @@ describe('inputs, usage and security', () => {
   it('Given no --suite and no --egress-probe, Then airgap is skipped: no packet towards a public host unasked', async () => {
     // Inside unshare -n when possible, so even a regression could not reach out from a test.
     const wrap = (await sh('unshare -n true')).code === 0 ? ['unshare', '-n'] : [];
-    const r = await kubechat(['validate', '--json'], { wrap });
+    const r = await kubechat(['validate', '--json', '--allow-empty'], { wrap });
     expect(r.code, r.stdout + r.stderr).toBe(0);
     const report = JSON.parse(r.stdout) as Report;
     const airgap = report.suites.find((s) => s.name === 'airgap')!;
@@ -466,7 +469,7 @@ describe('inputs, usage and security', () => {
 
   it('Given a --junit path that cannot be written, Then exit 8 and no partial file is left', async () => {
     const ro = join(work, 'missing-dir', 'report.xml');
-    const r = await run(['validate', '--suite', 'registry', '--junit', ro]);
+    const r = await run(['validate', '--suite', 'registry', '--allow-empty', '--junit', ro]);
     expect(r.code, r.stderr).toBe(8);
     expect(r.stderr).toMatch(/error: .*missing-dir: no such directory/);
     expect(await stat(join(work, 'missing-dir')).catch(() => undefined)).toBeUndefined();
